@@ -1,0 +1,77 @@
+"""Build of the compiled core.
+
+Release compiler directives live here and only here. ``MPF_DEBUG=1`` switches to a debug
+build: bounds and wraparound checks on, line tracing on, no optimisation.
+``MPF_ONLY=_parse`` (comma separated) builds only the named extensions.
+"""
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+HERE = Path(__file__).parent
+PKG = HERE / "marketprism_fast"
+DEBUG = os.environ.get("MPF_DEBUG", "") == "1"
+
+RELEASE_DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": False,
+    "wraparound": False,
+    "cdivision": True,
+    "initializedcheck": False,
+    "nonecheck": False,
+    "infer_types": True,
+    "embedsignature": True,
+}
+DEBUG_DIRECTIVES = dict(RELEASE_DIRECTIVES, boundscheck=True, wraparound=True, linetrace=True, profile=True)
+
+
+def generate_columns_pxi() -> None:
+    """Write _columns.pxi (kind ids and storage column indices) from records.py."""
+    spec = importlib.util.spec_from_file_location("_mpf_records", PKG / "records.py")
+    records = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(records)
+    lines = ["# Generated from records.py by setup.py; do not edit.", "cdef enum:"]
+    lines += [f"    {name} = {value}" for name, value in records.iter_storage_constants()]
+    text = "\n".join(lines) + "\n"
+    target = PKG / "_columns.pxi"
+    if not target.exists() or target.read_text() != text:
+        target.write_text(text)
+
+
+def extensions():
+    macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+    if DEBUG:
+        macros += [("CYTHON_TRACE_NOGIL", "1")]
+        args = ["-O0", "-g"]
+    else:
+        args = ["-O3"]
+    only = {s for s in os.environ.get("MPF_ONLY", "").split(",") if s}
+    exts = []
+    for name in ("_parse", "_book"):
+        src = PKG / f"{name}.pyx"
+        if not src.exists() or (only and name not in only):
+            continue
+        exts.append(
+            Extension(
+                f"marketprism_fast.{name}",
+                [str(src.relative_to(HERE))],
+                include_dirs=[np.get_include(), str(PKG)],
+                define_macros=macros,
+                extra_compile_args=args,
+            )
+        )
+    return cythonize(
+        exts,
+        compiler_directives=DEBUG_DIRECTIVES if DEBUG else RELEASE_DIRECTIVES,
+        include_path=[str(PKG)],
+        force=DEBUG,
+    )
+
+
+generate_columns_pxi()
+setup(ext_modules=extensions())
