@@ -7,6 +7,7 @@ build: bounds and wraparound checks on, line tracing on, no optimisation.
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ def generate_columns_pxi() -> None:
     """Write _columns.pxi (kind ids and storage column indices) from records.py."""
     spec = importlib.util.spec_from_file_location("_mpf_records", PKG / "records.py")
     records = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = records  # dataclasses look their module up there
     spec.loader.exec_module(records)
     lines = ["# Generated from records.py by setup.py; do not edit.", "cdef enum:"]
     lines += [f"    {name} = {value}" for name, value in records.iter_storage_constants()]

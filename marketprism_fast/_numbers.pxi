@@ -1,0 +1,156 @@
+# Decimal text -> float64 and integers, exactly as Python's float() / int() would.
+#
+# Fast path (Clinger): when the significant digits fit in 53 bits and the decimal exponent
+# is within [-22, 22], m * 10**e (or m / 10**-e) is one correctly rounded IEEE operation on
+# two exactly representable operands, hence equal to the correctly rounded value of the
+# text. Everything else (long mantissas, far exponents) goes to CPython's own
+# PyOS_string_to_double, which *is* float(): same algorithm, same result.
+
+from libc.stdint cimport uint64_t, int64_t, uint32_t, int32_t, uint16_t, uint8_t, int8_t
+
+cdef extern from "Python.h":
+    double PyOS_string_to_double(const char *s, char **endptr, object overflow_exception) except? -1.0
+
+cdef double[23] POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
+
+cdef double NAN = float("nan")
+DEF MAX_EXACT = 9007199254740992  # 2**53
+DEF FLOAT_TEXT_MAX = 400
+
+
+cdef inline bint is_digit(char c) noexcept nogil:
+    return <unsigned char>(c - 48) < 10
+
+
+cdef int parse_double_slow(const char* s, Py_ssize_t n, double* out) except -1:
+    """The exact fallback: CPython's correctly rounded conversion on a NUL-terminated copy."""
+    cdef char buf[FLOAT_TEXT_MAX + 1]
+    if n > FLOAT_TEXT_MAX:
+        return 0
+    memcpy(buf, s, n)
+    buf[n] = 0
+    out[0] = PyOS_string_to_double(buf, NULL, None)
+    return 1
+
+
+cdef inline int parse_double(const char* s, Py_ssize_t n, double* out) except -1:
+    """Parse a JSON-grammar decimal (``-?digits(.digits)?([eE][+-]?digits)?``).
+
+    Returns 1 and sets *out on success, 0 when the text is not such a number.
+    """
+    cdef Py_ssize_t i = 0
+    cdef bint neg = False
+    cdef uint64_t m = 0
+    cdef int sig = 0          # significant digits accumulated in m
+    cdef int dropped = 0      # integer-part digits beyond what m holds
+    cdef int frac = 0         # fraction digits accumulated in m
+    cdef int nint = 0, nfrac = 0
+    cdef int e = 0, esign = 1, edigits = 0
+    cdef int exp10
+    cdef char c
+    if n <= 0:
+        return 0
+    if s[0] == 45:  # '-'
+        neg = True
+        i = 1
+    # integer part
+    while i < n and is_digit(s[i]):
+        c = s[i]
+        if sig < 19:
+            if m or c != 48:
+                m = m * 10 + <uint64_t>(c - 48)
+                sig += 1 if m else 0
+        else:
+            dropped += 1
+        nint += 1
+        i += 1
+    if nint == 0:
+        return 0
+    if nint > 1 and s[1 if neg else 0] == 48:  # leading zero in a multi-digit integer part
+        return 0
+    if i < n and s[i] == 46:  # '.'
+        i += 1
+        while i < n and is_digit(s[i]):
+            c = s[i]
+            if sig < 19:
+                if m or c != 48:
+                    m = m * 10 + <uint64_t>(c - 48)
+                    sig += 1
+                frac += 1
+            nfrac += 1
+            i += 1
+        if nfrac == 0:
+            return 0
+    if i < n and (s[i] == 101 or s[i] == 69):  # e E
+        i += 1
+        if i < n and (s[i] == 43 or s[i] == 45):
+            if s[i] == 45:
+                esign = -1
+            i += 1
+        while i < n and is_digit(s[i]):
+            if e < 100000:
+                e = e * 10 + (s[i] - 48)
+            edigits += 1
+            i += 1
+        if edigits == 0:
+            return 0
+    if i != n:
+        return 0
+    if sig >= 19 and (dropped or nfrac > frac or m > MAX_EXACT):
+        return parse_double_slow(s, n, out)
+    exp10 = esign * e + dropped - frac
+    if m == 0:
+        out[0] = -0.0 if neg else 0.0
+        return 1
+    if m <= MAX_EXACT:
+        if 0 <= exp10 <= 22:
+            out[0] = <double>m * POW10[exp10]
+        elif -22 <= exp10 < 0:
+            out[0] = <double>m / POW10[-exp10]
+        else:
+            return parse_double_slow(s, n, out)
+        if neg:
+            out[0] = -out[0]
+        return 1
+    return parse_double_slow(s, n, out)
+
+
+cdef inline int parse_u64(const char* s, Py_ssize_t n, uint64_t* out) noexcept nogil:
+    """Unsigned decimal integer (no sign, no leading zeros except "0"). 1 ok, 0 not one."""
+    cdef Py_ssize_t i
+    cdef uint64_t v = 0
+    cdef uint64_t d
+    if n <= 0 or n > 20 or (n > 1 and s[0] == 48):
+        return 0
+    for i in range(n):
+        if not is_digit(s[i]):
+            return 0
+        d = <uint64_t>(s[i] - 48)
+        if v > (18446744073709551615ULL - d) // 10:
+            return 0
+        v = v * 10 + d
+    out[0] = v
+    return 1
+
+
+cdef inline int parse_i64(const char* s, Py_ssize_t n, int64_t* out) noexcept nogil:
+    cdef uint64_t v
+    if n > 0 and s[0] == 45:
+        if not parse_u64(s + 1, n - 1, &v) or v > 9223372036854775808ULL:
+            return 0
+        out[0] = <int64_t>(0 - v)
+        return 1
+    if not parse_u64(s, n, &v) or v > 9223372036854775807ULL:
+        return 0
+    out[0] = <int64_t>v
+    return 1
+
+
+def float_from_text(text) -> float:
+    """The compiled decimal conversion, exposed for tests (``float(text)`` is the oracle)."""
+    cdef bytes b = text.encode() if isinstance(text, str) else bytes(text)
+    cdef double v
+    if not parse_double(b, len(b), &v):
+        raise ValueError(f"not a JSON decimal: {text!r}")
+    return v

@@ -1,0 +1,106 @@
+# The compiled core's C-level contract: record buffers, the scanner's field table and the
+# parser base. Another extension (the book engine, a transport) may cimport these.
+
+from libc.stdint cimport uint64_t, int64_t, uint32_t, uint16_t
+
+
+cdef struct Field:
+    const char* key
+    Py_ssize_t klen
+    const char* val     # strings: first byte of content; others: first byte of the token
+    Py_ssize_t vlen     # strings: content length; others: token length (incl. brackets)
+    int type
+    bint escaped
+
+
+cdef struct Cursor:
+    const char* p
+    const char* end
+    int err
+
+
+cdef struct ArrayIter:
+    Cursor c
+    bint first
+
+
+cdef struct Slot:
+    uint64_t hash
+    uint32_t code       # instrument code + 1; 0 marks an empty slot
+    uint16_t klen
+    char key[40]
+
+
+cdef class RecordBuffer:
+    cdef readonly object kind
+    cdef readonly int kind_id
+    cdef readonly str exchange
+    cdef readonly object instruments
+    cdef readonly int width
+    cdef readonly tuple storage
+    cdef int ncols
+    cdef Py_ssize_t n
+    cdef Py_ssize_t cap
+    cdef Py_ssize_t committed
+    cdef char* ptr[64]
+    cdef list arrays
+    cdef object arena_array
+    cdef char* arena
+    cdef Py_ssize_t arena_n
+    cdef Py_ssize_t arena_cap
+    cdef Py_ssize_t arena_committed
+
+    cdef int _allocate(self, Py_ssize_t rows, Py_ssize_t arena_bytes) except -1
+    cdef int grow(self, Py_ssize_t min_rows) except -1
+    cdef int grow_arena(self, Py_ssize_t need) except -1
+    cdef int put_text(self, int off_col, Py_ssize_t row, const char* s, Py_ssize_t n, bint escaped) except -1
+    cdef void empty_text(self, int off_col, Py_ssize_t row) noexcept
+    cpdef object seal(self)
+
+
+cdef class InternTable:
+    cdef Slot* slots
+    cdef Py_ssize_t mask
+    cdef Py_ssize_t used
+    cdef object registry
+    cdef dict long_keys
+
+    cdef int _insert(self, uint64_t h, const char* s, Py_ssize_t n, uint32_t code) except -1
+    cdef int _rehash(self) except -1
+    cdef int lookup(self, const char* s, Py_ssize_t n, bint escaped, uint32_t* code) except -1
+    cdef int _lookup_plain(self, const char* s, Py_ssize_t n, uint32_t* code) except -1
+    cdef int _lookup_long(self, const char* s, Py_ssize_t n, uint32_t* code) except -1
+
+
+cdef class ParserBase:
+    cdef readonly str venue
+    cdef readonly object instruments
+    cdef InternTable symbols
+    cdef list buffers                 # one per kind, in contract order (None for book_snapshot)
+    cdef RecordBuffer b_trade
+    cdef RecordBuffer b_delta
+    cdef RecordBuffer b_quote
+    cdef RecordBuffer b_ticker
+    cdef RecordBuffer b_kline
+    cdef RecordBuffer b_funding
+    cdef RecordBuffer b_oi
+    cdef RecordBuffer b_liq
+    cdef uint32_t frame               # sequence number of the frame being parsed
+    cdef int64_t ts_recv              # its receive time (ns)
+    cdef uint64_t n_frames
+    cdef uint64_t n_parsed
+    cdef uint64_t n_malformed
+    cdef uint64_t n_test_requests
+    cdef uint64_t n_skipped[8]
+    cdef uint64_t n_records[16]
+    cdef object sampler
+    cdef int err_at                   # byte offset hint of the last error (-1 unknown)
+
+    cdef void _begin(self, int64_t ts_recv) noexcept
+    cdef int feed_ptr(self, const char* p, Py_ssize_t n, int64_t ts_recv) except -2
+    cdef int parse_frame(self, const char* p, Py_ssize_t n) except -100
+    cdef int parse_snapshot(self, const char* p, Py_ssize_t n, str raw_symbol) except -100
+    cdef int parse_open_interest(self, const char* p, Py_ssize_t n) except -100
+    cdef int _finish(self, int rc, const char* p, Py_ssize_t n) except -2
+    cdef int instrument(self, Field* f, uint32_t* code) except -1
+    cdef Py_ssize_t row(self, RecordBuffer b, uint32_t inst, int64_t ts_event) except -1

@@ -1,0 +1,36 @@
+# cython: language_level=3
+"""The compiled core: a validating JSON scanner, exact decimal conversion, columnar record
+buffers, and the venue parsers that decode frames straight into them.
+
+Hot-path rule: one call per frame, no Python object per record, no allocation per
+record. Python is reached only on a new instrument (once per symbol), on a malformed
+frame (sampled logging) and when a buffer is sealed.
+"""
+
+import logging
+
+import numpy as np
+
+_log = logging.getLogger("marketprism_fast.parse")
+
+include "_columns.pxi"
+include "_numbers.pxi"
+include "_json.pxi"
+include "_buffers.pxi"
+include "_base.pxi"
+include "_binance.pxi"
+
+_PARSERS = {
+    "binance_spot": BinanceParser,
+    "binance_usdm": BinanceParser,
+    "binance_coinm": BinanceParser,
+}
+
+
+def make_parser(str venue, instruments, Py_ssize_t capacity=65536):
+    """The compiled parser for ``venue``, writing into buffers of ``capacity`` rows."""
+    try:
+        cls = _PARSERS[venue]
+    except KeyError:
+        raise ValueError(f"no compiled parser for venue {venue!r}") from None
+    return cls(venue, instruments, capacity)
