@@ -1,0 +1,250 @@
+"""What every reference parser shares: the frame transaction, row buffers, counters.
+
+A venue parser implements ``parse_frame`` (and, where the venue has them, ``parse_snapshot``
+and ``parse_open_interest``). These read one decoded message and call ``emit`` per record;
+they return ``None`` when the frame was a data frame, or a skip reason from
+``SKIP_REASONS``, and raise ``ParseError`` when the frame is not valid for the venue.
+
+Invariant: rows emitted while a frame is parsed stay in a scratch list and reach the
+per-kind buffers only when the whole frame succeeded, so a frame that fails anywhere leaves
+no row (and registers no instrument) behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+import orjson
+
+from ..batch import Batch
+from ..errors import ConfigurationError, ParseError
+from ..instruments import InstrumentRegistry
+from ..log import MalformedSampler, logger
+from ..parsing import SKIP_REASONS, FrameStatus
+from ..records import INSTRUMENT_COLUMNS, KIND_NAMES, KINDS, Kind, absent_value
+from .fields import Level
+
+FRAME_MODULUS = 2**32
+
+# Columns a venue parser sets per row: the kind's own contract columns plus hidden texts.
+_SETTABLE: dict[str, frozenset[str]] = {
+    k.name: frozenset(c.name for c in k.own) | frozenset(k.hidden_text) for k in KINDS
+}
+
+
+class PendingRow(NamedTuple):
+    kind: str
+    raw_symbol: str
+    ts_event: int
+    values: dict[str, Any]
+
+
+class KindRows:
+    """Committed rows of one kind, column by column, until the next ``take``."""
+
+    def __init__(self, kind: Kind) -> None:
+        self.kind = kind
+        self.value_columns = kind.own
+        self.hidden = kind.hidden_text
+        self._clear()
+
+    def _clear(self) -> None:
+        self.instrument: list[int] = []
+        self.frame: list[int] = []
+        self.ts_event: list[int] = []
+        self.ts_recv: list[int] = []
+        self.values: dict[str, list] = {c.name: [] for c in self.value_columns}
+        self.hidden_values: dict[str, list[str]] = {name: [] for name in self.hidden}
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def append(self, code: int, frame: int, ts_event: int, ts_recv: int, values: dict[str, Any]) -> None:
+        self.instrument.append(code)
+        self.frame.append(frame)
+        self.ts_event.append(ts_event)
+        self.ts_recv.append(ts_recv)
+        for column in self.value_columns:
+            value = values.get(column.name)
+            self.values[column.name].append(absent_value(column) if value is None else value)
+        for name in self.hidden:
+            self.hidden_values[name].append(values.get(name, ""))
+
+    def seal(self, exchange: str, instruments: InstrumentRegistry) -> Batch:
+        codes = np.asarray(self.instrument, dtype=np.intp)
+        tables = instruments.tables()
+        columns: dict[str, np.ndarray] = {name: tables[name][codes] for name in INSTRUMENT_COLUMNS}
+        columns["ts_event"] = np.asarray(self.ts_event, dtype=np.int64)
+        columns["ts_recv"] = np.asarray(self.ts_recv, dtype=np.int64)
+        for column in self.value_columns:
+            columns[column.name] = _array(self.values[column.name], column.dtype)
+        columns["frame"] = np.asarray(self.frame, dtype=np.uint32)
+        for name in self.hidden:
+            columns[name] = _array(self.hidden_values[name], np.dtype(object))
+        batch = Batch.from_columns(self.kind, exchange, columns)
+        self._clear()
+        return batch
+
+
+def _array(values: list, dtype: np.dtype) -> np.ndarray:
+    if dtype == np.dtype(object):
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out
+    return np.asarray(values, dtype=dtype)
+
+
+class ReferenceParser:
+    """Base of the pure-Python venue parsers (the ``Parser`` protocol of parsing.py)."""
+
+    venue: str = ""
+
+    def __init__(self, instruments: InstrumentRegistry | None = None, *, venue: str | None = None) -> None:
+        if venue is not None:
+            self.venue = venue
+        if instruments is None:
+            instruments = InstrumentRegistry(self.venue)
+        if instruments.venue != self.venue:
+            raise ConfigurationError(
+                f"instrument registry is for {instruments.venue!r}, parser is for {self.venue!r}",
+                field="instruments",
+            )
+        self.instruments = instruments
+        self._rows = {k.name: KindRows(k) for k in KINDS}
+        self._pending: list[PendingRow] = []
+        self._sampler = MalformedSampler(f"{self.venue} (reference parser)")
+        self._frames = 0
+        self._parsed = 0
+        self._malformed = 0
+        self._skipped = dict.fromkeys(SKIP_REASONS, 0)
+        self._records = dict.fromkeys(KIND_NAMES, 0)
+        self._test_requests = 0
+
+    # ---- Parser protocol -------------------------------------------------------------------
+
+    def feed(self, frame: bytes, ts_recv: int) -> int:
+        return self._transaction(frame, ts_recv, lambda: self.parse_frame(frame, ts_recv))
+
+    def feed_snapshot(self, body: bytes, ts_recv: int, raw_symbol: str = "") -> int:
+        return self._transaction(body, ts_recv, lambda: self.parse_snapshot(body, ts_recv, raw_symbol))
+
+    def feed_open_interest(self, body: bytes, ts_recv: int) -> int:
+        return self._transaction(body, ts_recv, lambda: self.parse_open_interest(body, ts_recv))
+
+    def take(self) -> list[Batch]:
+        return [rows.seal(self.venue, self.instruments) for rows in self._rows.values() if len(rows)]
+
+    def stats(self) -> dict:
+        return {
+            "frames": self._frames,
+            "parsed": self._parsed,
+            "malformed": self._malformed,
+            "skipped": dict(self._skipped),
+            "records": dict(self._records),
+            "test_requests": self._test_requests,
+        }
+
+    # ---- for venue parsers -----------------------------------------------------------------
+
+    def parse_frame(self, frame: bytes, ts_recv: int) -> str | None:
+        raise NotImplementedError
+
+    def parse_snapshot(self, body: bytes, ts_recv: int, raw_symbol: str) -> str | None:
+        raise ParseError(f"{self.venue} has no REST depth-snapshot body the parser reads", venue=self.venue)
+
+    def parse_open_interest(self, body: bytes, ts_recv: int) -> str | None:
+        raise ParseError(f"{self.venue} has no REST open-interest body the parser reads", venue=self.venue)
+
+    def emit(self, kind: str, raw_symbol: str, ts_event: int, **values: Any) -> None:
+        """Stage one record of the current frame (committed only if the frame succeeds)."""
+        unknown = values.keys() - _SETTABLE[kind]
+        if unknown:  # a bug in a venue parser, not bad input: let it surface
+            raise AssertionError(f"{kind} has no settable column(s) {sorted(unknown)}")
+        if not isinstance(raw_symbol, str) or not raw_symbol:
+            raise ParseError(f"{kind}: expected a non-empty instrument name, got {raw_symbol!r:.40}")
+        self._pending.append(PendingRow(kind, raw_symbol, ts_event, values))
+
+    def emit_book(
+        self,
+        raw_symbol: str,
+        ts_event: int,
+        bids: list,
+        asks: list,
+        read_level: Callable[[Any], Level],
+        *,
+        first_update_id: int,
+        update_id: int,
+        prev_update_id: int,
+        is_snapshot: int,
+        checksum: int = 0,
+        keep_texts: bool = False,
+    ) -> None:
+        """Stage one book message's book_delta rows: all bids as listed, then all asks."""
+        for side, levels in ((1, bids), (-1, asks)):
+            for level in levels:
+                lv = read_level(level)
+                self.emit(
+                    "book_delta",
+                    raw_symbol,
+                    ts_event,
+                    side=side,
+                    price=lv.price,
+                    amount=lv.amount,
+                    first_update_id=first_update_id,
+                    update_id=update_id,
+                    prev_update_id=prev_update_id,
+                    is_snapshot=is_snapshot,
+                    checksum=checksum,
+                    price_text=lv.price_text if keep_texts else "",
+                    amount_text=lv.amount_text if keep_texts else "",
+                )
+
+    def count_test_request(self) -> None:
+        self._test_requests += 1
+
+    def log_error_event(self, code: Any, message: Any) -> None:
+        """The venue answered with an error (bad subscription, rate limit...): say so, loudly."""
+        logger.log(logging.WARNING, "%s: venue error event: code %s: %s", self.venue, code, message)
+
+    # ---- the frame transaction -------------------------------------------------------------
+
+    def _transaction(self, body: Any, ts_recv: int, parse: Callable[[], str | None]) -> int:
+        frame_number = self._frames % FRAME_MODULUS
+        self._frames += 1
+        self._pending.clear()
+        try:
+            skip_reason = parse()
+        except ParseError as exc:
+            return self._reject(body, str(exc))
+        except AssertionError:
+            raise
+        except Exception as exc:  # a message of an unexpected shape; never raise into the feed
+            return self._reject(body, f"{type(exc).__name__}: {exc}")
+        if skip_reason is not None:
+            if self._pending:
+                raise AssertionError(f"{self.venue}: a skipped frame staged records")
+            self._skipped[skip_reason] += 1
+            return FrameStatus.SKIPPED
+        for row in self._pending:
+            code = self.instruments.intern(row.raw_symbol)
+            self._rows[row.kind].append(code, frame_number, row.ts_event, ts_recv, row.values)
+            self._records[row.kind] += 1
+        self._pending.clear()
+        self._parsed += 1
+        return FrameStatus.PARSED
+
+    def _reject(self, body: Any, reason: str) -> int:
+        self._pending.clear()
+        self._malformed += 1
+        self._sampler.report(reason, body if isinstance(body, (bytes, bytearray, memoryview, str)) else repr(body))
+        return FrameStatus.MALFORMED
+
+
+def decode_json(body: Any) -> Any:
+    """Decode a frame or body (bytes-like or str); ``ParseError`` when it is not JSON."""
+    try:
+        return orjson.loads(body)
+    except (orjson.JSONDecodeError, TypeError) as exc:
+        raise ParseError(f"not valid JSON: {exc}") from None
