@@ -1,0 +1,257 @@
+"""Reading capture files: received frames, one per line, with their receive times.
+
+A capture is a text file with one item per line (a WS frame or a REST body) exactly as
+received; ``.zst`` and ``.gz`` files are decompressed on the fly and ``-`` is standard
+input. Files are streamed line by line, never read whole.
+
+Receive times come from a meta file beside the capture (normalize-cli.md, "Meta pairing"):
+``X.frames.jsonl[.zst|.gz]`` pairs with ``X.frames.meta.tsv[.zst|.gz]``, line i of the meta
+file describing line i of the capture, its first column the receive time in seconds as a
+decimal (``ts_recv = int(Decimal(first_column) * 10**9)``). Lines without a meta line (no
+meta file, stdin, or past the meta file's end) take the time they were read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import sys
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator, Sequence
+
+import zstandard
+
+from .errors import InputError
+
+STDIN = "-"
+COMPRESSED_SUFFIXES = (".zst", ".gz")
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_GZIP_MAGIC = b"\x1f\x8b"
+_SNIFF_BYTES = 1 << 16
+
+Clock = Callable[[], int]  # wall-clock time in ns since the epoch
+
+
+def _display(path: str) -> str:
+    return "standard input" if path == STDIN else path
+
+
+def _compression_of(path: str) -> str:
+    for suffix in COMPRESSED_SUFFIXES:
+        if path.endswith(suffix):
+            return suffix
+    return ""
+
+
+def _open_stream(path: str) -> BinaryIO:
+    """A buffered binary stream of the decompressed content (it has ``peek``)."""
+    if path == STDIN:
+        return sys.stdin.buffer
+    compression = _compression_of(path)
+    try:
+        raw = open(path, "rb")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file", path=path) from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, expected a capture file", path=path) from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open ({exc.strerror or exc})", path=path) from None
+    if compression == ".zst":
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
+        return io.BufferedReader(reader, buffer_size=_SNIFF_BYTES)
+    if compression == ".gz":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return io.BufferedReader(raw, buffer_size=_SNIFF_BYTES)  # type: ignore[arg-type]
+
+
+def _unreadable(path: str, exc: BaseException) -> InputError:
+    what = {".zst": "zstd", ".gz": "gzip"}.get(_compression_of(path), "")
+    detail = str(exc) or type(exc).__name__
+    if what:
+        return InputError(f"{_display(path)}: not a readable {what} file ({detail})", path=path)
+    return InputError(f"{_display(path)}: cannot read ({detail})", path=path)
+
+
+def _check_text(path: str, head: bytes) -> None:
+    """Refuse content that is not text: NUL bytes or invalid UTF-8 in the first 64 KiB."""
+    problem = ""
+    nul = head.find(b"\0")
+    if nul >= 0:
+        problem = f"NUL byte at offset {nul}"
+    else:
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        except UnicodeDecodeError as exc:
+            problem = f"invalid UTF-8 at offset {exc.start}"
+    if not problem:
+        return
+    hint = ""
+    if head.startswith(_ZSTD_MAGIC):
+        hint = "; it looks zstd-compressed: name it *.zst"
+    elif head.startswith(_GZIP_MAGIC):
+        hint = "; it looks gzip-compressed: name it *.gz"
+    raise InputError(
+        f"{_display(path)}: not a text file ({problem}){hint}; expected one item per line", path=path
+    )
+
+
+def open_lines(path: str) -> BinaryIO:
+    """Open a capture for line reading, after checking that it is text.
+
+    Raises ``InputError`` for a missing, unreadable, corrupt-compressed or binary file.
+    """
+    stream = _open_stream(path)
+    try:
+        head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]  # type: ignore[attr-defined]
+    except (OSError, EOFError, zstandard.ZstdError) as exc:
+        if path != STDIN:
+            stream.close()
+        raise _unreadable(path, exc) from None
+    try:
+        _check_text(path, head)
+    except InputError:
+        if path != STDIN:
+            stream.close()
+        raise
+    return stream
+
+
+def check_readable(path: str) -> None:
+    """Fail early, before any output, on an input that cannot be read as text."""
+    if path == STDIN:
+        return  # standard input can be read once only; it is checked when it is read
+    open_lines(path).close()
+
+
+def iter_lines(path: str) -> Iterator[bytes]:
+    """Lines of a capture without their ``\\n`` terminator (a ``\\r`` is kept: it is received text)."""
+    stream = open_lines(path)
+    try:
+        for line in stream:
+            yield line[:-1] if line.endswith(b"\n") else line
+    except (OSError, EOFError, zstandard.ZstdError) as exc:
+        raise _unreadable(path, exc) from None
+    finally:
+        if path != STDIN:
+            stream.close()
+
+
+def meta_path_for(path: str) -> str | None:
+    """The existing meta file of a capture ``X.jsonl[.zst|.gz]`` -> ``X.meta.tsv[.zst|.gz]``.
+
+    A meta file compressed like the capture is preferred; any of the three forms is accepted.
+    """
+    if path == STDIN:
+        return None
+    compression = _compression_of(path)
+    stem = path[: len(path) - len(compression)]
+    if not stem.endswith(".jsonl"):
+        return None
+    base = stem[: -len(".jsonl")] + ".meta.tsv"
+    for suffix in dict.fromkeys((compression, "", *COMPRESSED_SUFFIXES)):
+        candidate = base + suffix
+        if Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def parse_recv_time(line: bytes, *, where: str = "meta") -> int:
+    """Receive time (ns) of a meta line: ``int(Decimal(first_column) * 10**9)``."""
+    first = line.split(b"\t", 1)[0].strip()
+    try:
+        seconds = Decimal(first.decode("ascii"))
+        if not seconds.is_finite():
+            raise InvalidOperation
+        return int(seconds * 10**9)
+    except (InvalidOperation, UnicodeDecodeError, ValueError):
+        raise InputError(
+            f"{where}: first column {first[:40]!r} is not a receive time in seconds", path=where
+        ) from None
+
+
+@dataclass
+class MetaLine:
+    ts_recv: int
+    note: str  # the rest of the line (a connection name, a URL)
+
+
+def iter_meta(path: str) -> Iterator[MetaLine]:
+    for number, line in enumerate(iter_lines(path), start=1):
+        parts = line.rstrip(b"\r").split(b"\t", 1)
+        note = parts[1].decode("utf-8", "replace") if len(parts) > 1 else ""
+        yield MetaLine(parse_recv_time(line, where=f"{path} line {number}"), note)
+
+
+@dataclass
+class CaptureStats:
+    files: int = 0
+    lines: int = 0
+    timed_by_meta: int = 0
+    timed_by_clock: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def iter_timed_lines(path: str, clock: Clock, stats: CaptureStats) -> Iterator[tuple[bytes, int, str]]:
+    """(line, ts_recv ns, meta note) for every line of one capture, timed by its meta file."""
+    meta_path = meta_path_for(path)
+    meta = iter_meta(meta_path) if meta_path else iter(())
+    stats.files += 1
+    meta_left = meta_path is not None
+    for line in iter_lines(path):
+        stats.lines += 1
+        if meta_left:
+            m = next(meta, None)
+            if m is not None:
+                stats.timed_by_meta += 1
+                yield line, m.ts_recv, m.note
+                continue
+            meta_left = False
+            stats.warnings.append(
+                f"{meta_path} ends at line {stats.timed_by_meta}: later lines of {path} are timed at reading"
+            )
+        stats.timed_by_clock += 1
+        yield line, clock(), ""
+    if meta_left:
+        extra = sum(1 for _ in meta)
+        if extra:
+            stats.warnings.append(f"{meta_path} has {extra} more line(s) than {path}; they were ignored")
+
+
+class FrameReader:
+    """Received frames of several capture files, read in order as one continuous stream.
+
+    Iterating yields ``(frame, ts_recv)``; ``stats`` counts lines and how they were timed.
+    """
+
+    def __init__(self, paths: Sequence[str], *, clock: Clock = time.time_ns) -> None:
+        self.paths = list(paths)
+        self.clock = clock
+        self.stats = CaptureStats()
+
+    def __iter__(self) -> Iterator[tuple[bytes, int]]:
+        for path in self.paths:
+            for line, ts, _ in iter_timed_lines(path, self.clock, self.stats):
+                yield line, ts
+
+
+@dataclass(frozen=True)
+class Body:
+    """One REST body (a depth snapshot) with its receive time and meta note (its URL)."""
+
+    body: bytes
+    ts_recv: int | None  # None without a meta line: it takes effect at the start
+    note: str
+    line: int
+
+
+def iter_bodies(path: str) -> Iterator[Body]:
+    """REST bodies, one per line, timed by the meta file beside them when there is one."""
+    meta_path = meta_path_for(path)
+    meta = iter_meta(meta_path) if meta_path else iter(())
+    for number, line in enumerate(iter_lines(path), start=1):
+        m = next(meta, None)
+        yield Body(line, m.ts_recv if m else None, m.note if m else "", number)

@@ -1,0 +1,143 @@
+"""Command line: ``python -m marketprism_fast <command> ...``.
+
+Commands live beside each other as subcommands; each has a ``_add_<command>`` that declares
+its arguments and a ``_run_<command>`` that runs it and returns the exit status.
+
+Exit statuses: 0 success; 1 the run finished but some input was malformed (its good records
+were written); 2 bad usage or unreadable input, reported as one line on standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import IO, Sequence
+
+from . import __version__
+from .errors import MarketPrismError
+from .normalize import DEFAULT_BOOK_DEPTH, NormalizeOptions, Normalizer
+from .parsers import IMPLEMENTATIONS
+from .records import KIND_NAMES, VENUES
+from .writers import FORMATS, make_writer
+
+PROG = "marketprism_fast"
+EXIT_OK, EXIT_MALFORMED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command line; argparse's own errors are turned into this."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(self.prog, message)
+
+
+def _kinds(text: str) -> list[str]:
+    return [k.strip() for k in text.split(",") if k.strip()]
+
+
+def _add_normalize(commands) -> None:
+    p = commands.add_parser(
+        "normalize",
+        help="turn captured venue frames into normalized records",
+        description="Turn capture files of received WS frames into normalized records (normalize-cli.md).",
+    )
+    p.add_argument("--venue", required=True, metavar="VENUE", help=f"one of: {', '.join(VENUES)}")
+    p.add_argument("frames", nargs="+", metavar="FRAMES", help="capture files, one frame per line (.zst/.gz; - is stdin)")
+    p.add_argument("--snapshots", metavar="SNAPSHOTS", help="REST depth-snapshot bodies, one per line")
+    p.add_argument(
+        "--refdata", action="append", default=[], metavar="REFDATA", help="instrument metadata bodies (repeatable)"
+    )
+    p.add_argument(
+        "--kinds",
+        action="append",
+        type=_kinds,
+        metavar="KIND,...",
+        help=f"only these kinds (comma separated): {', '.join(KIND_NAMES)}",
+    )
+    p.add_argument("--books", action="store_true", help="maintain order books and emit book_snapshot records")
+    p.add_argument("--book-depth", type=int, metavar="N", help=f"levels per book_snapshot (default {DEFAULT_BOOK_DEPTH})")
+    p.add_argument("--book-every-update", action="store_true", help="a book_snapshot after every applied message")
+    p.add_argument("--format", choices=FORMATS, default="jsonl", help="output format (default jsonl)")
+    p.add_argument("--out", metavar="PATH", help="jsonl: a file (default stdout); csv/parquet: a directory")
+    p.add_argument(
+        "--parser", choices=IMPLEMENTATIONS, default="auto", help="parser implementation (default: compiled if built)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(prog=PROG, description="Crypto market-data ingest node.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_normalize(commands)
+    return parser
+
+
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+def _normalize_options(args: argparse.Namespace) -> NormalizeOptions:
+    kinds = None if args.kinds is None else frozenset(k for group in args.kinds for k in group)
+    return NormalizeOptions(
+        venue=args.venue,
+        frames=tuple(args.frames),
+        snapshots=args.snapshots,
+        refdata=tuple(args.refdata),
+        kinds=kinds,
+        books=args.books,
+        book_depth=args.book_depth,
+        book_every_update=args.book_every_update,
+        implementation=args.parser,
+    )
+
+
+def _run_normalize(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
+    normalizer = Normalizer(_normalize_options(args))  # checks options and inputs first
+    writer = make_writer(args.format, args.out, stdout)
+    try:
+        summary = normalizer.run(writer)
+    finally:
+        writer.close()
+    print(summary.render(), file=stderr)
+    return summary.exit_status
+
+
+_COMMANDS = {"normalize": _run_normalize}
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: IO[bytes] | None = None, stderr: IO[str] | None = None) -> int:
+    stdout = stdout if stdout is not None else sys.stdout.buffer
+    stderr = stderr if stderr is not None else sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        print(f"{exc.prog}: error: {_one_line(exc)}", file=stderr)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help, --version
+        return int(exc.code or 0)
+    handler = logging.StreamHandler(stderr)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    log = logging.getLogger("marketprism_fast")
+    log.addHandler(handler)
+    try:
+        return _COMMANDS[args.command](args, stdout, stderr)
+    except MarketPrismError as exc:
+        print(f"{PROG} {args.command}: error: {_one_line(exc)}", file=stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # the reader of our output went away (| head)
+        if stdout is sys.stdout.buffer:  # keep the interpreter's final flush quiet
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_MALFORMED
+    except OSError as exc:  # writing the output failed (disk full, ...)
+        print(f"{PROG} {args.command}: error: {_one_line(exc)}", file=stderr)
+        return EXIT_USAGE
+    finally:
+        log.removeHandler(handler)
