@@ -12,7 +12,9 @@ no row (and registers no instrument) behind.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -242,9 +244,26 @@ class ReferenceParser:
         return FrameStatus.MALFORMED
 
 
+# An integer token "-0": the one number token whose decoded value (int 0) loses what
+# float(token_text) keeps (the sign). Strings may match too; that only costs a slower decode.
+_NEGATIVE_ZERO_INTEGER = re.compile(rb"-0(?![0-9.eE])")
+
+
 def decode_json(body: Any) -> Any:
-    """Decode a frame or body (bytes-like or str); ``ParseError`` when it is not JSON."""
+    """Decode a frame or body (bytes-like or str); ``ParseError`` when it is not JSON.
+
+    Every float is ``float(token_text)`` of its number token (orjson rounds correctly); an
+    integer token ``-0`` decodes to ``-0.0`` (only a number field accepts it).
+    """
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except (orjson.JSONDecodeError, TypeError) as exc:
         raise ParseError(f"not valid JSON: {exc}") from None
+    raw = body.encode() if isinstance(body, str) else body
+    if _NEGATIVE_ZERO_INTEGER.search(raw) is None:
+        return value
+    return json.loads(bytes(raw), parse_int=_int_keeping_negative_zero)
+
+
+def _int_keeping_negative_zero(token: str) -> int | float:
+    return -0.0 if token == "-0" else int(token)
