@@ -159,9 +159,18 @@ def meta_path_for(path: str) -> str | None:
     return None
 
 
+_DIGITS = frozenset(b"0123456789")
+# Decimal's default context keeps 28 significant digits: up to that, Decimal(s) * 10**9 is
+# exact and the integer arithmetic below gives the same value as the contract's formula.
+_EXACT_DIGITS = 28
+
+
 def parse_recv_time(line: bytes, *, where: str = "meta") -> int:
     """Receive time (ns) of a meta line: ``int(Decimal(first_column) * 10**9)``."""
     first = line.split(b"\t", 1)[0].strip()
+    whole, dot, frac = first.partition(b".")
+    if whole and len(whole) + len(frac) <= _EXACT_DIGITS and _DIGITS.issuperset(whole) and _DIGITS.issuperset(frac):
+        return int(whole) * 1_000_000_000 + int(frac[:9].ljust(9, b"0"))
     try:
         seconds = Decimal(first.decode("ascii"))
         if not seconds.is_finite():
@@ -171,6 +180,17 @@ def parse_recv_time(line: bytes, *, where: str = "meta") -> int:
         raise InputError(
             f"{where}: first column {first[:40]!r} is not a receive time in seconds", path=where
         ) from None
+
+
+def iter_meta_times(path: str) -> Iterator[int]:
+    """The receive time (ns) of every line of a meta file."""
+    for number, line in enumerate(iter_lines(path), start=1):
+        try:
+            yield parse_recv_time(line)
+        except InputError:
+            raise InputError(
+                f"{path} line {number}: first column {line[:40]!r} is not a receive time in seconds", path=path
+            ) from None
 
 
 @dataclass
@@ -195,26 +215,26 @@ class CaptureStats:
     warnings: list[str] = field(default_factory=list)
 
 
-def iter_timed_lines(path: str, clock: Clock, stats: CaptureStats) -> Iterator[tuple[bytes, int, str]]:
-    """(line, ts_recv ns, meta note) for every line of one capture, timed by its meta file."""
+def iter_timed_lines(path: str, clock: Clock, stats: CaptureStats) -> Iterator[tuple[bytes, int]]:
+    """(line, ts_recv ns) for every line of one capture, timed by its meta file."""
     meta_path = meta_path_for(path)
-    meta = iter_meta(meta_path) if meta_path else iter(())
+    meta = iter_meta_times(meta_path) if meta_path else iter(())
     stats.files += 1
     meta_left = meta_path is not None
     for line in iter_lines(path):
         stats.lines += 1
         if meta_left:
-            m = next(meta, None)
-            if m is not None:
+            ts = next(meta, None)
+            if ts is not None:
                 stats.timed_by_meta += 1
-                yield line, m.ts_recv, m.note
+                yield line, ts
                 continue
             meta_left = False
             stats.warnings.append(
                 f"{meta_path} ends at line {stats.timed_by_meta}: later lines of {path} are timed at reading"
             )
         stats.timed_by_clock += 1
-        yield line, clock(), ""
+        yield line, clock()
     if meta_left:
         extra = sum(1 for _ in meta)
         if extra:
@@ -234,8 +254,7 @@ class FrameReader:
 
     def __iter__(self) -> Iterator[tuple[bytes, int]]:
         for path in self.paths:
-            for line, ts, _ in iter_timed_lines(path, self.clock, self.stats):
-                yield line, ts
+            yield from iter_timed_lines(path, self.clock, self.stats)
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import IO, Any, Callable, Protocol, Sequence
+from typing import IO, Any, Protocol, Sequence
 
 import numpy as np
 import orjson
 
 from .batch import Batch
 from .errors import ConfigurationError
-from .records import KIND_ORDER, Column, Kind
+from .records import KIND_ORDER, LOW_CARDINALITY_TEXT, Column, Kind
 
 FORMATS = ("jsonl", "csv", "parquet")
 FRAME_MODULUS = 2**32
@@ -71,11 +71,30 @@ class RecordWriter(Protocol):
 # ---- value texts, a column at a time ------------------------------------------------------
 
 
+class _JsonNull:
+    """Stands for a NaN/±inf float in a ``%r`` slot of a JSON template."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return JSON_NULL
+
+
+_NULL = _JsonNull()
+
+
+def float_values(values: np.ndarray) -> list:
+    """Python floats for ``%r`` (``repr(float)``), with NaN/±inf replaced by a JSON null."""
+    out = values.tolist()
+    for i in np.flatnonzero(~np.isfinite(values)).tolist():
+        out[i] = _NULL
+    return out
+
+
 def float_texts(values: np.ndarray, null: str) -> list[str]:
     """``repr`` of each float; ``null`` for NaN and ±inf."""
     texts = list(map(float.__repr__, values.tolist()))
-    bad = np.flatnonzero(~np.isfinite(values))
-    for i in bad.tolist():
+    for i in np.flatnonzero(~np.isfinite(values)).tolist():
         texts[i] = null
     return texts
 
@@ -94,51 +113,67 @@ def float_array_texts(values: np.ndarray) -> list[str]:
     return texts
 
 
-def int_texts(values: np.ndarray) -> list[str]:
-    return list(map(int.__repr__, values.tolist()))
+def _json_string(text: str) -> str:
+    return orjson.dumps(text).decode()
 
 
-def json_string_texts(values: np.ndarray) -> list[str]:
-    """JSON string literals; each distinct text is encoded once (symbols repeat a lot)."""
-    memo: dict[str, str] = {}
-    out = []
-    for v in values.tolist():
-        t = memo.get(v)
-        if t is None:
-            t = orjson.dumps(v).decode()
-            memo[v] = t
-        out.append(t)
-    return out
+def json_string_texts(values: np.ndarray, memo: dict[str, str] | None = None) -> list[str]:
+    """JSON string literals. With ``memo`` (for columns whose values repeat, such as
+    symbols) each distinct text is encoded once."""
+    items = values.tolist()
+    if memo is None:
+        return list(map(_json_string, items))
+    for v in set(items) - memo.keys():
+        memo[v] = _json_string(v)
+    return list(map(memo.__getitem__, items))
 
 
-def column_texts(column: Column, values: np.ndarray, *, null: str, text: Callable[[np.ndarray], list[str]]) -> list[str]:
+def csv_column(column: Column, values: np.ndarray) -> list:
+    """CSV field values: text as is, floats as ``repr`` (NaN empty), ``f8[]`` as JSON arrays."""
     if column.type == "f8":
-        return float_texts(values, null)
+        return float_texts(values, "")
     if column.type == "f8[]":
         return float_array_texts(values)
-    if column.is_text:
-        return text(values)
-    return int_texts(values)
+    return values.tolist()
+
+
+class JsonLines:
+    """Turns batches into JSON object texts, one per row: ``kind``, the common columns, then
+    the kind's columns. Each column is converted once, as a whole; a ``%``-template per kind
+    puts the row together (``%r`` gives ``repr(float)``, ``%d`` integers)."""
+
+    def __init__(self) -> None:
+        self._templates: dict[str, str] = {}
+        self._memos: dict[str, dict[str, str]] = {name: {} for name in LOW_CARDINALITY_TEXT}
+
+    def lines(self, batch: Batch) -> list[str]:
+        cols = [self._values(c, batch.column(c.name)) for c in batch.kind.columns]
+        template = self._template(batch.kind)
+        return [template % row for row in zip(*cols)]
+
+    def _values(self, column: Column, values: np.ndarray) -> list:
+        if column.type == "f8":
+            return float_values(values)
+        if column.type == "f8[]":
+            return float_array_texts(values)
+        if column.is_text:
+            return json_string_texts(values, self._memos.get(column.name))
+        return values.tolist()
+
+    def _template(self, kind: Kind) -> str:
+        template = self._templates.get(kind.name)
+        if template is None:
+            slots = [f'"kind":{_json_string(kind.name)}'] + [f'"{c.name}":{_SLOT[c.type]}' for c in kind.columns]
+            template = self._templates[kind.name] = "{" + ",".join(slots) + "}"
+        return template
+
+
+_SLOT = {"f8": "%r", "f8[]": "%s", "str": "%s", "ts": "%d", "i8": "%d", "u8": "%d", "i1": "%d", "u1": "%d", "u2": "%d", "u4": "%d"}
 
 
 def json_lines(batch: Batch) -> list[str]:
-    """One JSON object text per row: ``kind``, the common columns, the kind's columns."""
-    kind = batch.kind
-    texts = [column_texts(c, batch.column(c.name), null=JSON_NULL, text=json_string_texts) for c in kind.columns]
-    template = _json_template(kind)
-    return [template % row for row in zip(*texts)]
-
-
-_TEMPLATES: dict[str, str] = {}
-
-
-def _json_template(kind: Kind) -> str:
-    template = _TEMPLATES.get(kind.name)
-    if template is None:
-        fields = [f'"kind":{orjson.dumps(kind.name).decode()}'] + [f'"{c.name}":%s' for c in kind.columns]
-        template = "{" + ",".join(fields) + "}"
-        _TEMPLATES[kind.name] = template
-    return template
+    """One JSON object text per row of ``batch``."""
+    return JsonLines().lines(batch)
 
 
 # ---- JSON Lines -----------------------------------------------------------------------------
@@ -150,6 +185,7 @@ class JsonlWriter:
     def __init__(self, stream: IO[bytes], *, close_stream: bool = False) -> None:
         self.stream = stream
         self._close_stream = close_stream
+        self._json = JsonLines()
 
     @classmethod
     def to_path(cls, path: str) -> "JsonlWriter":
@@ -163,7 +199,7 @@ class JsonlWriter:
             return
         lines: list[str] = []
         for batch in chunk.batches:
-            lines += json_lines(batch)
+            lines += self._json.lines(batch)
         order = chunk.frame_order()
         if order is not None:
             lines = [lines[i] for i in order.tolist()]
@@ -192,10 +228,6 @@ def _output_dir(path: str | None, fmt: str) -> Path:
     return out
 
 
-def _plain_text(values: np.ndarray) -> list[str]:
-    return values.tolist()
-
-
 class CsvWriter:
     """``<out>/<kind>.csv`` per kind that has records: a header row, then one row per record.
 
@@ -212,7 +244,7 @@ class CsvWriter:
     def write(self, chunk: Chunk) -> None:
         for batch in chunk.batches:
             writer = self._writer(batch.kind)
-            cols = [column_texts(c, batch.column(c.name), null="", text=_plain_text) for c in batch.kind.columns]
+            cols = [csv_column(c, batch.column(c.name)) for c in batch.kind.columns]
             writer.writerows(zip(*cols))
 
     def _writer(self, kind: Kind):
