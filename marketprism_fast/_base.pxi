@@ -51,6 +51,19 @@ cdef inline void set_u2(RecordBuffer b, int col, Py_ssize_t row, uint16_t v) noe
     (<uint16_t*>b.ptr[col])[row] = v
 
 
+cdef inline Py_ssize_t append_row(ParserBase self, RecordBuffer b, uint32_t inst, int64_t ts_event) except -1:
+    """Append a row with its common columns set; returns its index."""
+    cdef Py_ssize_t r = b.n
+    if r >= b.cap:
+        b.grow(r + 1)
+    b.n = r + 1
+    (<uint32_t*>b.ptr[COL_INSTRUMENT])[r] = inst
+    (<uint32_t*>b.ptr[COL_FRAME])[r] = self.frame
+    (<int64_t*>b.ptr[COL_TS_EVENT])[r] = ts_event
+    (<int64_t*>b.ptr[COL_TS_RECV])[r] = self.ts_recv
+    return r
+
+
 cdef class ParserBase:
     """Common machinery of the compiled venue parsers (see marketprism_fast.parsing.Parser)."""
 
@@ -79,6 +92,12 @@ cdef class ParserBase:
             self.n_records[i] = 0
         self.sampler = _MalformedSampler(venue)
         self.err_at = -1
+        self.lv.items = NULL
+        self.lv.n = 0
+        self.lv.cap = 0
+
+    def __dealloc__(self):
+        free(self.lv.items)
 
     # ---- entry points -------------------------------------------------------------------
 
@@ -169,6 +188,7 @@ cdef class ParserBase:
         self.n_frames += 1
         self.ts_recv = ts_recv
         self.err_at = -1
+        self.lv.n = 0
 
     cdef int feed_ptr(self, const char* p, Py_ssize_t n, int64_t ts_recv) except -2:
         self._begin(ts_recv)
@@ -219,16 +239,7 @@ cdef class ParserBase:
         return self.symbols.lookup(f.val, f.vlen, f.escaped, code)
 
     cdef Py_ssize_t row(self, RecordBuffer b, uint32_t inst, int64_t ts_event) except -1:
-        """Append a row with its common columns set; returns its index."""
-        cdef Py_ssize_t r = b.n
-        if r >= b.cap:
-            b.grow(r + 1)
-        b.n = r + 1
-        (<uint32_t*>b.ptr[COL_INSTRUMENT])[r] = inst
-        (<uint32_t*>b.ptr[COL_FRAME])[r] = self.frame
-        (<int64_t*>b.ptr[COL_TS_EVENT])[r] = ts_event
-        (<int64_t*>b.ptr[COL_TS_RECV])[r] = self.ts_recv
-        return r
+        return append_row(self, b, inst, ts_event)
 
 
 cdef bytes _as_bytes(body):

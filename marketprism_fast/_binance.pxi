@@ -6,25 +6,7 @@
 # final update id, `b`/`a` bids/asks), case-sensitive, in any order.
 
 DEF ID_TEXT_MAX = 64
-
-
-cdef inline int level_pair(Field* elem, double* price, double* amount) except -1:
-    """A depth level ``["price","qty"]`` (strings or numbers; extra elements ignored)."""
-    cdef ArrayIter it
-    cdef Field f
-    cdef int rc
-    if elem.type != T_ARRAY:
-        return -E_TYPE
-    array_begin(&it, elem.val, elem.vlen)
-    if array_next(&it, &f) != 1:
-        return -E_TYPE
-    if not field_double(&f, price):
-        return -E_NUMBER
-    if array_next(&it, &f) != 1:
-        return -E_TYPE
-    if not field_double(&f, amount):
-        return -E_NUMBER
-    return 0
+DEF FAST_PATH_MISSED = -99
 
 
 cdef class BinanceParser(ParserBase):
@@ -40,6 +22,9 @@ cdef class BinanceParser(ParserBase):
             s += 1
         if s < n and p[s] == 91:  # a raw all-market stream sends a JSON array of events
             return self.event_array(p + s, n - s, True)
+        rc = self.combined_fast(p, n)
+        if rc != FAST_PATH_MISSED:
+            return rc
         rc = scan_object(p, n, top, &nt)
         if rc:
             return -rc
@@ -52,19 +37,64 @@ cdef class BinanceParser(ParserBase):
             if stream.type != T_STRING:
                 return -E_TYPE
             if data.type == T_OBJECT:
-                return self.event_object(data.val, data.vlen)
-            if data.type == T_ARRAY:
-                return self.event_array(data.val, data.vlen, False)
-            return -E_TYPE
+                rc = self.event_object(data.val, data.vlen)
+            elif data.type == T_ARRAY:
+                rc = self.event_array(data.val, data.vlen, True)
+            else:
+                return -E_TYPE
+            data.lazy = False
+            if rc >= 0:
+                nt = validate_lazy(top, nt)
+                if nt:
+                    return -nt
+            return rc
         return self.dispatch(top, nt)
+
+    cdef int combined_fast(self, const char* p, Py_ssize_t n) except -100:
+        """``{"stream":"...","data":{...}}`` exactly as Binance sends it, in one scan.
+        Any other shape returns FAST_PATH_MISSED (before writing anything) and takes the
+        general path."""
+        cdef Cursor c
+        cdef const char* s
+        cdef Py_ssize_t sn
+        cdef bint esc
+        cdef const char* e = p + n
+        cdef const char* d
+        cdef Field f[MAX_FIELDS]
+        cdef int nf = 0
+        if n < 20 or memcmp(p, b'{"stream":"', 11) != 0:
+            return FAST_PATH_MISSED
+        c.p = p + 10
+        c.end = e
+        c.err = E_OK
+        if not scan_string(&c, &s, &sn, &esc) or e - c.p < 9 or memcmp(c.p, b',"data":{', 9) != 0:
+            return FAST_PATH_MISSED
+        d = c.p + 8
+        while e > d and (e[-1] == 32 or e[-1] == 10 or e[-1] == 13 or e[-1] == 9):
+            e -= 1
+        if e - d < 2 or e[-1] != 125:
+            return FAST_PATH_MISSED
+        if scan_object(d, (e - 1) - d, f, &nf, True, &self.lv) != E_OK:
+            return FAST_PATH_MISSED
+        return self.dispatch(f, nf)
 
     cdef int event_object(self, const char* p, Py_ssize_t n) except -100:
         cdef Field f[MAX_FIELDS]
         cdef int nf = 0
-        cdef int rc = scan_object(p, n, f, &nf)
+        cdef int rc = scan_object(p, n, f, &nf, True, &self.lv)
         if rc:
             return -rc
         return self.dispatch(f, nf)
+
+    cdef int dispatch(self, Field* f, int nf) except -100:
+        """Route one event object; containers no handler consumed are validated after."""
+        cdef int rc = self.route(f, nf)
+        cdef int v
+        if rc >= 0:
+            v = validate_lazy(f, nf)
+            if v:
+                return -v
+        return rc
 
     cdef int event_array(self, const char* p, Py_ssize_t n, bint validate) except -100:
         """Every element an event object (e.g. ``!markPrice@arr``); the frame's status is
@@ -98,7 +128,7 @@ cdef class BinanceParser(ParserBase):
                 result = RC_PARSED
         return result
 
-    cdef int dispatch(self, Field* f, int nf) except -100:
+    cdef int route(self, Field* f, int nf) except -100:
         cdef Field* e = NULL
         cdef Field* u = NULL
         cdef int i
@@ -197,7 +227,7 @@ cdef class BinanceParser(ParserBase):
             return -E_TEXT
         if not self.instrument(fs, &inst):
             return -E_TEXT
-        r = self.row(self.b_trade, inst, ts)
+        r = append_row(self, self.b_trade, inst, ts)
         if not self.b_trade.put_text(TRADE_TRADE_ID_OFF, r, fid.val, fid.vlen, fid.escaped):
             return -E_TEXT
         set_f8(self.b_trade, TRADE_PRICE, r, price)
@@ -209,25 +239,19 @@ cdef class BinanceParser(ParserBase):
     cdef int levels(self, Field* arr, int8_t side, uint32_t inst, int64_t ts, uint64_t first,
                     uint64_t last, uint64_t prev, uint8_t snapshot) except -100:
         """One book_delta row per level of a ``[["p","q"], ...]`` array."""
-        cdef ArrayIter it
-        cdef Field elem
-        cdef int got, rc
+        cdef Py_ssize_t i, r
         cdef double price, amount
-        cdef Py_ssize_t r
+        cdef Scalar* lv
         cdef RecordBuffer b = self.b_delta
-        if arr.type != T_ARRAY:
+        if arr.type != T_ARRAY or arr.lv_rows < 0:
             return -E_TYPE
-        array_begin(&it, arr.val, arr.vlen)
-        while True:
-            got = array_next(&it, &elem)
-            if got == 0:
-                return 0
-            if got < 0:
-                return -it.c.err
-            rc = level_pair(&elem, &price, &amount)
-            if rc < 0:
-                return rc
-            r = self.row(b, inst, ts)
+        if b.n + arr.lv_rows > b.cap:
+            b.grow(b.n + arr.lv_rows)
+        for i in range(arr.lv_rows):
+            lv = self.lv.items + arr.lv_start + i * LEVEL_WIDTH
+            if not scalar_double(&lv[0], &price) or not scalar_double(&lv[1], &amount):
+                return -E_NUMBER
+            r = append_row(self, b, inst, ts)
             set_i1(b, BOOK_DELTA_SIDE, r, side)
             set_f8(b, BOOK_DELTA_PRICE, r, price)
             set_f8(b, BOOK_DELTA_AMOUNT, r, amount)
@@ -236,8 +260,9 @@ cdef class BinanceParser(ParserBase):
             set_u8(b, BOOK_DELTA_PREV_UPDATE_ID, r, prev)
             set_u1(b, BOOK_DELTA_IS_SNAPSHOT, r, snapshot)
             set_i8(b, BOOK_DELTA_CHECKSUM, r, 0)
-            b.empty_text(BOOK_DELTA_PRICE_TEXT_OFF, r)
-            b.empty_text(BOOK_DELTA_AMOUNT_TEXT_OFF, r)
+            empty_text(b, BOOK_DELTA_PRICE_TEXT_OFF, r)
+            empty_text(b, BOOK_DELTA_AMOUNT_TEXT_OFF, r)
+        return 0
 
     cdef int on_depth(self, Field* f, int nf) except -100:
         cdef Field *fs = NULL, *fE = NULL, *fU = NULL, *fu = NULL, *fpu = NULL, *fb = NULL, *fa = NULL
@@ -323,7 +348,7 @@ cdef class BinanceParser(ParserBase):
             return -E_NUMBER
         if not self.instrument(fs, &inst):
             return -E_TEXT
-        r = self.row(b, inst, ts)
+        r = append_row(self, b, inst, ts)
         set_f8(b, QUOTE_BID_PRICE, r, bp)
         set_f8(b, QUOTE_BID_AMOUNT, r, bq)
         set_f8(b, QUOTE_ASK_PRICE, r, ap)
@@ -375,7 +400,7 @@ cdef class BinanceParser(ParserBase):
             return -E_NUMBER
         if not self.instrument(fs, &inst):
             return -E_TEXT
-        r = self.row(b, inst, ts)
+        r = append_row(self, b, inst, ts)
         for j in range(14):
             set_f8(b, cols[j], r, v[j])
         set_f8(b, TICKER_MARK_PRICE, r, NAN)
@@ -415,9 +440,10 @@ cdef class BinanceParser(ParserBase):
             return -E_MISSING
         if fk.type != T_OBJECT:
             return -E_TYPE
-        rc = scan_object(fk.val, fk.vlen, kf, &nk)
+        rc = scan_object(fk.val, fk.vlen, kf, &nk, False)
         if rc:
             return -rc
+        fk.lazy = False
         for j in range(8):
             slot[j] = NULL
         for i in range(nk):
@@ -456,7 +482,7 @@ cdef class BinanceParser(ParserBase):
             return -E_TYPE
         if not self.instrument(fs, &inst):
             return -E_TEXT
-        r = self.row(b, inst, ts)
+        r = append_row(self, b, inst, ts)
         if not b.put_text(KLINE_INTERVAL_OFF, r, fi.val, fi.vlen, fi.escaped):
             return -E_TEXT
         set_i8(b, KLINE_OPEN_TIME, r, t_open)
@@ -502,7 +528,7 @@ cdef class BinanceParser(ParserBase):
             return -E_NUMBER
         if not self.instrument(fs, &inst):
             return -E_TEXT
-        r = self.row(b, inst, ts)
+        r = append_row(self, b, inst, ts)
         set_f8(b, FUNDING_RATE_FUNDING_RATE, r, rate)
         set_f8(b, FUNDING_RATE_PREDICTED_RATE, r, NAN)
         set_f8(b, FUNDING_RATE_MARK_PRICE, r, mark)
@@ -526,9 +552,10 @@ cdef class BinanceParser(ParserBase):
             return -E_MISSING
         if fo.type != T_OBJECT:
             return -E_TYPE
-        rc = scan_object(fo.val, fo.vlen, of, &no)
+        rc = scan_object(fo.val, fo.vlen, of, &no, False)
         if rc:
             return -rc
+        fo.lazy = False
         for i in range(no):
             if of[i].klen != 1:
                 continue
@@ -561,16 +588,16 @@ cdef class BinanceParser(ParserBase):
             return -E_TYPE
         if not self.instrument(fs, &inst):
             return -E_TEXT
-        r = self.row(b, inst, ts)
+        r = append_row(self, b, inst, ts)
         set_i1(b, LIQUIDATION_SIDE, r, side)
         set_f8(b, LIQUIDATION_PRICE, r, price)
         set_f8(b, LIQUIDATION_AMOUNT, r, amount)
-        b.empty_text(LIQUIDATION_ORDER_ID_OFF, r)
+        empty_text(b, LIQUIDATION_ORDER_ID_OFF, r)
         if fX != NULL:
             if not b.put_text(LIQUIDATION_STATUS_OFF, r, fX.val, fX.vlen, fX.escaped):
                 return -E_TEXT
         else:
-            b.empty_text(LIQUIDATION_STATUS_OFF, r)
+            empty_text(b, LIQUIDATION_STATUS_OFF, r)
         return RC_PARSED
 
     # ---- REST bodies ------------------------------------------------------------------------
@@ -582,7 +609,7 @@ cdef class BinanceParser(ParserBase):
         cdef uint64_t last
         cdef uint32_t inst
         cdef bytes sym
-        rc = scan_object(p, n, f, &nf)
+        rc = scan_object(p, n, f, &nf, True, &self.lv)
         if rc:
             return -rc
         fid = find_field(f, nf, "lastUpdateId", 12)
@@ -605,7 +632,8 @@ cdef class BinanceParser(ParserBase):
         rc = self.levels(fa, -1, inst, self.ts_recv, last, last, 0, 1)
         if rc < 0:
             return rc
-        return RC_PARSED
+        rc = validate_lazy(f, nf)
+        return -rc if rc else RC_PARSED
 
     cdef int parse_open_interest(self, const char* p, Py_ssize_t n) except -100:
         cdef Field f[MAX_FIELDS]
@@ -630,7 +658,8 @@ cdef class BinanceParser(ParserBase):
             return -E_NUMBER
         if not self.instrument(fs, &inst):
             return -E_TEXT
-        r = self.row(b, inst, ts)
+        r = append_row(self, b, inst, ts)
         set_f8(b, OPEN_INTEREST_OPEN_INTEREST, r, oi)
         set_f8(b, OPEN_INTEREST_OPEN_INTEREST_VALUE, r, NAN)
-        return RC_PARSED
+        rc = validate_lazy(f, nf)
+        return -rc if rc else RC_PARSED

@@ -9,6 +9,10 @@
 
 from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
 from cpython.unicode cimport PyUnicode_DecodeUTF8
+from cpython.ref cimport PyObject
+
+cdef extern from "Python.h":
+    Py_ssize_t Py_REFCNT(PyObject* o)
 cimport numpy as cnp
 
 cnp.import_array()
@@ -17,6 +21,16 @@ from .batch import Batch as _Batch
 
 DEF TEXT_BYTES_PER_ROW = 16
 DEF KEY_MAX = 40  # must match Slot.key in _parse.pxd
+DEF POOL_SETS = 4     # sealed array sets kept for reuse once their batches are released
+
+
+cdef bint unreferenced(list arrays):
+    """True when nothing but this list holds the arrays (no batch or view still alive)."""
+    cdef Py_ssize_t i
+    for i in range(len(arrays)):
+        if Py_REFCNT(<PyObject*>arrays[i]) > 1:
+            return False
+    return True
 
 
 cdef Py_ssize_t unescape_json(const char* s, Py_ssize_t n, char* out) noexcept nogil:
@@ -113,6 +127,11 @@ cdef Py_ssize_t unescape_json(const char* s, Py_ssize_t n, char* out) noexcept n
     return o
 
 
+cdef inline void empty_text(RecordBuffer b, int off_col, Py_ssize_t row) noexcept:
+    (<uint32_t*>b.ptr[off_col])[row] = 0
+    (<uint16_t*>b.ptr[off_col + 1])[row] = 0
+
+
 cdef class RecordBuffer:
     """Rows of one kind for one venue, in storage form (see records.Kind.storage)."""
 
@@ -127,6 +146,7 @@ cdef class RecordBuffer:
         if self.ncols > 64:
             raise ValueError("too many storage columns")
         self.cap = max(16, capacity)
+        self.pool = []
         self._allocate(self.cap, self.cap * TEXT_BYTES_PER_ROW)
 
     cdef int _allocate(self, Py_ssize_t rows, Py_ssize_t arena_bytes) except -1:
@@ -202,10 +222,6 @@ cdef class RecordBuffer:
         self.arena_n += m
         return 1
 
-    cdef void empty_text(self, int off_col, Py_ssize_t row) noexcept:
-        (<uint32_t*>self.ptr[off_col])[row] = 0
-        (<uint16_t*>self.ptr[off_col + 1])[row] = 0
-
     @property
     def size(self) -> int:
         return self.n
@@ -233,8 +249,37 @@ cdef class RecordBuffer:
         storage = {names[i]: self.arrays[i] for i in range(self.ncols)}
         batch = _Batch(self.kind, self.exchange, self.n, storage=storage,
                        arena=self.arena_array[: self.arena_n], instruments=self.instruments)
-        self._allocate(self.cap, self.arena_cap)
+        self.pool.append(self.arrays + [self.arena_array])
+        storage = None
+        if not self._reuse():
+            if len(self.pool) > POOL_SETS:
+                del self.pool[0]
+            self._allocate(self.cap, self.arena_cap)
         return batch
+
+    cdef bint _reuse(self):
+        """Take back a sealed array set whose batches were all released (no page faults,
+        no allocation: the steady state of a buffer whose consumers keep up)."""
+        cdef Py_ssize_t k, i
+        cdef list arrays
+        for k in range(len(self.pool) - 1):  # the newest set is the batch just sealed
+            arrays = self.pool[k]
+            if not unreferenced(arrays):
+                continue
+            if len(arrays[0]) < self.cap or len(arrays[self.ncols]) < self.arena_cap:
+                continue
+            del self.pool[k]
+            self.arrays = arrays[: self.ncols]
+            self.arena_array = arrays[self.ncols]
+            for i in range(self.ncols):
+                self.ptr[i] = <char*>cnp.PyArray_DATA(<cnp.ndarray>self.arrays[i])
+            self.arena = <char*>cnp.PyArray_DATA(<cnp.ndarray>self.arena_array)
+            self.n = 0
+            self.committed = 0
+            self.arena_n = 0
+            self.arena_committed = 0
+            return True
+        return False
 
 
 cdef class InternTable:

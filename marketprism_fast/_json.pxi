@@ -8,8 +8,10 @@
 # when they are copied out.
 
 from libc.string cimport memchr, memcmp, memcpy
+from libc.stdlib cimport realloc, free
 
 DEF MAX_FIELDS = 48
+DEF LEVEL_WIDTH = 4   # scalars kept per level row (Binance sends 2, Deribit 3, OKX 4)
 DEF MAX_DEPTH = 64
 
 # Field value types
@@ -48,9 +50,11 @@ ERROR_TEXT = (
 
 
 cdef inline void skip_ws(Cursor* c) noexcept nogil:
-    cdef char ch
+    cdef unsigned char ch
     while c.p < c.end:
-        ch = c.p[0]
+        ch = <unsigned char>c.p[0]
+        if ch > 32:  # the common case first: compact JSON has no whitespace
+            return
         if ch == 32 or ch == 10 or ch == 13 or ch == 9:
             c.p += 1
         else:
@@ -67,25 +71,49 @@ cdef inline bint scan_string(Cursor* c, const char** start, Py_ssize_t* n, bint*
     """At an opening quote: find the closing one. Sets the content span."""
     cdef const char* s = c.p + 1
     cdef const char* q = s
-    cdef const char* b
-    while True:
-        q = <const char*>memchr(q, 34, c.end - q)
-        if q == NULL:
-            c.p = c.end
-            return fail(c, E_TRUNCATED)
-        # a quote preceded by an odd number of backslashes is itself escaped
-        b = q
-        while b > s and (b - 1)[0] == 92:
-            b -= 1
-        if (q - b) & 1:
-            q += 1
+    cdef const char* end = c.end
+    cdef char ch
+    escaped[0] = False
+    while q < end:
+        ch = q[0]
+        if ch == 34:
+            start[0] = s
+            n[0] = q - s
+            c.p = q + 1
+            return True
+        if ch == 92:  # backslash: the next byte is escaped, whatever it is
+            escaped[0] = True
+            q += 2
             continue
-        break
-    escaped[0] = memchr(s, 92, q - s) != NULL
-    start[0] = s
-    n[0] = q - s
-    c.p = q + 1
-    return True
+        q += 1
+    c.p = end
+    return fail(c, E_TRUNCATED)
+
+
+cdef inline bint skip_balanced(Cursor* c) noexcept nogil:
+    """At '{' or '[': move past the matching closer, minding strings, without validating
+    the grammar inside. Whoever consumes the container parses it strictly; containers
+    nobody consumes are validated by validate_lazy before a frame counts as parsed."""
+    cdef int depth = 0
+    cdef char ch
+    cdef const char* s
+    cdef Py_ssize_t n
+    cdef bint esc
+    while c.p < c.end:
+        ch = c.p[0]
+        if ch == 34:
+            if not scan_string(c, &s, &n, &esc):
+                return False
+            continue
+        if ch == 123 or ch == 91:
+            depth += 1
+        elif ch == 125 or ch == 93:
+            depth -= 1
+            if depth == 0:
+                c.p += 1
+                return True
+        c.p += 1
+    return fail(c, E_TRUNCATED)
 
 
 cdef inline bint scan_number_token(Cursor* c) noexcept nogil:
@@ -196,18 +224,198 @@ cdef bint skip_container(Cursor* c) noexcept nogil:
                 return fail(c, E_SYNTAX)
 
 
-cdef inline bint scan_value(Cursor* c, Field* f) noexcept nogil:
+cdef inline bint quick_decimal(Cursor* c, Scalar* out, bint quoted) noexcept nogil:
+    """The common case of a level element, parsed in the same pass that scans it: a plain
+    decimal ("61800.20", 0.014) of at most 19 digits whose value the fast path converts
+    exactly (same arithmetic as parse_double). False, cursor unchanged, for anything else."""
+    cdef const char* p = c.p + (1 if quoted else 0)
+    cdef const char* end = c.end
+    cdef const char* start
+    cdef uint64_t m = 0
+    cdef unsigned int d
+    cdef int nint, nfrac = 0
+    cdef bint neg = False
+    cdef double v
+    if p < end and p[0] == 45:
+        neg = True
+        p += 1
+    start = p
+    while p < end:
+        d = <unsigned char>p[0] - 48
+        if d > 9:
+            break
+        m = m * 10 + d
+        p += 1
+    nint = <int>(p - start)
+    if nint == 0 or (nint > 1 and start[0] == 48):
+        return False
+    if p < end and p[0] == 46:
+        p += 1
+        start = p
+        while p < end:
+            d = <unsigned char>p[0] - 48
+            if d > 9:
+                break
+            m = m * 10 + d
+            p += 1
+        nfrac = <int>(p - start)
+        if nfrac == 0:
+            return False
+    if p >= end or nint + nfrac > 19 or nfrac > 22 or m > MAX_EXACT:
+        return False
+    if quoted:
+        if p[0] != 34:
+            return False
+    elif p[0] == 101 or p[0] == 69 or p[0] == 46:
+        return False
+    if m == 0:
+        v = 0.0
+    elif nfrac:
+        v = <double>m / POW10[nfrac]
+    else:
+        v = <double>m
+    out.num = -v if neg else v
+    out.has_num = 1
+    out.escaped = 0
+    out.val = c.p + (1 if quoted else 0)
+    out.vlen = <int32_t>(p - out.val)
+    out.type = T_STRING if quoted else T_NUMBER
+    c.p = p + (1 if quoted else 0)
+    return True
+
+
+cdef bint capture_levels(Cursor* c, Field* f, Levels* lv) noexcept nogil:
+    """At '[': parse an array of arrays of scalars strictly, keeping up to LEVEL_WIDTH
+    scalar spans per row in *lv. False (cursor and *lv unchanged) if it is not one."""
+    cdef const char* s = c.p
+    cdef Py_ssize_t start = lv.n
+    cdef Py_ssize_t rows = 0
+    cdef Scalar* row
+    cdef Scalar* grown
+    cdef int k
+    cdef char ch
+    cdef const char* vs
+    cdef Py_ssize_t vn
+    cdef bint esc
+    c.p += 1
+    skip_ws(c)
+    if c.p < c.end and c.p[0] == 93:
+        c.p += 1
+        f.lv_start = start
+        f.lv_rows = 0
+        f.vlen = c.p - s
+        return True
+    while True:
+        skip_ws(c)
+        if c.p >= c.end or c.p[0] != 91:
+            break
+        c.p += 1
+        if lv.n + LEVEL_WIDTH > lv.cap:
+            grown = <Scalar*>realloc(lv.items, (lv.cap * 2 + 64 * LEVEL_WIDTH) * sizeof(Scalar))
+            if grown == NULL:
+                break
+            lv.items = grown
+            lv.cap = lv.cap * 2 + 64 * LEVEL_WIDTH
+        row = lv.items + lv.n
+        for k in range(LEVEL_WIDTH):
+            row[k].type = 0
+            row[k].has_num = 0
+        k = 0
+        skip_ws(c)
+        if c.p < c.end and c.p[0] == 93:
+            c.p += 1
+        else:
+            while c.p < c.end:
+                ch = c.p[0]
+                vs = c.p
+                esc = False
+                if k < LEVEL_WIDTH and (ch == 34 or ch == 45 or is_digit(ch)) and quick_decimal(c, &row[k], ch == 34):
+                    pass
+                elif ch == 34:
+                    if not scan_string(c, &vs, &vn, &esc):
+                        break
+                    if k < LEVEL_WIDTH:
+                        row[k].type = T_STRING
+                        row[k].val = vs
+                        row[k].vlen = <int32_t>vn
+                        row[k].escaped = esc
+                elif ch == 123 or ch == 91:
+                    break
+                else:
+                    if ch == 116:
+                        if not scan_literal(c, "true", 4):
+                            break
+                    elif ch == 102:
+                        if not scan_literal(c, "false", 5):
+                            break
+                    elif ch == 110:
+                        if not scan_literal(c, "null", 4):
+                            break
+                    elif not scan_number_token(c):
+                        break
+                    vn = c.p - vs
+                    if k < LEVEL_WIDTH:
+                        row[k].type = T_NULL if ch == 110 else (T_TRUE if ch == 116 else (T_FALSE if ch == 102 else T_NUMBER))
+                        row[k].val = vs
+                        row[k].vlen = <int32_t>vn
+                        row[k].escaped = esc
+                k += 1
+                skip_ws(c)
+                if c.p >= c.end:
+                    break
+                if c.p[0] == 44:
+                    c.p += 1
+                    skip_ws(c)
+                    continue
+                if c.p[0] == 93:
+                    break
+                k = -1
+                break
+            if c.p >= c.end or c.p[0] != 93 or k < 0:
+                break
+            c.p += 1
+        lv.n += LEVEL_WIDTH
+        rows += 1
+        skip_ws(c)
+        if c.p >= c.end:
+            break
+        if c.p[0] == 44:
+            c.p += 1
+            continue
+        if c.p[0] == 93:
+            c.p += 1
+            f.lv_start = start
+            f.lv_rows = rows
+            f.vlen = c.p - s
+            return True
+        break
+    # not an array of scalar arrays (or broken): leave it to the generic path
+    c.p = s
+    c.err = E_OK
+    lv.n = start
+    return False
+
+
+cdef inline bint scan_value(Cursor* c, Field* f, bint lazy, Levels* lv=NULL) noexcept nogil:
     """At a value: record its type and span in *f and move past it."""
     cdef char ch = c.p[0]
     cdef const char* s = c.p
     f.escaped = False
+    f.lazy = False
+    f.lv_rows = -1
     if ch == 34:
         f.type = T_STRING
         return scan_string(c, &f.val, &f.vlen, &f.escaped)
     f.val = s
     if ch == 123 or ch == 91:
         f.type = T_OBJECT if ch == 123 else T_ARRAY
-        if not skip_container(c):
+        if lazy and ch == 91 and lv != NULL and capture_levels(c, f, lv):
+            return True
+        if lazy:
+            f.lazy = True
+            if not skip_balanced(c):
+                return False
+        elif not skip_container(c):
             return False
     elif ch == 116:
         f.type = T_TRUE
@@ -229,7 +437,8 @@ cdef inline bint scan_value(Cursor* c, Field* f) noexcept nogil:
     return True
 
 
-cdef int scan_object(const char* p, Py_ssize_t n, Field* fields, int* count) noexcept nogil:
+cdef int scan_object(const char* p, Py_ssize_t n, Field* fields, int* count, bint lazy=True,
+                     Levels* lv=NULL) noexcept nogil:
     """Scan the object spanning exactly p[0:n] (leading/trailing whitespace allowed).
 
     Fills fields[0:count]. Returns E_OK or an error code. Members beyond MAX_FIELDS are an
@@ -271,7 +480,7 @@ cdef int scan_object(const char* p, Py_ssize_t n, Field* fields, int* count) noe
             skip_ws(&c)
             if c.p >= c.end:
                 return E_TRUNCATED
-            if not scan_value(&c, f):
+            if not scan_value(&c, f, lazy, lv):
                 return c.err
             k += 1
             skip_ws(&c)
@@ -288,6 +497,21 @@ cdef int scan_object(const char* p, Py_ssize_t n, Field* fields, int* count) noe
     if c.p != c.end:
         return E_SYNTAX
     count[0] = k
+    return E_OK
+
+
+cdef int validate_lazy(Field* fields, int count) noexcept nogil:
+    """Strictly validate the containers that were skipped lazily and nobody consumed."""
+    cdef Cursor c
+    cdef int i
+    for i in range(count):
+        if fields[i].lazy:
+            c.p = fields[i].val
+            c.end = fields[i].val + fields[i].vlen
+            c.err = E_OK
+            if not skip_container(&c):
+                return c.err if c.err != E_OK else E_SYNTAX
+            fields[i].lazy = False
     return E_OK
 
 
@@ -324,9 +548,29 @@ cdef inline int array_next(ArrayIter* it, Field* out) noexcept nogil:
         it.c.p += 1
         skip_ws(&it.c)
     it.first = False
-    if not scan_value(&it.c, out):
+    if not scan_value(&it.c, out, False):
         return -1
     return 1
+
+
+# ---- book levels captured by capture_levels ------------------------------------------------
+
+cdef inline int scalar_double(Scalar* v, double* out) except -1:
+    """A level element -> float64 (as field_double). 0 when it is not a number."""
+    if v.has_num:
+        out[0] = v.num
+        return 1
+    if v.type == T_STRING or v.type == T_NUMBER:
+        if v.vlen == 0 and v.type == T_STRING:
+            out[0] = NAN
+            return 1
+        if v.escaped:
+            return 0
+        return parse_double(v.val, v.vlen, out)
+    if v.type == T_NULL:
+        out[0] = NAN
+        return 1
+    return 0
 
 
 # ---- typed field access -----------------------------------------------------------------

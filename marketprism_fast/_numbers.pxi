@@ -15,7 +15,7 @@ cdef double[23] POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
                          1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
 
 cdef double NAN = float("nan")
-DEF MAX_EXACT = 9007199254740992  # 2**53
+cdef uint64_t MAX_EXACT = 9007199254740992ULL  # 2**53: integers up to here are exact doubles
 DEF FLOAT_TEXT_MAX = 400
 
 
@@ -39,47 +39,38 @@ cdef inline int parse_double(const char* s, Py_ssize_t n, double* out) except -1
 
     Returns 1 and sets *out on success, 0 when the text is not such a number.
     """
-    cdef Py_ssize_t i = 0
+    cdef Py_ssize_t i = 0, start
     cdef bint neg = False
     cdef uint64_t m = 0
-    cdef int sig = 0          # significant digits accumulated in m
-    cdef int dropped = 0      # integer-part digits beyond what m holds
-    cdef int frac = 0         # fraction digits accumulated in m
-    cdef int nint = 0, nfrac = 0
-    cdef int e = 0, esign = 1, edigits = 0
+    cdef unsigned int d
+    cdef int ndigits, nint, nfrac = 0
+    cdef int e = 0, esign = 1
     cdef int exp10
-    cdef char c
     if n <= 0:
         return 0
     if s[0] == 45:  # '-'
         neg = True
         i = 1
-    # integer part
-    while i < n and is_digit(s[i]):
-        c = s[i]
-        if sig < 19:
-            if m or c != 48:
-                m = m * 10 + <uint64_t>(c - 48)
-                sig += 1 if m else 0
-        else:
-            dropped += 1
-        nint += 1
+    start = i
+    while i < n:
+        d = <unsigned char>s[i] - 48
+        if d > 9:
+            break
+        m = m * 10 + d
         i += 1
-    if nint == 0:
-        return 0
-    if nint > 1 and s[1 if neg else 0] == 48:  # leading zero in a multi-digit integer part
+    nint = <int>(i - start)
+    if nint == 0 or (nint > 1 and s[start] == 48):  # no digits, or a leading zero
         return 0
     if i < n and s[i] == 46:  # '.'
         i += 1
-        while i < n and is_digit(s[i]):
-            c = s[i]
-            if sig < 19:
-                if m or c != 48:
-                    m = m * 10 + <uint64_t>(c - 48)
-                    sig += 1
-                frac += 1
-            nfrac += 1
+        start = i
+        while i < n:
+            d = <unsigned char>s[i] - 48
+            if d > 9:
+                break
+            m = m * 10 + d
             i += 1
+        nfrac = <int>(i - start)
         if nfrac == 0:
             return 0
     if i < n and (s[i] == 101 or s[i] == 69):  # e E
@@ -88,32 +79,36 @@ cdef inline int parse_double(const char* s, Py_ssize_t n, double* out) except -1
             if s[i] == 45:
                 esign = -1
             i += 1
-        while i < n and is_digit(s[i]):
+        start = i
+        while i < n:
+            d = <unsigned char>s[i] - 48
+            if d > 9:
+                break
             if e < 100000:
-                e = e * 10 + (s[i] - 48)
-            edigits += 1
+                e = e * 10 + <int>d
             i += 1
-        if edigits == 0:
+        if i == start:
             return 0
     if i != n:
         return 0
-    if sig >= 19 and (dropped or nfrac > frac or m > MAX_EXACT):
+    ndigits = nint + nfrac
+    # m holds every digit exactly only if there were at most 19 of them (leading zeros
+    # included, which is conservative); beyond that the exact fallback decides.
+    if ndigits > 19 or m > MAX_EXACT:
         return parse_double_slow(s, n, out)
-    exp10 = esign * e + dropped - frac
+    exp10 = esign * e - nfrac
     if m == 0:
         out[0] = -0.0 if neg else 0.0
         return 1
-    if m <= MAX_EXACT:
-        if 0 <= exp10 <= 22:
-            out[0] = <double>m * POW10[exp10]
-        elif -22 <= exp10 < 0:
-            out[0] = <double>m / POW10[-exp10]
-        else:
-            return parse_double_slow(s, n, out)
-        if neg:
-            out[0] = -out[0]
-        return 1
-    return parse_double_slow(s, n, out)
+    if 0 <= exp10 <= 22:
+        out[0] = <double>m * POW10[exp10]
+    elif -22 <= exp10 < 0:
+        out[0] = <double>m / POW10[-exp10]
+    else:
+        return parse_double_slow(s, n, out)
+    if neg:
+        out[0] = -out[0]
+    return 1
 
 
 cdef inline int parse_u64(const char* s, Py_ssize_t n, uint64_t* out) noexcept nogil:

@@ -1,7 +1,7 @@
 # The compiled core's C-level contract: record buffers, the scanner's field table and the
 # parser base. Another extension (the book engine, a transport) may cimport these.
 
-from libc.stdint cimport uint64_t, int64_t, uint32_t, uint16_t
+from libc.stdint cimport uint64_t, int64_t, uint32_t, uint16_t, int32_t, int8_t
 
 
 cdef struct Field:
@@ -11,6 +11,26 @@ cdef struct Field:
     Py_ssize_t vlen     # strings: content length; others: token length (incl. brackets)
     int type
     bint escaped
+    bint lazy           # a container skipped without validation (see validate_lazy)
+    Py_ssize_t lv_start # an array of scalar arrays (book levels): its first Scalar in Levels
+    Py_ssize_t lv_rows  # ... and its number of rows; -1 when not captured as levels
+
+
+cdef struct Scalar:
+    const char* val
+    double num          # the value, when has_num (parsed while scanning)
+    int32_t vlen
+    int8_t type         # 0 when the level had fewer elements
+    int8_t escaped
+    int8_t has_num
+
+
+cdef struct Levels:
+    # Scalars of the level arrays of the frame being parsed, LEVEL_WIDTH per row.
+    # Owned by the parser, reused for every frame (reset, never freed per frame).
+    Scalar* items
+    Py_ssize_t n
+    Py_ssize_t cap
 
 
 cdef struct Cursor:
@@ -49,12 +69,13 @@ cdef class RecordBuffer:
     cdef Py_ssize_t arena_n
     cdef Py_ssize_t arena_cap
     cdef Py_ssize_t arena_committed
+    cdef list pool
 
     cdef int _allocate(self, Py_ssize_t rows, Py_ssize_t arena_bytes) except -1
     cdef int grow(self, Py_ssize_t min_rows) except -1
     cdef int grow_arena(self, Py_ssize_t need) except -1
     cdef int put_text(self, int off_col, Py_ssize_t row, const char* s, Py_ssize_t n, bint escaped) except -1
-    cdef void empty_text(self, int off_col, Py_ssize_t row) noexcept
+    cdef bint _reuse(self)
     cpdef object seal(self)
 
 
@@ -95,6 +116,7 @@ cdef class ParserBase:
     cdef uint64_t n_records[16]
     cdef object sampler
     cdef int err_at                   # byte offset hint of the last error (-1 unknown)
+    cdef Levels lv                    # level scratch of the current frame
 
     cdef void _begin(self, int64_t ts_recv) noexcept
     cdef int feed_ptr(self, const char* p, Py_ssize_t n, int64_t ts_recv) except -2
