@@ -19,11 +19,19 @@ include "_json.pxi"
 include "_buffers.pxi"
 include "_base.pxi"
 include "_binance.pxi"
+include "_okx.pxi"
+include "_deribit.pxi"
+
+# Venues whose compiled parser is complete (make_parser falls back to the reference
+# implementation for the others).
+COMPILED_VENUES = frozenset({"binance_spot", "binance_usdm", "binance_coinm"})
 
 _PARSERS = {
     "binance_spot": BinanceParser,
     "binance_usdm": BinanceParser,
     "binance_coinm": BinanceParser,
+    "okx": OkxParser,
+    "deribit": DeribitParser,
 }
 
 

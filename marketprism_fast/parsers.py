@@ -17,12 +17,13 @@ from .records import VENUES
 IMPLEMENTATIONS = ("auto", "compiled", "reference")
 
 
-def compiled_available() -> bool:
+def compiled_available(venue: str | None = None) -> bool:
+    """Whether the compiled core is built (and, given a venue, has that venue's parser)."""
     try:
-        from . import _parse  # noqa: F401
+        from . import _parse
     except ImportError:
         return False
-    return True
+    return venue is None or venue in _parse.COMPILED_VENUES
 
 
 def make_parser(
@@ -41,9 +42,9 @@ def make_parser(
         )
     instruments = instruments if instruments is not None else InstrumentRegistry(venue)
     if implementation == "auto":
-        if compiled_available():
+        if compiled_available(venue):
             implementation = "compiled"
-        elif os.environ.get("MPF_REQUIRE_COMPILED") == "1":
+        elif os.environ.get("MPF_REQUIRE_COMPILED") == "1" and not compiled_available():
             raise ConfigurationError("the compiled parser is not built (MPF_REQUIRE_COMPILED=1)", field="implementation")
         else:
             implementation = "reference"
