@@ -1,0 +1,925 @@
+# cython: language_level=3
+"""The compiled order-book engine: price levels per symbol, best bid/ask after every message.
+
+Keys. A level is the float value of its price: two prices are the same level exactly when
+their floats are equal (``0.0 == -0.0`` included, as for Python dict keys). Amount 0 removes a
+level; removing an absent level changes nothing. Inside a side, levels are ordered by a *key*:
+a bid's key is its price, an ask's key is ``-price`` (exact on floats), so both sides share one
+code path and the best level always has the largest key.
+
+Two stores per side, every level in exactly one of them:
+
+* the **ladder**: a window of ``ladder_width`` slots of one tick each, near the top of the
+  book. Slot = ``floor(key / tick + 0.5) - base``; an occupancy bitmap finds the next level
+  below a removed best or while reading the top N. Setting a level in the ladder is O(1).
+* the **far store**: sorted arrays (binary search + ``memmove``) for everything else: levels
+  outside the window, levels whose slot is taken by a different float (off-grid prices), and
+  every level until the book knows its tick.
+
+The tick is given, or inferred once from the first levels (smallest price gap, two significant
+digits). The ladder re-centres (O(window + levels)) when a better level arrives above the
+window or when the top of the book falls into its lowest quarter while levels wait in the far
+store; after a re-centre the best level sits at 7/8 of the window.
+
+Bounded memory: per side, the ladder's fixed window plus at most ``max_levels`` levels in
+all. A new level beyond that evicts the side's *worst* level (farthest from the top), or is
+not stored when it is itself the worst; both count in ``evicted``. The top of the book stays
+exact unless the book later shrinks past the evicted levels (the venues' snapshot windows
+are far smaller than the default bound).
+
+Texts. A book made with ``keep_texts=True`` (OKX) keeps per level the latest original price
+and size texts (``str`` references): the CRC32 checksum is computed over them.
+"""
+
+from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
+from cpython.ref cimport PyObject, Py_XINCREF, Py_XDECREF
+from cpython.list cimport PyList_GET_ITEM
+from libc.math cimport NAN, INFINITY, isfinite, floor, log10, pow
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.string cimport memmove, memset
+
+import numpy as np
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
+
+cdef extern from *:
+    int __builtin_clzll(unsigned long long) nogil
+    int __builtin_ctzll(unsigned long long) nogil
+
+DEFAULT_MAX_LEVELS = 10_000
+DEFAULT_LADDER_WIDTH = 1024
+OKX_CHECKSUM_LEVELS = 25
+SIDE_BID = 1
+SIDE_ASK = -1
+
+cdef enum:
+    MIN_CAPACITY = 16
+
+cdef uint64_t ALL_BITS = 0xFFFFFFFFFFFFFFFFULL
+
+
+# ================================================================ far store: sorted arrays
+
+cdef struct Levels:
+    double* keys  # ascending; best level last
+    double* amounts
+    PyObject** price_texts  # NULL unless the book keeps texts
+    PyObject** amount_texts
+    Py_ssize_t n
+    Py_ssize_t cap
+
+
+cdef inline Py_ssize_t lower_bound(const double* keys, Py_ssize_t n, double key) noexcept nogil:
+    """First index i with keys[i] >= key (n when none), galloping down from the top."""
+    cdef Py_ssize_t hi, lo, step, count, half
+    if n == 0 or keys[n - 1] < key:
+        return n
+    hi = n - 1  # keys[hi] >= key
+    step = 1
+    lo = hi - step
+    while lo >= 0 and keys[lo] >= key:
+        hi = lo
+        step <<= 1
+        lo = hi - step
+    # keys[hi] >= key and (lo < 0 or keys[lo] < key): the answer is in (lo, hi]
+    lo = lo + 1 if lo >= 0 else 0
+    count = hi - lo
+    while count > 0:
+        half = count >> 1
+        if keys[lo + half] < key:
+            lo += half + 1
+            count -= half + 1
+        else:
+            count = half
+    return lo
+
+
+cdef int levels_reserve(Levels* s, Py_ssize_t want, bint texts) except -1:
+    cdef Py_ssize_t cap = s.cap if s.cap else MIN_CAPACITY
+    cdef void* p
+    if want <= s.cap:
+        return 0
+    while cap < want:
+        cap *= 2
+    p = PyMem_Realloc(s.keys, cap * sizeof(double))
+    if p == NULL:
+        raise MemoryError()
+    s.keys = <double*>p
+    p = PyMem_Realloc(s.amounts, cap * sizeof(double))
+    if p == NULL:
+        raise MemoryError()
+    s.amounts = <double*>p
+    if texts:
+        p = PyMem_Realloc(s.price_texts, cap * sizeof(PyObject*))
+        if p == NULL:
+            raise MemoryError()
+        s.price_texts = <PyObject**>p
+        p = PyMem_Realloc(s.amount_texts, cap * sizeof(PyObject*))
+        if p == NULL:
+            raise MemoryError()
+        s.amount_texts = <PyObject**>p
+    s.cap = cap
+    return 0
+
+
+cdef inline void release_texts(PyObject** price_texts, PyObject** amount_texts, Py_ssize_t i) noexcept:
+    if price_texts != NULL:
+        Py_XDECREF(price_texts[i])
+        Py_XDECREF(amount_texts[i])
+
+
+cdef inline void replace_texts(PyObject** price_texts, PyObject** amount_texts, Py_ssize_t i,
+                               PyObject* price_text, PyObject* amount_text) noexcept:
+    """A level's latest texts replace its previous ones (references taken, old ones dropped)."""
+    if price_texts != NULL:
+        Py_XINCREF(price_text)
+        Py_XINCREF(amount_text)
+        release_texts(price_texts, amount_texts, i)
+        price_texts[i] = price_text
+        amount_texts[i] = amount_text
+
+
+cdef void levels_free(Levels* s) noexcept:
+    cdef Py_ssize_t i
+    for i in range(s.n):
+        release_texts(s.price_texts, s.amount_texts, i)
+    PyMem_Free(s.keys)
+    PyMem_Free(s.amounts)
+    PyMem_Free(s.price_texts)
+    PyMem_Free(s.amount_texts)
+    memset(s, 0, sizeof(Levels))
+
+
+cdef inline void levels_move(Levels* s, Py_ssize_t dst, Py_ssize_t src, Py_ssize_t count) noexcept nogil:
+    if count <= 0:
+        return
+    memmove(&s.keys[dst], &s.keys[src], count * sizeof(double))
+    memmove(&s.amounts[dst], &s.amounts[src], count * sizeof(double))
+    if s.price_texts != NULL:
+        memmove(&s.price_texts[dst], &s.price_texts[src], count * sizeof(PyObject*))
+        memmove(&s.amount_texts[dst], &s.amount_texts[src], count * sizeof(PyObject*))
+
+
+cdef inline void levels_remove_at(Levels* s, Py_ssize_t i) noexcept:
+    release_texts(s.price_texts, s.amount_texts, i)
+    levels_move(s, i, i + 1, s.n - i - 1)
+    s.n -= 1
+
+
+cdef int levels_insert_at(Levels* s, Py_ssize_t i, double key, double amount,
+                          PyObject* price_text, PyObject* amount_text, bint owned) except -1:
+    """Insert at position i; ``owned``: the texts' references are handed over (not taken)."""
+    cdef bint texts = s.price_texts != NULL
+    levels_reserve(s, s.n + 1, texts)
+    levels_move(s, i + 1, i, s.n - i)
+    s.keys[i] = key
+    s.amounts[i] = amount
+    if texts:
+        if not owned:
+            Py_XINCREF(price_text)
+            Py_XINCREF(amount_text)
+        s.price_texts[i] = price_text
+        s.amount_texts[i] = amount_text
+    s.n += 1
+    return 0
+
+
+# ================================================================ ladder: one slot per tick
+
+cdef struct Ladder:
+    double* keys  # the exact key of the level in each occupied slot
+    double* amounts
+    PyObject** price_texts
+    PyObject** amount_texts
+    uint64_t* bits  # occupancy
+    double base  # global slot index (an integer) of slot 0
+    Py_ssize_t width  # slots, a multiple of 64; 0 until the book knows its tick
+    Py_ssize_t count
+    Py_ssize_t top  # highest occupied slot, -1 when empty
+
+
+cdef int ladder_alloc(Ladder* lad, Py_ssize_t width, bint texts) except -1:
+    lad.keys = <double*>PyMem_Malloc(width * sizeof(double))
+    lad.amounts = <double*>PyMem_Malloc(width * sizeof(double))
+    lad.bits = <uint64_t*>PyMem_Malloc((width // 64) * sizeof(uint64_t))
+    if lad.keys == NULL or lad.amounts == NULL or lad.bits == NULL:
+        raise MemoryError()
+    if texts:
+        lad.price_texts = <PyObject**>PyMem_Malloc(width * sizeof(PyObject*))
+        lad.amount_texts = <PyObject**>PyMem_Malloc(width * sizeof(PyObject*))
+        if lad.price_texts == NULL or lad.amount_texts == NULL:
+            raise MemoryError()
+    memset(lad.bits, 0, (width // 64) * sizeof(uint64_t))
+    lad.width = width
+    lad.count = 0
+    lad.top = -1
+    return 0
+
+
+cdef inline bint ladder_has(const Ladder* lad, Py_ssize_t i) noexcept nogil:
+    return (lad.bits[i >> 6] >> (i & 63)) & 1
+
+
+cdef inline Py_ssize_t ladder_prev(const Ladder* lad, Py_ssize_t i) noexcept nogil:
+    """Highest occupied slot <= i, or -1."""
+    cdef Py_ssize_t w
+    cdef uint64_t word
+    if i < 0:
+        return -1
+    w = i >> 6
+    word = lad.bits[w] & (ALL_BITS >> (63 - (i & 63)))
+    while True:
+        if word:
+            return (w << 6) + 63 - __builtin_clzll(word)
+        w -= 1
+        if w < 0:
+            return -1
+        word = lad.bits[w]
+
+
+cdef inline Py_ssize_t ladder_next(const Ladder* lad, Py_ssize_t i) noexcept nogil:
+    """Lowest occupied slot >= i, or -1."""
+    cdef Py_ssize_t w, nw = lad.width >> 6
+    cdef uint64_t word
+    if i >= lad.width:
+        return -1
+    w = i >> 6
+    word = lad.bits[w] & (ALL_BITS << (i & 63))
+    while True:
+        if word:
+            return (w << 6) + __builtin_ctzll(word)
+        w += 1
+        if w >= nw:
+            return -1
+        word = lad.bits[w]
+
+
+cdef inline void ladder_put(Ladder* lad, Py_ssize_t i, double key, double amount,
+                            PyObject* price_text, PyObject* amount_text, bint owned) noexcept:
+    lad.bits[i >> 6] |= (<uint64_t>1) << (i & 63)
+    lad.keys[i] = key
+    lad.amounts[i] = amount
+    if lad.price_texts != NULL:
+        if not owned:
+            Py_XINCREF(price_text)
+            Py_XINCREF(amount_text)
+        lad.price_texts[i] = price_text
+        lad.amount_texts[i] = amount_text
+    lad.count += 1
+    if i > lad.top:
+        lad.top = i
+
+
+cdef inline void ladder_remove(Ladder* lad, Py_ssize_t i) noexcept:
+    lad.bits[i >> 6] &= ~((<uint64_t>1) << (i & 63))
+    release_texts(lad.price_texts, lad.amount_texts, i)
+    lad.count -= 1
+    if i == lad.top:
+        lad.top = ladder_prev(lad, i - 1)
+
+
+cdef void ladder_release_all(Ladder* lad) noexcept:
+    """Drop the texts of every occupied slot and mark the ladder empty."""
+    cdef Py_ssize_t i
+    if lad.width == 0:
+        return
+    if lad.price_texts != NULL:
+        i = ladder_next(lad, 0)
+        while i >= 0:
+            release_texts(lad.price_texts, lad.amount_texts, i)
+            i = ladder_next(lad, i + 1)
+    memset(lad.bits, 0, (lad.width // 64) * sizeof(uint64_t))
+    lad.count = 0
+    lad.top = -1
+
+
+cdef void ladder_free(Ladder* lad) noexcept:
+    ladder_release_all(lad)
+    PyMem_Free(lad.keys)
+    PyMem_Free(lad.amounts)
+    PyMem_Free(lad.bits)
+    PyMem_Free(lad.price_texts)
+    PyMem_Free(lad.amount_texts)
+    memset(lad, 0, sizeof(Ladder))
+
+
+# ================================================================ one side: ladder + far store
+
+cdef struct Side:
+    Ladder lad
+    Levels far
+    Py_ssize_t far_in_window  # far levels whose slot lies inside the ladder window
+    double inv_tick
+
+
+cdef inline Py_ssize_t slot_of(const Side* s, double key) noexcept nogil:
+    """The key's ladder slot, or -1 outside the window (or without a ladder)."""
+    # truncation is floor here (d >= 0) and avoids a libm call; NaN fails both tests
+    cdef double d = key * s.inv_tick - s.lad.base + 0.5
+    if d >= 0.0 and d < <double>s.lad.width:
+        return <Py_ssize_t>d
+    return -1
+
+
+cdef inline Py_ssize_t side_count(const Side* s) noexcept nogil:
+    return s.lad.count + s.far.n
+
+
+cdef inline bint side_best(const Side* s, double* key, double* amount) noexcept nogil:
+    cdef bint in_ladder = s.lad.count > 0
+    if in_ladder and (s.far.n == 0 or s.lad.keys[s.lad.top] > s.far.keys[s.far.n - 1]):
+        key[0] = s.lad.keys[s.lad.top]
+        amount[0] = s.lad.amounts[s.lad.top]
+        return True
+    if s.far.n:
+        key[0] = s.far.keys[s.far.n - 1]
+        amount[0] = s.far.amounts[s.far.n - 1]
+        return True
+    return False
+
+
+cdef struct Cursor:
+    Py_ssize_t slot  # next ladder slot to read (occupied) or -1
+    Py_ssize_t j  # next far index to read (descending) or -1
+
+
+cdef inline void cursor_start(const Side* s, Cursor* c) noexcept nogil:
+    c.slot = s.lad.top if s.lad.count else -1
+    c.j = s.far.n - 1
+
+
+cdef inline bint cursor_next(const Side* s, Cursor* c, double* key, double* amount,
+                             PyObject** price_text, PyObject** amount_text) noexcept nogil:
+    """The next level from the top down; False when the side is exhausted."""
+    if c.slot >= 0 and (c.j < 0 or s.lad.keys[c.slot] > s.far.keys[c.j]):
+        key[0] = s.lad.keys[c.slot]
+        amount[0] = s.lad.amounts[c.slot]
+        if s.lad.price_texts != NULL:
+            price_text[0] = s.lad.price_texts[c.slot]
+            amount_text[0] = s.lad.amount_texts[c.slot]
+        c.slot = ladder_prev(&s.lad, c.slot - 1)
+        return True
+    if c.j >= 0:
+        key[0] = s.far.keys[c.j]
+        amount[0] = s.far.amounts[c.j]
+        if s.far.price_texts != NULL:
+            price_text[0] = s.far.price_texts[c.j]
+            amount_text[0] = s.far.amount_texts[c.j]
+        c.j -= 1
+        return True
+    return False
+
+
+cdef int side_recentre(Side* s, double anchor) except -1:
+    """Put the level ``anchor`` at 7/8 of the window; redistribute every level."""
+    cdef Py_ssize_t total = side_count(s), k = 0, i, j = 0, slot
+    cdef bint texts = s.far.price_texts != NULL
+    cdef Levels merged
+    cdef Ladder* lad = &s.lad
+    memset(&merged, 0, sizeof(Levels))
+    levels_reserve(&merged, total if total > MIN_CAPACITY else MIN_CAPACITY, texts)
+    # merge ladder and far store in ascending key order; references move, counts stay
+    i = ladder_next(lad, 0)
+    while i >= 0 or j < s.far.n:
+        if i >= 0 and (j >= s.far.n or lad.keys[i] < s.far.keys[j]):
+            merged.keys[k] = lad.keys[i]
+            merged.amounts[k] = lad.amounts[i]
+            if texts:
+                merged.price_texts[k] = lad.price_texts[i]
+                merged.amount_texts[k] = lad.amount_texts[i]
+            i = ladder_next(lad, i + 1)
+        else:
+            merged.keys[k] = s.far.keys[j]
+            merged.amounts[k] = s.far.amounts[j]
+            if texts:
+                merged.price_texts[k] = s.far.price_texts[j]
+                merged.amount_texts[k] = s.far.amount_texts[j]
+            j += 1
+        k += 1
+    memset(lad.bits, 0, (lad.width // 64) * sizeof(uint64_t))
+    lad.count = 0
+    lad.top = -1
+    lad.base = floor(anchor * s.inv_tick + 0.5) - <double>(lad.width - lad.width // 8)
+    s.far.n = 0
+    s.far_in_window = 0
+    for k in range(total):
+        slot = slot_of(s, merged.keys[k])
+        if slot >= 0 and not ladder_has(lad, slot):
+            ladder_put(lad, slot, merged.keys[k], merged.amounts[k],
+                       merged.price_texts[k] if texts else NULL,
+                       merged.amount_texts[k] if texts else NULL, True)
+        else:
+            levels_insert_at(&s.far, s.far.n, merged.keys[k], merged.amounts[k],
+                             merged.price_texts[k] if texts else NULL,
+                             merged.amount_texts[k] if texts else NULL, True)
+            s.far_in_window += slot >= 0
+    merged.n = 0  # its references now live in the ladder or the far store
+    levels_free(&merged)
+    return 0
+
+
+cdef int side_remove_worst(Side* s) except -1:
+    cdef Py_ssize_t low = ladder_next(&s.lad, 0) if s.lad.width and s.lad.count else -1
+    if low >= 0 and (s.far.n == 0 or s.lad.keys[low] < s.far.keys[0]):
+        ladder_remove(&s.lad, low)
+    else:
+        s.far_in_window -= slot_of(s, s.far.keys[0]) >= 0
+        levels_remove_at(&s.far, 0)
+    return 0
+
+
+cdef double side_worst(const Side* s) noexcept nogil:
+    cdef Py_ssize_t low = ladder_next(&s.lad, 0) if s.lad.width and s.lad.count else -1
+    cdef double worst = INFINITY
+    if low >= 0:
+        worst = s.lad.keys[low]
+    if s.far.n and s.far.keys[0] < worst:
+        worst = s.far.keys[0]
+    return worst
+
+
+cdef int side_set(Side* s, double key, double amount, PyObject* price_text, PyObject* amount_text,
+                  Py_ssize_t max_levels, uint64_t* evicted) except -1:
+    """Set (amount > 0) or remove (amount == 0) the level ``key``."""
+    cdef Py_ssize_t slot = slot_of(s, key), i
+    cdef Ladder* lad = &s.lad
+    cdef double best_key, best_amount
+    if slot >= 0 and ladder_has(lad, slot) and lad.keys[slot] == key:
+        if amount == 0.0:
+            ladder_remove(lad, slot)
+        else:
+            lad.amounts[slot] = amount
+            replace_texts(lad.price_texts, lad.amount_texts, slot, price_text, amount_text)
+        return 0
+    if slot < 0 or s.far_in_window:
+        i = lower_bound(s.far.keys, s.far.n, key)
+        if i < s.far.n and s.far.keys[i] == key:
+            if amount == 0.0:
+                levels_remove_at(&s.far, i)
+                s.far_in_window -= slot >= 0
+            else:
+                s.far.amounts[i] = amount
+                replace_texts(s.far.price_texts, s.far.amount_texts, i, price_text, amount_text)
+            return 0
+    if amount == 0.0:
+        return 0
+    # a new level
+    if side_count(s) >= max_levels:
+        evicted[0] += 1
+        if key < side_worst(s):
+            return 0
+        side_remove_worst(s)
+    if slot < 0 and lad.width and (not side_best(s, &best_key, &best_amount) or key > best_key):
+        if key * s.inv_tick - lad.base + 0.5 >= <double>lad.width:
+            # a new best above the window: the market moved up; follow it
+            side_recentre(s, key)
+            slot = slot_of(s, key)
+    if slot >= 0 and not ladder_has(lad, slot):
+        ladder_put(lad, slot, key, amount, price_text, amount_text, False)
+    else:
+        levels_insert_at(&s.far, lower_bound(s.far.keys, s.far.n, key), key, amount,
+                         price_text, amount_text, False)
+        s.far_in_window += slot >= 0
+    return 0
+
+
+cdef int side_settle(Side* s) except -1:
+    """After a message: keep the top of the book in the upper part of the window."""
+    cdef double key, amount, pos
+    if s.lad.width == 0 or s.far.n == 0 or not side_best(s, &key, &amount):
+        return 0
+    pos = key * s.inv_tick - s.lad.base + 0.5
+    if pos < <double>(s.lad.width // 4) or pos >= <double>s.lad.width:
+        side_recentre(s, key)
+    return 0
+
+
+cdef void side_top(const Side* s, double sign, Py_ssize_t depth, double* prices, double* amounts) noexcept nogil:
+    cdef Cursor c
+    cdef double key, amount
+    cdef PyObject* unused
+    cdef Py_ssize_t j = 0
+    cursor_start(s, &c)
+    while j < depth and cursor_next(s, &c, &key, &amount, &unused, &unused):
+        prices[j] = sign * key
+        amounts[j] = amount
+        j += 1
+    while j < depth:
+        prices[j] = NAN
+        amounts[j] = NAN
+        j += 1
+
+
+cdef void side_clear(Side* s) noexcept:
+    cdef Py_ssize_t i
+    ladder_release_all(&s.lad)
+    for i in range(s.far.n):
+        release_texts(s.far.price_texts, s.far.amount_texts, i)
+    s.far.n = 0
+    s.far_in_window = 0
+
+
+cdef dict side_storage(const Side* s):
+    return {"ladder": s.lad.count, "far": s.far.n, "far_in_window": s.far_in_window, "base": s.lad.base}
+
+
+# ================================================================ CRC32 (zlib.crc32 semantics)
+
+cdef uint32_t CRC_TABLE[256]
+cdef uint32_t CRC_XOR = 0xFFFFFFFFU
+
+
+cdef inline int32_t as_signed(uint32_t crc) noexcept nogil:
+    return <int32_t>crc
+
+
+cdef void init_crc_table() noexcept:
+    cdef uint32_t c, k, n
+    for n in range(256):
+        c = n
+        for k in range(8):
+            c = (0xEDB88320 ^ (c >> 1)) if (c & 1) else (c >> 1)
+        CRC_TABLE[n] = c
+
+
+init_crc_table()
+
+
+cdef inline uint32_t crc_update(uint32_t crc, const char* data, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        crc = CRC_TABLE[(crc ^ <uint8_t>data[i]) & 0xFF] ^ (crc >> 8)
+    return crc
+
+
+cdef inline int crc_text(uint32_t* crc, PyObject* text, bint* first) except -1:
+    cdef Py_ssize_t n
+    cdef const char* data = PyUnicode_AsUTF8AndSize(<object>text, &n)
+    if not first[0]:
+        crc[0] = crc_update(crc[0], b":", 1)
+    first[0] = False
+    crc[0] = crc_update(crc[0], data, n)
+    return 0
+
+
+def crc32_signed(bytes data) -> int:
+    """CRC32 of ``data`` as a signed 32-bit integer (the engine's own CRC, for tests)."""
+    return as_signed(crc_update(CRC_XOR, data, len(data)) ^ CRC_XOR)
+
+
+# ================================================================ rows of a book_delta batch
+
+cdef class DeltaRows:
+    """Typed views of a book_delta batch's level columns, bound once per batch.
+
+    ``price_texts``/``amount_texts`` (sequences of str) are needed only by books that keep
+    texts. Rows with ``side == 0`` carry no level (a message marker) and are skipped.
+    """
+
+    cdef const int8_t[::1] side
+    cdef const double[::1] price
+    cdef const double[::1] amount
+    cdef list price_texts
+    cdef list amount_texts
+    cdef readonly Py_ssize_t n
+
+    def __init__(self, side, price, amount, price_texts=None, amount_texts=None):
+        self.side = np.ascontiguousarray(side, dtype=np.int8)
+        self.price = np.ascontiguousarray(price, dtype=np.float64)
+        self.amount = np.ascontiguousarray(amount, dtype=np.float64)
+        self.n = self.side.shape[0]
+        if self.price.shape[0] != self.n or self.amount.shape[0] != self.n:
+            raise ValueError("side, price and amount must have the same length")
+        if (price_texts is None) != (amount_texts is None):
+            raise ValueError("give both price_texts and amount_texts, or neither")
+        if price_texts is not None:
+            self.price_texts = list(price_texts)
+            self.amount_texts = list(amount_texts)
+            if len(self.price_texts) != self.n or len(self.amount_texts) != self.n:
+                raise ValueError("texts must have one entry per row")
+
+    @property
+    def has_texts(self) -> bool:
+        return self.price_texts is not None
+
+    def slice(self, Py_ssize_t start, Py_ssize_t stop):
+        """An independent copy of rows [start, stop) (to keep a message beyond its batch)."""
+        self._check_range(start, stop)
+        side = np.asarray(self.side)[start:stop].copy()
+        price = np.asarray(self.price)[start:stop].copy()
+        amount = np.asarray(self.amount)[start:stop].copy()
+        if self.price_texts is None:
+            return DeltaRows(side, price, amount)
+        return DeltaRows(side, price, amount, self.price_texts[start:stop], self.amount_texts[start:stop])
+
+    cpdef Py_ssize_t first_invalid(self, Py_ssize_t start, Py_ssize_t stop) except -2:
+        """Index of the first row in [start, stop) that is not a valid level change, or -1.
+
+        Valid: side +1/-1 with a finite price and a finite amount >= 0 (and, with texts, str
+        texts), or side 0 (a marker row).
+        """
+        cdef Py_ssize_t i
+        cdef int8_t sd
+        cdef double p, a
+        self._check_range(start, stop)
+        for i in range(start, stop):
+            sd = self.side[i]
+            if sd == 0:
+                continue
+            p = self.price[i]
+            a = self.amount[i]
+            if (sd != 1 and sd != -1) or not isfinite(p) or not isfinite(a) or a < 0.0:
+                return i
+            if self.price_texts is not None and (
+                type(self.price_texts[i]) is not str or type(self.amount_texts[i]) is not str
+            ):
+                return i
+        return -1
+
+    cdef int _check_range(self, Py_ssize_t start, Py_ssize_t stop) except -1:
+        if start < 0 or stop > self.n or start > stop:
+            raise IndexError(f"row range [{start}, {stop}) outside 0..{self.n}")
+        return 0
+
+
+# ================================================================ one symbol's book
+
+cdef class LevelBook:
+    """Both sides of one symbol's book.
+
+    ``tick``: the price grid of the ladder (0: infer it from the first levels).
+    ``ladder_width``: ladder slots per side (a multiple of 64; 0: far store only).
+    """
+
+    cdef Side bids
+    cdef Side asks
+    cdef readonly Py_ssize_t max_levels
+    cdef readonly Py_ssize_t ladder_width
+    cdef readonly double tick
+    cdef readonly bint keep_texts
+    cdef readonly uint64_t evicted
+
+    def storage(self) -> dict:
+        """Where the levels live (for tests and tuning): ladder and far-store counts per side."""
+        return {"bids": side_storage(&self.bids), "asks": side_storage(&self.asks)}
+
+    def __cinit__(self, Py_ssize_t max_levels=DEFAULT_MAX_LEVELS, bint keep_texts=False,
+                  double tick=0.0, Py_ssize_t ladder_width=DEFAULT_LADDER_WIDTH):
+        if max_levels < 1:
+            raise ValueError(f"max_levels must be at least 1, got {max_levels}")
+        if ladder_width < 0 or ladder_width % 64:
+            raise ValueError(f"ladder_width must be a non-negative multiple of 64, got {ladder_width}")
+        if not (tick >= 0.0 and isfinite(tick)):
+            raise ValueError(f"tick must be a finite number >= 0, got {tick}")
+        self.max_levels = max_levels
+        self.keep_texts = keep_texts
+        self.ladder_width = ladder_width
+        self.bids.lad.top = -1
+        self.asks.lad.top = -1
+        levels_reserve(&self.bids.far, MIN_CAPACITY, keep_texts)
+        levels_reserve(&self.asks.far, MIN_CAPACITY, keep_texts)
+        if tick > 0.0 and ladder_width:
+            self._use_tick(tick)
+
+    def __dealloc__(self):
+        side_clear(&self.bids)
+        side_clear(&self.asks)
+        ladder_free(&self.bids.lad)
+        ladder_free(&self.asks.lad)
+        levels_free(&self.bids.far)
+        levels_free(&self.asks.far)
+
+    cdef int _use_tick(self, double tick) except -1:
+        cdef Side* sides[2]
+        sides[0] = &self.bids
+        sides[1] = &self.asks
+        self.tick = tick
+        for k in range(2):
+            sides[k].inv_tick = 1.0 / tick
+            ladder_alloc(&sides[k].lad, self.ladder_width, self.keep_texts)
+            if sides[k].far.n:
+                side_recentre(sides[k], sides[k].far.keys[sides[k].far.n - 1])
+        return 0
+
+    cdef int _infer_tick(self) except -1:
+        """Smallest gap between neighbouring levels (two significant digits) once known."""
+        cdef double gap = INFINITY, d, e
+        cdef Py_ssize_t i
+        cdef Levels* far
+        cdef Levels* sides[2]
+        sides[0] = &self.bids.far
+        sides[1] = &self.asks.far
+        for k in range(2):
+            far = sides[k]
+            for i in range(1, far.n if far.n < 256 else 256):
+                d = far.keys[far.n - i] - far.keys[far.n - 1 - i]
+                if d > 0.0 and d < gap:
+                    gap = d
+        if not isfinite(gap) or gap <= 0.0:
+            return 0
+        e = pow(10.0, floor(log10(gap)) - 1.0)
+        self._use_tick(floor(gap / e + 0.5) * e)
+        return 0
+
+    def clear(self) -> None:
+        side_clear(&self.bids)
+        side_clear(&self.asks)
+
+    @property
+    def bid_count(self) -> int:
+        return side_count(&self.bids)
+
+    @property
+    def ask_count(self) -> int:
+        return side_count(&self.asks)
+
+    @property
+    def best_bid(self) -> float:
+        cdef double key = NAN, amount
+        side_best(&self.bids, &key, &amount)
+        return key
+
+    @property
+    def best_ask(self) -> float:
+        cdef double key = NAN, amount
+        return -key if side_best(&self.asks, &key, &amount) else NAN
+
+    def best(self) -> tuple:
+        """(bid_price, bid_amount, ask_price, ask_amount), NaN for an empty side."""
+        cdef double out[4]
+        self._write_best(out)
+        return (out[0], out[1], out[2], out[3])
+
+    cpdef bint is_crossed(self):
+        """Best bid >= best ask (both sides non-empty)."""
+        cdef double bid, ask, amount
+        if not side_best(&self.bids, &bid, &amount) or not side_best(&self.asks, &ask, &amount):
+            return False
+        return bid >= -ask
+
+    cpdef int apply(self, DeltaRows rows, Py_ssize_t start, Py_ssize_t stop) except -1:
+        """Apply rows [start, stop) in order as one message. Rows must be valid
+        (``DeltaRows.first_invalid``); marker rows (side 0) are skipped."""
+        cdef Py_ssize_t i
+        cdef int8_t sd
+        cdef PyObject* pt = NULL
+        cdef PyObject* at = NULL
+        rows._check_range(start, stop)
+        if self.keep_texts and rows.price_texts is None:
+            raise ValueError("this book keeps level texts: the rows must carry price_texts/amount_texts")
+        for i in range(start, stop):
+            sd = rows.side[i]
+            if self.keep_texts:
+                pt = PyList_GET_ITEM(rows.price_texts, i)
+                at = PyList_GET_ITEM(rows.amount_texts, i)
+            if sd == 1:
+                side_set(&self.bids, rows.price[i], rows.amount[i], pt, at, self.max_levels, &self.evicted)
+            elif sd == -1:
+                side_set(&self.asks, -rows.price[i], rows.amount[i], pt, at, self.max_levels, &self.evicted)
+        if self.bids.lad.width == 0:
+            if self.ladder_width and (self.bids.far.n > 1 or self.asks.far.n > 1):
+                self._infer_tick()
+        else:
+            side_settle(&self.bids)
+            side_settle(&self.asks)
+        return 0
+
+    def apply_messages(self, DeltaRows rows, const int64_t[::1] starts, double[:, ::1] best_out) -> int:
+        """Apply consecutive messages; message k is rows [starts[k], starts[k+1]).
+
+        After each message, writes (bid_price, bid_amount, ask_price, ask_amount) into
+        ``best_out[k]``; returns how many message states were crossed.
+        """
+        cdef Py_ssize_t k, m = starts.shape[0] - 1
+        cdef uint64_t crossed = 0
+        if m < 0 or best_out.shape[0] < m or best_out.shape[1] < 4:
+            raise ValueError("need len(starts) >= 1 and best_out of shape (len(starts) - 1, 4)")
+        for k in range(m):
+            self.apply(rows, starts[k], starts[k + 1])
+            self._write_best(&best_out[k, 0])
+            crossed += self.is_crossed()
+        return crossed
+
+    cdef void _write_best(self, double* out) noexcept:
+        side_top(&self.bids, 1.0, 1, &out[0], &out[1])
+        side_top(&self.asks, -1.0, 1, &out[2], &out[3])
+
+    cdef void write_top(self, Py_ssize_t depth, double* bid_price, double* bid_amount,
+                        double* ask_price, double* ask_amount) noexcept:
+        side_top(&self.bids, 1.0, depth, bid_price, bid_amount)
+        side_top(&self.asks, -1.0, depth, ask_price, ask_amount)
+
+    def top(self, Py_ssize_t depth) -> tuple:
+        """(bid_price, bid_amount, ask_price, ask_amount) float64 arrays of length depth,
+        best first, NaN-padded."""
+        if depth < 0:
+            raise ValueError("depth must be >= 0")
+        out = np.empty((4, depth), dtype=np.float64)
+        cdef double[:, ::1] v = out
+        if depth:
+            self.write_top(depth, &v[0, 0], &v[1, 0], &v[2, 0], &v[3, 0])
+        return (out[0], out[1], out[2], out[3])
+
+    cdef Side* _side(self, int side) except NULL:
+        if side == SIDE_BID:
+            return &self.bids
+        if side == SIDE_ASK:
+            return &self.asks
+        raise ValueError(f"side must be +1 (bid) or -1 (ask), got {side}")
+
+    def levels(self, int side) -> list:
+        """Every level of one side as (price, amount), best first (slow; for tests and tools)."""
+        cdef Side* s = self._side(side)
+        cdef Cursor c
+        cdef double key, amount, sign = 1.0 if side == SIDE_BID else -1.0
+        cdef PyObject* unused
+        out = []
+        cursor_start(s, &c)
+        while cursor_next(s, &c, &key, &amount, &unused, &unused):
+            out.append((sign * key, amount))
+        return out
+
+    def level_texts(self, int side) -> list:
+        """Every level's (price_text, amount_text), best first (books that keep texts)."""
+        cdef Side* s = self._side(side)
+        cdef Cursor c
+        cdef double key, amount
+        cdef PyObject* pt
+        cdef PyObject* at
+        if not self.keep_texts:
+            raise ValueError("this book does not keep level texts")
+        out = []
+        cursor_start(s, &c)
+        while cursor_next(s, &c, &key, &amount, &pt, &at):
+            out.append((<object>pt, <object>at))
+        return out
+
+    def checksum(self, Py_ssize_t levels=OKX_CHECKSUM_LEVELS) -> int:
+        """OKX checksum: CRC32 of ``bidPx:bidSz:askPx:askSz:...`` over the top ``levels`` levels
+        (a side that runs out is left out), from the latest original texts, as a signed int32."""
+        cdef uint32_t crc = CRC_XOR
+        cdef bint first = True, more_bids = True, more_asks = True
+        cdef Py_ssize_t j
+        cdef Cursor cb, ca
+        cdef double key, amount
+        cdef PyObject* pt
+        cdef PyObject* at
+        if not self.keep_texts:
+            raise ValueError("checksums need level texts: make the book with keep_texts=True")
+        cursor_start(&self.bids, &cb)
+        cursor_start(&self.asks, &ca)
+        for j in range(levels):
+            if more_bids:
+                more_bids = cursor_next(&self.bids, &cb, &key, &amount, &pt, &at)
+                if more_bids:
+                    crc_text(&crc, pt, &first)
+                    crc_text(&crc, at, &first)
+            if more_asks:
+                more_asks = cursor_next(&self.asks, &ca, &key, &amount, &pt, &at)
+                if more_asks:
+                    crc_text(&crc, pt, &first)
+                    crc_text(&crc, at, &first)
+        return as_signed(crc ^ CRC_XOR)
+
+
+# ================================================================ book_snapshot rows
+
+cdef class TopBuffer:
+    """Growable book_snapshot level columns: one row of ``depth`` levels per emitted state."""
+
+    cdef readonly Py_ssize_t depth
+    cdef readonly Py_ssize_t n
+    cdef object _arrays  # float64 (4, capacity, depth): bid_price, bid_amount, ask_price, ask_amount
+    cdef double[:, :, ::1] _view
+
+    def __init__(self, Py_ssize_t depth, Py_ssize_t capacity=1024):
+        if depth < 1 or depth > 65535:
+            raise ValueError(f"depth must be between 1 and 65535, got {depth}")
+        self.depth = depth
+        self.n = 0
+        self._grow(max(capacity, 16))
+
+    cdef int _grow(self, Py_ssize_t capacity) except -1:
+        arrays = np.empty((4, capacity, self.depth), dtype=np.float64)
+        if self.n:
+            arrays[:, : self.n] = self._arrays[:, : self.n]
+        self._arrays = arrays
+        self._view = arrays
+        return 0
+
+    cpdef Py_ssize_t append(self, LevelBook book) except -1:
+        """Write the book's top ``depth`` levels as the next row; returns its index."""
+        cdef Py_ssize_t row = self.n
+        if row == self._view.shape[1]:
+            self._grow(2 * row)
+        book.write_top(self.depth, &self._view[0, row, 0], &self._view[1, row, 0],
+                       &self._view[2, row, 0], &self._view[3, row, 0])
+        self.n += 1
+        return row
+
+    def take(self) -> tuple:
+        """(bid_price, bid_amount, ask_price, ask_amount), each (n, depth); starts afresh."""
+        out = self._arrays[:, : self.n].copy()
+        self.n = 0
+        return (out[0], out[1], out[2], out[3])
