@@ -47,6 +47,51 @@ def _compression_of(path: str) -> str:
     return ""
 
 
+class _ZstdReader(io.RawIOBase):
+    """Decompressed bytes of a zstd file of one or more frames (``cat a.zst b.zst`` is valid).
+
+    Unlike ``zstandard``'s stream reader it notices a file that ends inside a frame
+    (a truncated copy) and raises instead of ending quietly.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__()
+        self._raw = raw
+        self._dctx = zstandard.ZstdDecompressor()
+        self._frame = None  # the decompressor of the current frame
+        self._out = b""
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        while self._pos >= len(self._out):
+            chunk = self._raw.read(_SNIFF_BYTES)
+            if not chunk:
+                if self._frame is not None and not self._frame.eof:
+                    raise zstandard.ZstdError("the file ends inside a zstd frame (truncated?)")
+                return 0
+            self._decompress(chunk)
+        n = min(len(buffer), len(self._out) - self._pos)
+        buffer[:n] = memoryview(self._out)[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+    def _decompress(self, data: bytes) -> None:
+        parts = []
+        while data:
+            if self._frame is None or self._frame.eof:
+                self._frame = self._dctx.decompressobj()
+            parts.append(self._frame.decompress(data))
+            data = self._frame.unused_data if self._frame.eof else b""
+        self._out, self._pos = b"".join(parts), 0
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
 def _open_stream(path: str) -> BinaryIO:
     """A buffered binary stream of the decompressed content (it has ``peek``)."""
     if path == STDIN:
@@ -61,8 +106,7 @@ def _open_stream(path: str) -> BinaryIO:
     except OSError as exc:
         raise InputError(f"{path}: cannot open ({exc.strerror or exc})", path=path) from None
     if compression == ".zst":
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
-        return io.BufferedReader(reader, buffer_size=_SNIFF_BYTES)
+        return io.BufferedReader(_ZstdReader(raw), buffer_size=_SNIFF_BYTES)
     if compression == ".gz":
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     return io.BufferedReader(raw, buffer_size=_SNIFF_BYTES)  # type: ignore[arg-type]
