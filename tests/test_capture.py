@@ -46,10 +46,10 @@ def write(path: Path, lines: list[bytes], compression: str = "") -> Path:
 
 
 class Ticks:
-    """A wall clock for frames without a meta line: 1, 2, 3, ... ns."""
+    """A wall clock for lines without a meta line: ``start``, ``start + 1``, ... ns."""
 
-    def __init__(self) -> None:
-        self.now = 0
+    def __init__(self, start: int = 1) -> None:
+        self.now = start - 1
 
     def __call__(self) -> int:
         self.now += 1
@@ -95,37 +95,27 @@ def test_missing_file_and_directory_are_input_errors(tmp_path: Path) -> None:
         check_readable(str(tmp_path))
 
 
-def test_binary_content_is_refused(tmp_path: Path) -> None:
-    png = tmp_path / "image.jsonl"
-    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
-    with pytest.raises(InputError, match="not a text file"):
-        check_readable(str(png))
-    latin1 = tmp_path / "latin1.jsonl"
-    latin1.write_bytes('{"s":"caf\u00e9"}\n'.encode("latin-1"))
-    with pytest.raises(InputError, match="invalid UTF-8"):
-        check_readable(str(latin1))
+def _zst_corpus_bytes() -> bytes:
+    return corpus_file("frames.jsonl.zst").read_bytes()
 
 
-def test_compressed_content_under_a_plain_name_says_how_to_fix_it(tmp_path: Path) -> None:
-    path = tmp_path / "frames.jsonl"
-    path.write_bytes(corpus_file("frames.jsonl.zst").read_bytes())
-    with pytest.raises(InputError, match=r"zstd-compressed: name it \*\.zst"):
+UNREADABLE = [
+    ("image.jsonl", lambda: b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a text file"),
+    ("latin1.jsonl", lambda: '{"s":"caf\u00e9"}\n'.encode("latin-1"), "invalid UTF-8"),
+    # compressed content under a plain name: the message says how to fix it
+    ("frames.jsonl", _zst_corpus_bytes, r"zstd-compressed: name it \*\.zst"),
+    ("frames2.jsonl", lambda: gzip.compress(b'{"a":1}\n'), r"gzip-compressed: name it \*\.gz"),
+    ("bad.jsonl.zst", lambda: b'{"not":"zstd"}\n', "not a readable zstd file"),
+    ("bad.jsonl.gz", lambda: b'{"not":"gzip"}\n', "not a readable gzip file"),
+]
+
+
+@pytest.mark.parametrize("name, content, message", UNREADABLE, ids=[u[0] for u in UNREADABLE])
+def test_binary_or_corrupt_content_is_refused(tmp_path: Path, name: str, content, message: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content())
+    with pytest.raises(InputError, match=message):
         check_readable(str(path))
-    gz = tmp_path / "frames2.jsonl"
-    gz.write_bytes(gzip.compress(b'{"a":1}\n'))
-    with pytest.raises(InputError, match=r"gzip-compressed: name it \*\.gz"):
-        check_readable(str(gz))
-
-
-def test_corrupt_compressed_files_are_input_errors(tmp_path: Path) -> None:
-    bad_zst = tmp_path / "bad.jsonl.zst"
-    bad_zst.write_bytes(b'{"not":"zstd"}\n')
-    with pytest.raises(InputError, match="not a readable zstd file"):
-        check_readable(str(bad_zst))
-    bad_gz = tmp_path / "bad.jsonl.gz"
-    bad_gz.write_bytes(b'{"not":"gzip"}\n')
-    with pytest.raises(InputError, match="not a readable gzip file"):
-        check_readable(str(bad_gz))
 
 
 def test_truncated_zst_fails_while_reading_with_an_input_error(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from marketprism_fast.normalize import DepthSync, NormalizeOptions, Normalizer, 
 from marketprism_fast.records import KIND_ORDER, kind
 from marketprism_fast.writers import Chunk, JsonlWriter
 from tests.helpers import corpus_dir, read_lines
+from tests.test_capture import Ticks
 
 SPOT = "binance_spot.cf_2021-10-11"  # 265 frames, 4 URL-attributed snapshots, refdata
 COINM = "binance_coinm.cf_2021-07-21"  # snapshots carry their symbol in the body
@@ -45,17 +46,6 @@ def options_for(name: str, **changes) -> NormalizeOptions:
         refdata=(str(refdata),) if refdata.exists() else (),
     )
     return replace(base, **changes)
-
-
-class Ticks:
-    """Wall clock for lines without a meta line: 1000, 1001, ... ns."""
-
-    def __init__(self) -> None:
-        self.now = 999
-
-    def __call__(self) -> int:
-        self.now += 1
-        return self.now
 
 
 def normalize(options: NormalizeOptions, clock=None) -> tuple[list[dict], NormalizeSummary]:
@@ -211,7 +201,7 @@ def test_several_frames_files_are_one_stream(tmp_path: Path) -> None:
 def test_frames_without_meta_are_timed_at_reading(tmp_path: Path) -> None:
     frames = read_lines(path(SPOT, "frames"))
     f = write_lines(tmp_path / "nometa.jsonl", frames)
-    records, _ = normalize(options_for(SPOT, frames=(f,), snapshots=None), clock=Ticks())
+    records, _ = normalize(options_for(SPOT, frames=(f,), snapshots=None), clock=Ticks(1000))
     expected = without_snapshot_rows(golden(SPOT))
     assert len(records) == len(expected)
     assert {r["ts_recv"] for r in records} <= set(range(1000, 1000 + len(frames)))
@@ -226,7 +216,7 @@ def test_frames_without_meta_are_timed_at_reading(tmp_path: Path) -> None:
 def test_snapshots_without_meta_take_effect_at_the_start(tmp_path: Path) -> None:
     bodies = read_lines(path(COINM, "snapshots"))
     snapshots = write_lines(tmp_path / "snaps.jsonl", bodies)  # no meta: no receive time
-    records, summary = normalize(options_for(COINM, snapshots=snapshots), clock=Ticks())
+    records, summary = normalize(options_for(COINM, snapshots=snapshots), clock=Ticks(1000))
     first_frame_rows = sum(1 for r in records if r.get("is_snapshot") == 1)
     head, rest = records[:first_frame_rows], records[first_frame_rows:]
     assert all(r.get("is_snapshot") == 1 for r in head)
