@@ -17,7 +17,7 @@ from typing import IO, Sequence
 
 from . import __version__
 from .errors import MarketPrismError
-from .normalize import DEFAULT_BOOK_DEPTH, NormalizeOptions, Normalizer
+from .normalize import DEFAULT_BOOK_DEPTH, DEFAULT_BOOK_INTERVAL_MS, NormalizeOptions, Normalizer
 from .parsers import IMPLEMENTATIONS
 from .records import KIND_NAMES, VENUES
 from .writers import FORMATS, make_writer
@@ -65,6 +65,12 @@ def _add_normalize(commands) -> None:
     p.add_argument("--books", action="store_true", help="maintain order books and emit book_snapshot records")
     p.add_argument("--book-depth", type=int, metavar="N", help=f"levels per book_snapshot (default {DEFAULT_BOOK_DEPTH})")
     p.add_argument("--book-every-update", action="store_true", help="a book_snapshot after every applied message")
+    p.add_argument(
+        "--book-interval",
+        type=int,
+        metavar="MS",
+        help=f"otherwise at most one book_snapshot per symbol per MS of receive time (default {DEFAULT_BOOK_INTERVAL_MS})",
+    )
     p.add_argument("--format", choices=FORMATS, default="jsonl", help="output format (default jsonl)")
     p.add_argument("--out", metavar="PATH", help="jsonl: a file (default stdout); csv/parquet: a directory")
     p.add_argument(
@@ -95,6 +101,7 @@ def _normalize_options(args: argparse.Namespace) -> NormalizeOptions:
         books=args.books,
         book_depth=args.book_depth,
         book_every_update=args.book_every_update,
+        book_interval_ms=args.book_interval,
         implementation=args.parser,
     )
 

@@ -38,6 +38,8 @@ from .symbols import SymbolMetadata
 from .writers import Chunk, RecordWriter
 
 DEFAULT_BOOK_DEPTH = 20
+# Without --book-every-update, a symbol's book is emitted at most once per this much receive time.
+DEFAULT_BOOK_INTERVAL_MS = 1000
 MAX_BOOK_DEPTH = 2**16 - 1  # book_snapshot.depth is u2
 DEFAULT_CHUNK_FRAMES = 512
 # How many frames a snapshot naming no symbol waits for a depth event that tells it.
@@ -56,6 +58,7 @@ class NormalizeOptions:
     books: bool = False
     book_depth: int | None = None  # None: DEFAULT_BOOK_DEPTH
     book_every_update: bool = False
+    book_interval_ms: int | None = None  # None: DEFAULT_BOOK_INTERVAL_MS unless every update
     implementation: str = "auto"
     chunk_frames: int = DEFAULT_CHUNK_FRAMES
 
@@ -77,8 +80,20 @@ class NormalizeOptions:
                 raise ConfigurationError("--kinds names no kind", field="kinds")
             if "book_snapshot" in self.kinds and not self.books:
                 raise ConfigurationError("book_snapshot records come only with --books", field="kinds")
-        if not self.books and (self.book_depth is not None or self.book_every_update):
-            raise ConfigurationError("--book-depth and --book-every-update need --books", field="books")
+        if not self.books and (
+            self.book_depth is not None or self.book_every_update or self.book_interval_ms is not None
+        ):
+            raise ConfigurationError(
+                "--book-depth, --book-every-update and --book-interval need --books", field="books"
+            )
+        if self.book_every_update and self.book_interval_ms is not None:
+            raise ConfigurationError(
+                "give either --book-every-update or --book-interval, not both", field="book_interval_ms"
+            )
+        if self.book_interval_ms is not None and self.book_interval_ms < 1:
+            raise ConfigurationError(
+                f"--book-interval must be at least 1 ms, got {self.book_interval_ms}", field="book_interval_ms"
+            )
         if self.book_depth is not None and not 1 <= self.book_depth <= MAX_BOOK_DEPTH:
             raise ConfigurationError(f"--book-depth must be 1..{MAX_BOOK_DEPTH}, got {self.book_depth}", field="book_depth")
         if self.chunk_frames < 1:
@@ -105,6 +120,8 @@ class NormalizeSummary:
     books: bool = False
     gaps: dict[str, int] = field(default_factory=dict)
     checksum_failures: int = 0
+    book_counts: dict[str, int] = field(default_factory=dict)  # the builder's other counters
+    books_waiting: list[str] = field(default_factory=list)  # symbols without a usable book at the end
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -138,6 +155,10 @@ class NormalizeSummary:
         if self.books:
             lines.append(f"  sequence gaps: {listing(self.gaps)}")
             lines.append(f"  checksum failures: {self.checksum_failures}")
+            if self.book_counts:
+                lines.append(f"  books: {listing(self.book_counts)}")
+            if self.books_waiting:
+                lines.append(f"  books waiting for a snapshot at the end: {', '.join(self.books_waiting)}")
         else:
             lines.append("  sequence gaps: not checked (needs --books)")
             lines.append("  checksum failures: not checked (needs --books)")
@@ -302,12 +323,16 @@ def load_refdata(paths: Sequence[str]) -> SymbolMetadata | None:
     return metadata
 
 
-def _make_book_builder(venue: str, instruments: InstrumentRegistry, depth: int, every_update: bool):
+def _make_book_builder(options: NormalizeOptions, instruments: InstrumentRegistry):
     try:
         from .books import BookBuilder
     except ImportError as exc:
         raise ConfigurationError(f"--books: the book builder is not available ({exc})", field="books") from None
-    return BookBuilder(venue, instruments, depth=depth, every_update=every_update)
+    depth = options.book_depth or DEFAULT_BOOK_DEPTH
+    if options.book_every_update:
+        return BookBuilder(options.venue, instruments, depth=depth, every_update=True)
+    interval_ms = options.book_interval_ms or DEFAULT_BOOK_INTERVAL_MS
+    return BookBuilder(options.venue, instruments, depth=depth, every_update=False, interval_ns=interval_ms * 1_000_000)
 
 
 class Normalizer:
@@ -327,16 +352,7 @@ class Normalizer:
         self.metadata = load_refdata(options.refdata)
         self.instruments = InstrumentRegistry(options.venue, self.metadata)
         self.parser: Parser = parsers.make_parser(options.venue, self.instruments, implementation=options.implementation)
-        self.builder = (
-            _make_book_builder(
-                options.venue,
-                self.instruments,
-                options.book_depth or DEFAULT_BOOK_DEPTH,
-                options.book_every_update,
-            )
-            if options.books
-            else None
-        )
+        self.builder = _make_book_builder(options, self.instruments) if options.books else None
         binance = options.venue.startswith("binance_")
         self.depth_sync = DepthSync(options.venue) if (binance and options.snapshots) else None
         self.reader = FrameReader(options.frames, clock=clock)
@@ -475,6 +491,10 @@ class Normalizer:
             stats = self.builder.stats()
             s.gaps = dict(stats.get("gaps", {}))
             s.checksum_failures = int(stats.get("checksum_failures", 0))
+            s.book_counts = {
+                k: v for k, v in stats.items() if k not in ("gaps", "checksum_failures") and type(v) is int
+            }
+            s.books_waiting = sorted(stats.get("out_of_sync", ()))
         return s
 
 

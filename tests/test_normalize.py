@@ -80,6 +80,9 @@ def without_snapshot_rows(records: list[dict]) -> list[dict]:
         ({"book_depth": 5}, "books"),
         ({"book_every_update": True}, "books"),
         ({"books": True, "book_depth": 0}, "book_depth"),
+        ({"book_interval_ms": 100}, "books"),
+        ({"books": True, "book_every_update": True, "book_interval_ms": 100}, "book_interval_ms"),
+        ({"books": True, "book_interval_ms": 0}, "book_interval_ms"),
         ({"chunk_frames": 0}, "chunk_frames"),
     ],
 )
@@ -318,3 +321,40 @@ def test_summary_reports_frames_records_and_skips() -> None:
     assert "sequence gaps: not checked (needs --books)" in text
     assert summary.frames == len(read_lines(path(SPOT, "frames")))
     assert summary.parsed + summary.skipped + summary.malformed_frames == summary.frames
+
+
+# ---- books ------------------------------------------------------------------------------------
+
+
+def golden_books(name: str) -> list[dict]:
+    return [orjson.loads(line) for line in read_lines(corpus_dir() / "golden" / f"{name}.books.jsonl.zst")]
+
+
+@pytest.fixture
+def book_builder_present() -> None:
+    books = pytest.importorskip("marketprism_fast.books", reason="the book builder is not built yet")
+    if not hasattr(books, "BookBuilder"):
+        pytest.skip("marketprism_fast.books has no BookBuilder yet")
+
+
+def test_book_depth_cuts_the_every_update_books(book_builder_present: None) -> None:
+    options = options_for(SPOT, books=True, book_every_update=True, book_depth=3, kinds=frozenset({"book_snapshot"}))
+    records, _ = normalize(options)
+    expected = golden_books(SPOT)
+    assert len(records) == len(expected)
+    for ours, theirs in zip(records, expected):
+        cut = {k: v[:3] if isinstance(v, list) else v for k, v in theirs.items()}
+        assert ours == {**cut, "depth": 3}
+
+
+def test_without_every_update_books_come_at_most_once_per_interval(book_builder_present: None) -> None:
+    options = options_for(SPOT, books=True, book_interval_ms=500, kinds=frozenset({"book_snapshot"}))
+    records, summary = normalize(options)
+    every_update = [orjson.dumps(r) for r in golden_books(SPOT)]
+    assert records and all(orjson.dumps(r) in every_update for r in records)
+    last: dict[str, int] = {}
+    for r in records:
+        if r["raw_symbol"] in last:
+            assert r["ts_recv"] - last[r["raw_symbol"]] >= 500_000_000
+        last[r["raw_symbol"]] = r["ts_recv"]
+    assert "sequence gaps: none" in summary.render()
