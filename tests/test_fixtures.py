@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from marketprism_fast.instruments import InstrumentRegistry
-from marketprism_fast.parsers import make_parser
+from marketprism_fast.parsers import compiled_available, make_parser
 from marketprism_fast.parsing import FrameStatus, Parser
 from marketprism_fast.records import KIND_ORDER, VENUES
 from marketprism_fast.refdata import load_metadata_files
@@ -80,6 +80,8 @@ def _differences(actual: list[dict], expected: list[dict]) -> list[str]:
 @pytest.mark.parametrize("with_metadata", [True, False], ids=["refdata", "rules"])
 @pytest.mark.parametrize(("venue", "path"), FIXTURE_FILES, ids=[f"{v}/{p.name.split('.')[0]}" for v, p in FIXTURE_FILES])
 def test_fixture(venue: str, path: Path, with_metadata: bool, implementation: str) -> None:
+    if implementation == "compiled" and not compiled_available(venue):
+        pytest.skip(f"the compiled core has no complete {venue} parser yet (not in _parse.COMPILED_VENUES)")
     metadata = _metadata(venue) if with_metadata else None
     parser = make_parser(venue, InstrumentRegistry(venue, metadata), implementation=implementation)
     frames = read_lines(path)
