@@ -116,6 +116,7 @@ class NormalizeSummary:
     snapshots_fed: int = 0
     snapshots_malformed: int = 0
     snapshots_unattributed: list[str] = field(default_factory=list)
+    snapshots_for_synced: int = 0  # a second snapshot for a synced symbol (books do not apply it)
     unresolved_symbols: list[str] = field(default_factory=list)
     books: bool = False
     gaps: dict[str, int] = field(default_factory=dict)
@@ -148,7 +149,8 @@ class NormalizeSummary:
         if self.snapshots_fed or self.snapshots_malformed or self.snapshots_unattributed:
             lines.append(
                 f"  REST snapshots: {self.snapshots_fed} fed, {self.snapshots_malformed} malformed, "
-                f"{len(self.snapshots_unattributed)} without a symbol"
+                f"{len(self.snapshots_unattributed)} without a symbol, "
+                f"{self.snapshots_for_synced} for an already synced symbol (not applied to books)"
                 + (f" ({'; '.join(self.snapshots_unattributed)})" if self.snapshots_unattributed else "")
             )
         lines.append(f"  malformed: {self.malformed}")
@@ -268,21 +270,22 @@ class DepthSync:
             s.state = _UNSYNCED
         s.buffered.append((first, last, prev))
 
-    def snapshot(self, symbol: str, snapshot_id: int) -> None:
-        """A snapshot was applied to ``symbol``: replay its buffered events through the sync rule.
+    def snapshot(self, symbol: str, snapshot_id: int) -> bool:
+        """A snapshot for ``symbol``: replay its buffered events through the sync rule.
 
-        A second snapshot for a synced symbol changes nothing (it is not applied).
+        A second snapshot for a synced symbol changes nothing (it is not applied): False.
         """
         s = self._symbols.get(symbol)
         if s is None:
             s = self._symbols[symbol] = _SymbolDepth()
         if s.state == _SYNCED:
-            return
+            return False
         s.state, s.snapshot_id = _WAITING, snapshot_id
         pending = list(s.buffered)
         s.buffered.clear()
         for event in pending:
             self.event(symbol, *event)
+        return True
 
     def buffered_match(self, snapshot_id: int) -> str | None:
         """The first unsynced symbol (in order of appearance) with a buffered event that
@@ -475,7 +478,8 @@ class Normalizer:
             return
         self.summary.snapshots_fed += 1
         if self.depth_sync is not None and snapshot_id is not None:
-            self.depth_sync.snapshot(symbol, snapshot_id)
+            if not self.depth_sync.snapshot(symbol, snapshot_id):
+                self.summary.snapshots_for_synced += 1
 
     def _finish(self, statuses: list[int]) -> NormalizeSummary:
         s = self.summary

@@ -301,10 +301,23 @@ def test_futures_sync_rule_uses_pu_and_an_inclusive_straddle() -> None:
 def test_a_second_snapshot_for_a_synced_symbol_changes_nothing() -> None:
     sync = DepthSync("binance_spot")
     sync.event("AAA", 10, 20, 0)
-    sync.snapshot("AAA", 15)
-    sync.snapshot("AAA", 500)
+    assert sync.snapshot("AAA", 15)
+    assert not sync.snapshot("AAA", 500)
     sync.event("AAA", 21, 30, 0)
     assert not sync.is_unsynced("AAA")
+
+
+def test_a_repeated_snapshot_is_counted(tmp_path: Path) -> None:
+    bodies = read_lines(path(SPOT, "snapshots"))
+    meta = read_lines(corpus_dir() / "binance_spot" / f"{SPOT}.snapshots.meta.tsv.zst")
+    last_frame_time = read_lines(corpus_dir() / "binance_spot" / f"{SPOT}.frames.meta.tsv.zst")[-1].split(b"\t")[0]
+    again = last_frame_time + b"1\t" + meta[0].split(b"\t")[1]  # NKNUSDT again, once it is in sync
+    snapshots = write_lines(tmp_path / "twice.snapshots.jsonl", bodies + [bodies[0]])
+    write_lines(tmp_path / "twice.snapshots.meta.tsv", meta + [again])
+    records, summary = normalize(options_for(SPOT, snapshots=snapshots))
+    assert records[: len(golden(SPOT))] == golden(SPOT)
+    assert (summary.snapshots_fed, summary.snapshots_for_synced, summary.exit_status) == (5, 1, 0)
+    assert "1 for an already synced symbol" in summary.render()
 
 
 # ---- summary --------------------------------------------------------------------------------
