@@ -276,3 +276,25 @@ def test_records_and_skips_agree_with_expected_classes(replayed: Replay) -> None
     assert stats["parsed"] == sum(wanted_frames.values())
     assert stats["records"] == {name: len(mine.columns.get(name, {}).get("ts_recv", ())) for name in KIND_NAMES}
     assert stats["test_requests"] == 0
+
+
+@pytest.mark.parametrize("venue", ["okx", "deribit"])
+def test_with_book_markers_every_book_message_is_visible(venue: str) -> None:
+    """OKX and Deribit sessions hold book messages without levels; markers make them rows."""
+    if not (CORPUS / "README.md").exists():
+        pytest.skip(f"corpus not found at {CORPUS} (set MPF_CORPUS to its location)")
+    markers = 0
+    for path in sorted((CORPUS / venue).glob(f"{venue}.*.frames.jsonl.zst")):
+        session = path.name[len(venue) + 1 : -len(".frames.jsonl.zst")]
+        book_messages = sum(
+            n for name, n in _expected_classes(venue, session).items() if _class_outcome(name) == ("records", "book_delta")
+        )
+        parser = make_parser(venue, book_markers=True)
+        for frame in read_lines(path):
+            parser.feed(frame, 0)
+        (book,) = [b for b in parser.take() if b.kind.name == "book_delta"]
+        assert len(np.unique(book.frame)) == book_messages, session
+        session_markers = int((book.column("side") == 0).sum())
+        assert parser.stats()["records"]["book_delta"] == len(book) - session_markers
+        markers += session_markers
+    assert markers > 0

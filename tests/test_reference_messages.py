@@ -269,7 +269,7 @@ def test_okx_candles() -> None:
         '{"arg":{"channel":"candle1m","instId":"BTC-USDT-SWAP"},"data":[["1597026383085","8533.02","8553.74",'
         '"8527.17","8548.26","45247","4.5247"]]}'
     )
-    candle = {"ts_event": 1597026383085 * MS, "open_time": 1597026383085 * MS, "close_time": 0, "open": 8533.02,
+    candle = {"ts_event": TS_RECV, "open_time": 1597026383085 * MS,  # no event time is sent "close_time": 0, "open": 8533.02,
               "high": 8553.74, "low": 8527.17, "close": 8548.26, "taker_buy_volume": NAN,
               "taker_buy_quote_volume": NAN, "trade_count": 0}
     _, rows = feed_one("okx", spot)
@@ -413,7 +413,7 @@ def test_deribit_chart_trades_and_perpetual() -> None:
     chart = '{"volume":0.05219351,"tick":1573645080000,"open":8869.79,"low":8788.25,"high":8870.31,"cost":460,"close":8791.25}'
     _, rows = feed_one("deribit", _deribit("chart.trades.BTC-PERPETUAL.1", chart))
     assert_records(rows, [("kline", {
-        "raw_symbol": "BTC-PERPETUAL", "ts_event": 1573645080000 * MS, "interval": "1", "open_time": 1573645080000 * MS,
+        "raw_symbol": "BTC-PERPETUAL", "ts_event": TS_RECV, "interval": "1", "open_time": 1573645080000 * MS,
         "close_time": 0, "open": 8869.79, "high": 8870.31, "low": 8788.25, "close": 8791.25, "volume": 0.05219351,
         "quote_volume": 460.0, "taker_buy_volume": NAN, "taker_buy_quote_volume": NAN, "trade_count": 0, "closed": 0})])
     perpetual = '{"interest":0.004999511380756577,"timestamp":1571386349530,"index_price":7872.88}'

@@ -141,6 +141,7 @@ def test_decimal_texts_convert_exactly_as_float_does(price_text: str) -> None:
         DEPTH.replace(b'["8.13000000","1.5"]', b'["8.13000000"]'),
         DEPTH.replace(b'"b":[["8.13000000","1.5"]]', b'"b":{"8.13":"1.5"}'),
         b'{"stream":"x@trade","data":"trade"}',
+        b'{"stream":"x@trade"}',
         b"[1,2]",
         b"42",
         b"",
@@ -194,3 +195,33 @@ def test_json_number_tokens_keep_their_sign_even_for_integer_minus_zero() -> Non
     assert [row[c].hex() for c in ("bid_price", "bid_amount", "ask_price", "ask_amount")] == [
         float(t).hex() for t in ("-0", "0", "-0.0", "7")
     ]
+
+
+EMPTY_BOOK_MESSAGES = [
+    ("okx", b'{"arg":{"channel":"books-l2-tbt","instId":"ZEN-USDT"},"action":"update","data":[{"asks":[],"bids":[],"ts":"1646003673584","checksum":-1809394259}]}',
+     {"ts_event": 1646003673584000000, "is_snapshot": 0, "checksum": -1809394259, "update_id": 0}),
+    ("deribit", b'{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.ETH-27AUG21-4000-P.raw","data":{"type":"snapshot","timestamp":1626993723632,"instrument_name":"ETH-27AUG21-4000-P","change_id":13167318455,"bids":[],"asks":[]}}}',
+     {"ts_event": 1626993723632000000, "is_snapshot": 1, "checksum": 0, "update_id": 13167318455}),
+    ("binance_usdm", b'{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":7,"u":9,"pu":6,"b":[],"a":[]}',
+     {"ts_event": 1000000, "is_snapshot": 0, "checksum": 0, "update_id": 9}),
+]
+
+
+@pytest.mark.parametrize("venue,frame,message", EMPTY_BOOK_MESSAGES)
+def test_a_book_message_without_levels_gives_a_marker_row_only_when_asked(venue: str, frame: bytes, message: dict) -> None:
+    plain = make_parser(venue)
+    assert plain.feed(frame, TS) == FrameStatus.PARSED
+    assert plain.take() == []
+    with_markers = make_parser(venue, book_markers=True)
+    assert with_markers.feed(frame, TS) == FrameStatus.PARSED
+    (batch,) = with_markers.take()
+    (row,) = batch.rows()
+    assert row["side"] == 0 and math.isnan(row["price"]) and math.isnan(row["amount"])
+    assert {k: row[k] for k in message} == message and row["ts_recv"] == TS
+    assert with_markers.stats()["records"]["book_delta"] == 0  # a marker is not a record
+
+
+def test_markers_leave_messages_with_levels_alone() -> None:
+    parser = make_parser("binance_spot", book_markers=True)
+    assert parser.feed(DEPTH, TS) == FrameStatus.PARSED
+    assert parser.take()[0].column("side").tolist() == [1, -1, -1]

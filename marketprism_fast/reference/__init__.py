@@ -18,12 +18,18 @@ from .okx import OkxParser
 __all__ = ["ReferenceParser", "BinanceParser", "OkxParser", "DeribitParser", "make_parser"]
 
 
-def make_parser(venue: str, instruments: InstrumentRegistry | None = None) -> ReferenceParser:
-    """The reference parser of ``venue``, writing instrument codes into ``instruments``."""
+def make_parser(
+    venue: str, instruments: InstrumentRegistry | None = None, *, book_markers: bool = False
+) -> ReferenceParser:
+    """The reference parser of ``venue``, writing instrument codes into ``instruments``.
+
+    ``book_markers``: give every book message without levels a ``side == 0`` book_delta
+    marker row, for a book builder (see ``reference.base``); off for record output.
+    """
     if venue in BINANCE_VENUES:
-        return BinanceParser(venue, instruments)
+        return BinanceParser(venue, instruments, book_markers=book_markers)
     if venue == "okx":
-        return OkxParser(instruments)
+        return OkxParser(instruments, book_markers=book_markers)
     if venue == "deribit":
-        return DeribitParser(instruments)
+        return DeribitParser(instruments, book_markers=book_markers)
     raise ConfigurationError(f"unknown venue {venue!r}; expected one of {', '.join(VENUES)}", field="venue")

@@ -8,12 +8,20 @@ they return ``None`` when the frame was a data frame, or a skip reason from
 Invariant: rows emitted while a frame is parsed stay in a scratch list and reach the
 per-kind buffers only when the whole frame succeeded, so a frame that fails anywhere leaves
 no row (and registers no instrument) behind.
+
+Book markers (opt-in, ``book_markers=True``): a book message that changes no level (an OKX
+update with empty lists, a Deribit snapshot of an empty book) has no book_delta row of its
+own, so a book builder fed with rows could not see it. With markers on, such a message gets
+one row with ``side == 0`` (price and amount NaN) carrying its ids, flags and times. Marker
+rows are not contract records: whoever writes records out drops them, and ``stats()`` does
+not count them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import operator
 import re
 from typing import Any, Callable, NamedTuple
 
@@ -26,7 +34,7 @@ from ..instruments import InstrumentRegistry
 from ..log import MalformedSampler, logger
 from ..parsing import SKIP_REASONS, FrameStatus
 from ..records import INSTRUMENT_COLUMNS, KIND_NAMES, KINDS, Kind, absent_value
-from .fields import Level
+from .fields import NAN, Level
 
 FRAME_MODULUS = 2**32
 
@@ -103,7 +111,9 @@ class ReferenceParser:
 
     venue: str = ""
 
-    def __init__(self, instruments: InstrumentRegistry | None = None, *, venue: str | None = None) -> None:
+    def __init__(
+        self, instruments: InstrumentRegistry | None = None, *, venue: str | None = None, book_markers: bool = False
+    ) -> None:
         if venue is not None:
             self.venue = venue
         if instruments is None:
@@ -114,6 +124,7 @@ class ReferenceParser:
                 field="instruments",
             )
         self.instruments = instruments
+        self.book_markers = book_markers
         self._rows = {k.name: KindRows(k) for k in KINDS}
         self._pending: list[PendingRow] = []
         self._sampler = MalformedSampler(f"{self.venue} (reference parser)")
@@ -184,6 +195,17 @@ class ReferenceParser:
         keep_texts: bool = False,
     ) -> None:
         """Stage one book message's book_delta rows: all bids as listed, then all asks."""
+        message = dict(
+            first_update_id=first_update_id,
+            update_id=update_id,
+            prev_update_id=prev_update_id,
+            is_snapshot=is_snapshot,
+            checksum=checksum,
+        )
+        if not bids and not asks:
+            if self.book_markers:
+                self.emit("book_delta", raw_symbol, ts_event, side=0, price=NAN, amount=NAN, **message)
+            return
         for side, levels in ((1, bids), (-1, asks)):
             for level in levels:
                 lv = read_level(level)
@@ -194,13 +216,9 @@ class ReferenceParser:
                     side=side,
                     price=lv.price,
                     amount=lv.amount,
-                    first_update_id=first_update_id,
-                    update_id=update_id,
-                    prev_update_id=prev_update_id,
-                    is_snapshot=is_snapshot,
-                    checksum=checksum,
                     price_text=lv.price_text if keep_texts else "",
                     amount_text=lv.amount_text if keep_texts else "",
+                    **message,
                 )
 
     def count_test_request(self) -> None:
@@ -213,6 +231,7 @@ class ReferenceParser:
     # ---- the frame transaction -------------------------------------------------------------
 
     def _transaction(self, body: Any, ts_recv: int, parse: Callable[[], str | None]) -> int:
+        ts_recv = operator.index(ts_recv)  # an int of nanoseconds; anything else is a caller's bug
         frame_number = self._frames % FRAME_MODULUS
         self._frames += 1
         self._pending.clear()
@@ -232,7 +251,8 @@ class ReferenceParser:
         for row in self._pending:
             code = self.instruments.intern(row.raw_symbol)
             self._rows[row.kind].append(code, frame_number, row.ts_event, ts_recv, row.values)
-            self._records[row.kind] += 1
+            if row.kind != "book_delta" or row.values["side"] != 0:  # markers are not records
+                self._records[row.kind] += 1
         self._pending.clear()
         self._parsed += 1
         return FrameStatus.PARSED

@@ -54,10 +54,10 @@ Event = dict[str, Any]
 
 
 class BinanceParser(ReferenceParser):
-    def __init__(self, venue: str, instruments: InstrumentRegistry | None = None) -> None:
+    def __init__(self, venue: str, instruments: InstrumentRegistry | None = None, *, book_markers: bool = False) -> None:
         if venue not in BINANCE_VENUES:
             raise ConfigurationError(f"not a Binance venue: {venue!r}; expected one of {', '.join(BINANCE_VENUES)}", field="venue")
-        super().__init__(instruments, venue=venue)
+        super().__init__(instruments, venue=venue, book_markers=book_markers)
         self._handlers: dict[str, Callable[[Event, int], None]] = {
             "trade": self._trade,
             "aggTrade": self._agg_trade,
@@ -74,9 +74,9 @@ class BinanceParser(ReferenceParser):
     def parse_frame(self, frame: bytes, ts_recv: int) -> str | None:
         message = decode_json(frame)
         if isinstance(message, dict):
-            if "stream" in message and "data" in message:
-                if not isinstance(message["stream"], str):
-                    raise ParseError("combined frame: 'stream' is not a string")
+            if "stream" in message:
+                if not isinstance(message["stream"], str) or "data" not in message:
+                    raise ParseError("combined frame: expected a 'stream' name and its 'data'")
                 payload = message["data"]
             elif "error" in message:
                 error = message["error"]

@@ -29,7 +29,7 @@ from .fields import (
 )
 
 Data = Any
-Handler = Callable[[str, Data], None]
+Handler = Callable[[str, Data, int], None]
 LIQUIDATION_FLAGS = ("M", "T", "MT")  # which side of the trade was liquidated: maker, taker, both
 _LEVEL_ACTIONS = ("new", "change", "delete")
 
@@ -37,8 +37,8 @@ _LEVEL_ACTIONS = ("new", "change", "delete")
 class DeribitParser(ReferenceParser):
     venue = "deribit"
 
-    def __init__(self, instruments: InstrumentRegistry | None = None) -> None:
-        super().__init__(instruments)
+    def __init__(self, instruments: InstrumentRegistry | None = None, *, book_markers: bool = False) -> None:
+        super().__init__(instruments, book_markers=book_markers)
         self._handlers: dict[str, Handler] = {
             "trades": self._trades,
             "book": self._book,
@@ -78,12 +78,12 @@ class DeribitParser(ReferenceParser):
             handler = self._chart_trades
         if handler is None:
             return "unknown_channel"
-        handler(channel, params["data"])
+        handler(channel, params["data"], ts_recv)
         return None
 
     # ---- channels --------------------------------------------------------------------------
 
-    def _trades(self, channel: str, data: Data) -> None:
+    def _trades(self, channel: str, data: Data, ts_recv: int) -> None:
         if not isinstance(data, list):
             raise ParseError(f"{channel}: 'data' must be an array of trades")
         for trade in data:
@@ -118,7 +118,7 @@ class DeribitParser(ReferenceParser):
                 status=flag,
             )
 
-    def _book(self, channel: str, data: Data) -> None:
+    def _book(self, channel: str, data: Data, ts_recv: int) -> None:
         book = _object(channel, data)
         instrument = text(book, "instrument_name")
         ts_event = millis(book, "timestamp")
@@ -146,7 +146,7 @@ class DeribitParser(ReferenceParser):
             is_snapshot=is_snapshot,
         )
 
-    def _quote(self, channel: str, data: Data) -> None:
+    def _quote(self, channel: str, data: Data, ts_recv: int) -> None:
         quote = _object(channel, data)
         self.emit(
             "quote",
@@ -159,7 +159,7 @@ class DeribitParser(ReferenceParser):
             update_id=0,
         )
 
-    def _ticker(self, channel: str, data: Data) -> None:
+    def _ticker(self, channel: str, data: Data, ts_recv: int) -> None:
         ticker = _object(channel, data)
         instrument = text(ticker, "instrument_name")
         ts_event = millis(ticker, "timestamp")
@@ -213,7 +213,7 @@ class DeribitParser(ReferenceParser):
                 funding_time=0,
             )
 
-    def _chart_trades(self, channel: str, data: Data) -> None:
+    def _chart_trades(self, channel: str, data: Data, ts_recv: int) -> None:
         # chart.trades.{instrument_name}.{resolution}; instrument names hold no '.'.
         instrument, _, resolution = channel[len("chart.trades.") :].rpartition(".")
         if not resolution:
@@ -223,7 +223,7 @@ class DeribitParser(ReferenceParser):
         self.emit(
             "kline",
             instrument,
-            open_time,  # a candle carries no event time; its start is the exchange time it names
+            ts_recv,  # a candle push carries no event time (as spot bookTicker: ts_recv)
             interval=resolution,
             open_time=open_time,
             close_time=0,
@@ -239,7 +239,7 @@ class DeribitParser(ReferenceParser):
             closed=0,
         )
 
-    def _perpetual(self, channel: str, data: Data) -> None:
+    def _perpetual(self, channel: str, data: Data, ts_recv: int) -> None:
         # perpetual.{instrument_name}.{interval}: {timestamp, interest, index_price}
         instrument = channel[len("perpetual.") :].rpartition(".")[0]
         funding = _object(channel, data)

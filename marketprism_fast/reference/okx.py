@@ -46,8 +46,8 @@ def is_spot_like(item: Item, inst_id: str) -> bool:
 class OkxParser(ReferenceParser):
     venue = "okx"
 
-    def __init__(self, instruments: InstrumentRegistry | None = None) -> None:
-        super().__init__(instruments)
+    def __init__(self, instruments: InstrumentRegistry | None = None, *, book_markers: bool = False) -> None:
+        super().__init__(instruments, book_markers=book_markers)
         self._handlers: dict[str, Handler] = {
             "trades": self._trades,
             "trades-all": self._trades,
@@ -185,7 +185,7 @@ class OkxParser(ReferenceParser):
             self.emit(
                 "kline",
                 inst_id,
-                open_time,  # a candle carries no event time; its start is the exchange time it names
+                ts_recv,  # a candle push carries no event time (as spot bookTicker: ts_recv)
                 interval=interval,
                 open_time=open_time,
                 close_time=0,
