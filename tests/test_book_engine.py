@@ -1,0 +1,272 @@
+"""The compiled book engine against a plain dict-of-levels model, plus its edges."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from marketprism_fast._book import DeltaRows, LevelBook, TopBuffer, crc32_signed
+
+BID, ASK = 1, -1
+
+
+class ModelBook:
+    """The obvious book: one dict per side; optional bound with the engine's documented
+    eviction rule (a new level beyond ``max_levels`` evicts the worst, or is dropped when it
+    is itself the worst)."""
+
+    def __init__(self, max_levels: int | None = None) -> None:
+        self.sides: dict[int, dict[float, tuple[float, str, str]]] = {BID: {}, ASK: {}}
+        self.max_levels = max_levels
+
+    def apply(self, side: int, price: float, amount: float, price_text: str = "", amount_text: str = "") -> None:
+        levels = self.sides[side]
+        if amount == 0.0:
+            levels.pop(price, None)
+            return
+        if price not in levels and self.max_levels is not None and len(levels) >= self.max_levels:
+            worst = min(levels) if side == BID else max(levels)
+            if (price < worst) if side == BID else (price > worst):
+                return
+            del levels[worst]
+        levels[price] = (amount, price_text, amount_text)
+
+    def ordered(self, side: int) -> list[tuple[float, tuple[float, str, str]]]:
+        return sorted(self.sides[side].items(), key=lambda kv: -kv[0] if side == BID else kv[0])
+
+    def levels(self, side: int) -> list[tuple[float, float]]:
+        return [(p, v[0]) for p, v in self.ordered(side)]
+
+    def texts(self, side: int) -> list[tuple[str, str]]:
+        return [(v[1], v[2]) for _, v in self.ordered(side)]
+
+    def top(self, depth: int) -> tuple[list[float], ...]:
+        out = []
+        for side in (BID, ASK):
+            levels = self.levels(side)[:depth]
+            pad = [math.nan] * (depth - len(levels))
+            out += [[p for p, _ in levels] + pad, [a for _, a in levels] + pad]
+        return tuple(out)
+
+
+def rows_of(message: list[tuple[int, float, float]], texts: bool = False) -> DeltaRows:
+    side = np.array([m[0] for m in message], dtype=np.int8)
+    price = np.array([m[1] for m in message], dtype=np.float64)
+    amount = np.array([m[2] for m in message], dtype=np.float64)
+    if not texts:
+        return DeltaRows(side, price, amount)
+    return DeltaRows(side, price, amount, [repr(m[1]) for m in message], [repr(m[2]) for m in message])
+
+
+def same_arrays(a, b) -> bool:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
+
+
+# ---------------------------------------------------------------- random streams vs the model
+
+TICKS = ["0.01", "0.5", "0.00000001", "25", "0.0001"]
+
+
+PLACES = ["near"] * 8 + ["far", "offgrid"]
+AMOUNTS = [0.0, 0.0, 1.0, 2.5, 1e-8, 123456.75]
+ROWS = st.tuples(
+    st.sampled_from([BID, ASK]), st.sampled_from(PLACES), st.integers(0, 60), st.sampled_from(AMOUNTS)
+)
+
+
+@st.composite
+def streams(draw):
+    """Messages of level changes on a venue-like price grid (prices parsed from decimal text),
+    mostly near the top, some far away, some off the grid; amounts often 0 (removals)."""
+    tick = Decimal(draw(st.sampled_from(TICKS)))
+    base = Decimal(draw(st.integers(1, 10**6))) * tick
+    far = draw(st.integers(2_000, 50_000))
+
+    def price(side: int, place: str, ticks: int) -> float:
+        if place == "far":
+            ticks += far
+        p = base - ticks * tick if side == BID else base + (ticks + 1) * tick
+        if place == "offgrid":
+            p += tick / 3
+        return float(str(p)) if p > 0 else float(str(tick))
+
+    messages = draw(st.lists(st.lists(ROWS, max_size=16), min_size=1, max_size=12))
+    return float(tick), [[(side, price(side, place, ticks), amount) for side, place, ticks, amount in m] for m in messages]
+
+
+ENGINE_SHAPES = [
+    pytest.param({"ladder_width": 0}, id="sorted-arrays-only"),
+    pytest.param({}, id="ladder-inferred-tick"),
+    pytest.param({"ladder_width": 64}, id="narrow-ladder-recentres"),
+    pytest.param({"ladder_width": 128, "tick": "exact"}, id="given-tick"),
+    pytest.param({"ladder_width": 128, "tick": "coarse"}, id="too-coarse-tick"),
+    pytest.param({"ladder_width": 64, "tick": "fine"}, id="too-fine-tick"),
+]
+
+
+def make_book(shape: dict, tick: float, **extra) -> LevelBook:
+    options = dict(shape, **extra)
+    factor = {"exact": 1.0, "coarse": 3.0, "fine": 0.25}.get(options.pop("tick", ""), 0.0)
+    return LevelBook(tick=tick * factor, **options)
+
+
+@pytest.mark.parametrize("shape", ENGINE_SHAPES)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream=streams(), depth=st.sampled_from([1, 5, 20]))
+def test_random_streams_match_the_dict_model(shape: dict, stream, depth: int) -> None:
+    tick, messages = stream
+    book = make_book(shape, tick)
+    model = ModelBook()
+    for message in messages:
+        book.apply(rows_of(message), 0, len(message))
+        for side, price, amount in message:
+            model.apply(side, price, amount)
+        want = model.top(depth)
+        got = book.top(depth)
+        assert all(same_arrays(g, w) for g, w in zip(got, want))
+        assert same_arrays(book.best(), [x[0] for x in want])
+        assert (book.bid_count, book.ask_count) == (len(model.sides[BID]), len(model.sides[ASK]))
+    assert book.levels(BID) == model.levels(BID)
+    assert book.levels(ASK) == model.levels(ASK)
+
+
+@pytest.mark.parametrize("shape", ENGINE_SHAPES[:3])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream=streams())
+def test_texts_follow_their_levels(shape: dict, stream) -> None:
+    tick, messages = stream
+    book = make_book(shape, tick, keep_texts=True)
+    model = ModelBook()
+    for message in messages:
+        book.apply(rows_of(message, texts=True), 0, len(message))
+        for side, price, amount in message:
+            model.apply(side, price, amount, repr(price), repr(amount))
+    assert book.level_texts(BID) == model.texts(BID)
+    assert book.level_texts(ASK) == model.texts(ASK)
+
+
+@pytest.mark.parametrize("shape", ENGINE_SHAPES[:3])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream=streams(), max_levels=st.integers(1, 12))
+def test_bounded_book_evicts_the_worst_levels(shape: dict, stream, max_levels: int) -> None:
+    tick, messages = stream
+    book = make_book(shape, tick, max_levels=max_levels)
+    model = ModelBook(max_levels)
+    for message in messages:
+        book.apply(rows_of(message), 0, len(message))
+        for side, price, amount in message:
+            model.apply(side, price, amount)
+        assert book.bid_count <= max_levels and book.ask_count <= max_levels
+    assert book.levels(BID) == model.levels(BID)
+    assert book.levels(ASK) == model.levels(ASK)
+
+
+# ---------------------------------------------------------------- edges
+
+def test_levels_are_float_keys() -> None:
+    book = LevelBook()
+    book.apply(rows_of([(BID, 0.1 + 0.2, 1.0), (BID, 0.3, 2.0), (ASK, 0.0, 5.0)]), 0, 3)
+    assert book.levels(BID) == [(0.30000000000000004, 1.0), (0.3, 2.0)]  # distinct floats, distinct levels
+    book.apply(rows_of([(ASK, -0.0, 0.0), (BID, 0.3, 0.0), (BID, 7.0, 0.0)]), 0, 3)  # -0.0 is 0.0; absent: no-op
+    assert book.levels(BID) == [(0.30000000000000004, 1.0)] and book.levels(ASK) == []
+
+
+def test_crossed_books_are_reported() -> None:
+    book = LevelBook()
+    rows = rows_of([(BID, 100.0, 1.0), (ASK, 101.0, 1.0), (BID, 101.0, 1.0), (BID, 101.0, 0.0)])
+    best = np.empty((3, 4))
+    crossed = book.apply_messages(rows, np.array([0, 2, 3, 4], dtype=np.int64), best)
+    assert crossed == 1
+    assert same_arrays(best[1], [101.0, 1.0, 101.0, 1.0]) and same_arrays(best[2], [100.0, 1.0, 101.0, 1.0])
+    assert not book.is_crossed()
+
+
+def test_empty_book_reads_nan() -> None:
+    book = LevelBook()
+    assert all(math.isnan(x) for x in book.best())
+    assert math.isnan(book.best_bid) and math.isnan(book.best_ask) and not book.is_crossed()
+
+
+def test_invalid_rows_are_found_before_applying() -> None:
+    ok = (BID, 1.0, 1.0)
+    for bad in [(BID, math.nan, 1.0), (ASK, math.inf, 1.0), (BID, 1.0, -1.0), (BID, 1.0, math.nan), (3, 1.0, 1.0)]:
+        assert rows_of([ok, bad]).first_invalid(0, 2) == 1
+    assert rows_of([ok, (0, math.nan, math.nan)]).first_invalid(0, 2) == -1  # a marker row
+    rows = DeltaRows(np.array([1], np.int8), [1.0], [1.0], [1], ["1"])
+    assert rows.first_invalid(0, 1) == 0  # texts must be str
+
+
+def test_bad_arguments_raise_clear_errors() -> None:
+    with pytest.raises(ValueError, match="same length"):
+        DeltaRows(np.array([1, 1], np.int8), [1.0], [1.0])
+    with pytest.raises(ValueError, match="both"):
+        DeltaRows(np.array([1], np.int8), [1.0], [1.0], ["1"])
+    with pytest.raises(IndexError):
+        LevelBook().apply(rows_of([(BID, 1.0, 1.0)]), 0, 2)
+    with pytest.raises(ValueError, match="texts"):
+        LevelBook(keep_texts=True).apply(rows_of([(BID, 1.0, 1.0)]), 0, 1)
+    with pytest.raises(ValueError, match="checksum"):
+        LevelBook().checksum()
+    with pytest.raises(ValueError, match="multiple of 64"):
+        LevelBook(ladder_width=100)
+    with pytest.raises(ValueError, match="max_levels"):
+        LevelBook(max_levels=0)
+    with pytest.raises(ValueError, match="depth"):
+        TopBuffer(0)
+
+
+def test_top_buffer_grows_and_pads_with_nan() -> None:
+    book = LevelBook()
+    book.apply(rows_of([(BID, 10.0, 1.0), (ASK, 11.0, 2.0), (ASK, 12.0, 3.0)]), 0, 3)
+    buffer = TopBuffer(3, capacity=16)
+    for _ in range(40):
+        buffer.append(book)
+    bid_price, bid_amount, ask_price, ask_amount = buffer.take()
+    assert bid_price.shape == (40, 3) and buffer.n == 0
+    assert same_arrays(bid_price[39], [10.0, math.nan, math.nan])
+    assert same_arrays(ask_amount[0], [2.0, 3.0, math.nan])
+
+
+def test_ladder_follows_a_moving_market() -> None:
+    """A market that walks far up then down keeps every level exact through re-centres."""
+    book = LevelBook(tick=0.5, ladder_width=64)
+    model = ModelBook()
+    for step in list(range(0, 400, 7)) + list(range(400, -200, -9)):
+        message = [(BID, 1000.0 + step * 0.5, 1.0), (ASK, 1000.5 + step * 0.5, 1.0),
+                   (BID, 1000.0 + (step - 3) * 0.5, 0.0), (ASK, 1000.5 + (step + 200) * 0.5, 2.0)]
+        book.apply(rows_of(message), 0, len(message))
+        for row in message:
+            model.apply(*row)
+        assert same_arrays(book.top(10)[0], model.top(10)[0])
+    assert book.levels(ASK) == model.levels(ASK) and book.levels(BID) == model.levels(BID)
+    storage = book.storage()
+    assert storage["bids"]["ladder"] > 0 and storage["asks"]["ladder"] > 0
+
+
+# ---------------------------------------------------------------- checksums
+
+@given(st.binary(max_size=2000))
+def test_crc32_is_zlibs_as_signed_int32(data: bytes) -> None:
+    assert crc32_signed(data) == int(np.uint32(zlib.crc32(data)).astype(np.int32))
+
+
+def test_okx_checksum_interleaves_texts_and_leaves_out_a_short_side() -> None:
+    book = LevelBook(keep_texts=True)
+    message = [(BID, 3366.1, 7.0), (BID, 3366.0, 6.0), (BID, 3365.5, 1.0), (ASK, 3366.8, 9.0)]
+    texts = ["3366.1", "3366", "3365.5", "3366.8"], ["7", "6", "1", "9"]
+    side, price, amount = zip(*message)
+    book.apply(DeltaRows(np.array(side, np.int8), price, amount, *texts), 0, 4)
+    expected = "3366.1:7:3366.8:9:3366:6:3365.5:1"
+    assert book.checksum() == int(np.uint32(zlib.crc32(expected.encode())).astype(np.int32))
+    # the latest texts count: the same level re-sent with other texts
+    book.apply(DeltaRows(np.array([1], np.int8), [3366.0], [6.0], ["3366.0"], ["6.00"]), 0, 1)
+    expected = "3366.1:7:3366.8:9:3366.0:6.00:3365.5:1"
+    assert book.checksum() == int(np.uint32(zlib.crc32(expected.encode())).astype(np.int32))
+    assert book.checksum(1) == int(np.uint32(zlib.crc32(b"3366.1:7:3366.8:9")).astype(np.int32))
