@@ -215,6 +215,16 @@ def depth_events(batch: Batch) -> list[tuple[str, int, int, int]]:
     return list(zip(symbol[at].tolist(), first[at].tolist(), last[at].tolist(), prev[at].tolist()))
 
 
+def without_markers(batch: Batch) -> Batch:
+    """A book_delta batch without its ``side == 0`` marker rows (level-less book messages)."""
+    keep = np.asarray(batch.column("side")) != 0
+    if keep.all():
+        return batch
+    columns = {name: np.asarray(batch.column(name))[keep] for name in batch.kind.column_names}
+    columns["frame"] = np.asarray(batch.frame)[keep]
+    return Batch.from_columns(batch.kind, batch.exchange, columns)
+
+
 _UNSYNCED, _WAITING, _SYNCED = 0, 1, 2
 
 
@@ -354,7 +364,11 @@ class Normalizer:
                 check_readable(meta)
         self.metadata = load_refdata(options.refdata)
         self.instruments = InstrumentRegistry(options.venue, self.metadata)
-        self.parser: Parser = parsers.make_parser(options.venue, self.instruments, implementation=options.implementation)
+        # With --books, a book message that changes no level still reaches the builder as a
+        # side-0 marker row; markers are not records and are dropped before writing.
+        self.parser: Parser = parsers.make_parser(
+            options.venue, self.instruments, implementation=options.implementation, book_markers=options.books
+        )
         self.builder = _make_book_builder(options, self.instruments) if options.books else None
         binance = options.venue.startswith("binance_")
         self.depth_sync = DepthSync(options.venue) if (binance and options.snapshots) else None
@@ -415,7 +429,8 @@ class Normalizer:
         if self.builder is not None:
             for b in deltas:
                 self.builder.apply(b)
-            batches = batches + list(self.builder.take())
+            batches = [without_markers(b) if b.kind.name == "book_delta" else b for b in batches]
+            batches += self.builder.take()
         selected = [b for b in batches if len(b) and self.options.wants(b.kind.name)]
         for b in selected:
             self.summary.records[b.kind.name] = self.summary.records.get(b.kind.name, 0) + len(b)

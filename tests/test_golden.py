@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import re
-from decimal import Decimal
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
@@ -22,7 +21,7 @@ import pytest
 import zstandard
 
 from marketprism_fast.normalize import NormalizeOptions, Normalizer
-from marketprism_fast.records import VENUES
+from marketprism_fast.records import KIND_ORDER, VENUES
 from marketprism_fast.writers import JsonlWriter
 from tests.helpers import CORPUS
 
@@ -196,47 +195,6 @@ def test_records_match_golden_with_reference_parser(name: str) -> None:
     check_against_golden(options, golden_lines(GOLDEN / f"{name}.records.jsonl.zst"))
 
 
-# Book messages with no level at all (an empty Deribit snapshot, OKX updates with empty
-# ``bids``/``asks``) leave no book_delta row, so the builder never sees them and cannot emit
-# the book_snapshot the contract wants after each applied message. Until the parsers and the
-# builder carry such messages, these sessions are compared without those records, and the
-# full comparison is an expected (strict) failure, so that the fix shows up here.
-_LEVEL_LESS_MESSAGES = {
-    "deribit.cf_2021-04-17": "empty snapshot of ETH-7MAY21-2100-C (change_id 0)",
-    "deribit.cf_2021-07-22": "empty snapshot of ETH-27AUG21-4000-P (change_id 13167318455)",
-    "okx.cf_2022-02-27": "11 books-l2-tbt updates with empty bids and asks",
-}
-
-
-def level_less_book_messages(venue: str, frames_path: str) -> set[tuple[str, int]]:
-    """(raw symbol, receive time) of every book message of a session that has no level."""
-    meta = Path(frames_path.replace(".frames.jsonl.zst", ".frames.meta.tsv.zst"))
-    found = set()
-    for frame, meta_line in zip(golden_lines(Path(frames_path)), golden_lines(meta)):
-        if b'"bids":[]' not in frame or b'"asks":[]' not in frame:
-            continue
-        doc = orjson.loads(frame)
-        if venue == "okx" and doc.get("arg", {}).get("channel", "").startswith("books"):
-            symbol, data = doc["arg"]["instId"], doc["data"][0]
-        elif venue == "deribit" and doc.get("params", {}).get("channel", "").startswith("book."):
-            data = doc["params"]["data"]
-            symbol = data["instrument_name"]
-        else:
-            continue
-        if not data["bids"] and not data["asks"]:
-            first = meta_line.split(b"\t")[0].decode()
-            found.add((symbol, int(Decimal(first) * 10**9)))
-    return found
-
-
-def _books_names(*, known_gap: bool | None = None) -> list:
-    return [
-        p
-        for p in _golden_names(".books.jsonl.zst")
-        if known_gap is None or (p.values[0] in _LEVEL_LESS_MESSAGES) == known_gap
-    ]
-
-
 @pytest.fixture
 def book_builder() -> None:
     books = pytest.importorskip("marketprism_fast.books", reason="the book builder (marketprism_fast.books) is not built yet")
@@ -244,30 +202,31 @@ def book_builder() -> None:
         pytest.skip("marketprism_fast.books has no BookBuilder yet")
 
 
-@pytest.mark.parametrize("name", _books_names(known_gap=False))
+@pytest.mark.parametrize("name", _golden_names(".books.jsonl.zst"))
 def test_books_match_golden(name: str, book_builder: None) -> None:
     check_against_golden(books_options(name), golden_lines(GOLDEN / f"{name}.books.jsonl.zst"))
 
 
-@pytest.mark.parametrize("name", _books_names(known_gap=True))
-def test_books_match_golden_but_for_level_less_messages(name: str, book_builder: None) -> None:
-    options = books_options(name)
-    skip = level_less_book_messages(options.venue, options.frames[0])
-    assert skip
-
-    def kept() -> Iterator[bytes]:
-        for line in golden_lines(GOLDEN / f"{name}.books.jsonl.zst"):
-            record = orjson.loads(line)
-            if (record["raw_symbol"], record["ts_recv"]) not in skip:
-                yield line
-
-    check_against_golden(options, kept())
-
-
-@pytest.mark.xfail(strict=True, reason="level-less book messages are not seen by the builder (see above)")
-@pytest.mark.parametrize("name", _books_names(known_gap=True))
-def test_books_of_level_less_messages(name: str, book_builder: None) -> None:
-    check_against_golden(books_options(name), golden_lines(GOLDEN / f"{name}.books.jsonl.zst"))
+def test_books_and_records_together(book_builder: None) -> None:
+    """Every kind with ``--books``: the records golden and the books golden interleaved by
+    frame. OKX cf_2022-02-27 has book updates without levels: the marker rows that carry
+    them to the builder must not show up as records."""
+    name = "okx.cf_2022-02-27"
+    options = replace(books_options(name), kinds=None)
+    out = io.BytesIO()
+    writer = JsonlWriter(out)
+    Normalizer(options).run(writer)
+    writer.close()
+    ours = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    records = [orjson.loads(line) for line in golden_lines(GOLDEN / f"{name}.records.jsonl.zst")]
+    books = [orjson.loads(line) for line in golden_lines(GOLDEN / f"{name}.books.jsonl.zst")]
+    assert [r for r in ours if r["kind"] != "book_snapshot"] == records
+    assert [r for r in ours if r["kind"] == "book_snapshot"] == books
+    assert all(r["side"] != 0 for r in ours if r["kind"] == "book_delta")
+    # This session's receive times rise strictly from frame to frame, so frame order with
+    # kind order inside a frame means (ts_recv, kind order) never goes down.
+    keys = [(r["ts_recv"], KIND_ORDER[r["kind"]]) for r in ours]
+    assert keys == sorted(keys)
 
 
 def test_books_options_follow_the_readme_table() -> None:
