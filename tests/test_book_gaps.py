@@ -100,13 +100,17 @@ def busiest(messages: dict[str, list]) -> str:
     return max(messages, key=lambda s: len(messages[s]))
 
 
-@pytest.mark.parametrize("venue,sessions", BINANCE)
-def test_binance_gap_clears_one_symbol_until_its_next_snapshot(venue: str, sessions: tuple[str, ...]) -> None:
+def busiest_stream(venue: str, *sessions: str) -> tuple[Capture, Replay, str, list[tuple[int, dict]]]:
+    """The capture, its intact replay, its busiest symbol and that symbol's book messages."""
     capture = load_capture(venue, sessions)
-    intact = replay_session(venue, sessions)
     messages = book_messages(capture)
     symbol = busiest(messages)
-    events = messages[symbol]
+    return capture, replay_session(venue, sessions), symbol, messages[symbol]
+
+
+@pytest.mark.parametrize("venue,sessions", BINANCE)
+def test_binance_gap_clears_one_symbol_until_its_next_snapshot(venue: str, sessions: tuple[str, ...]) -> None:
+    capture, intact, symbol, events = busiest_stream(venue, *sessions)
     applied_ids = [r["update_id"] for r in intact.rows_of(symbol)]
     cut = next(k for k, (_, e) in enumerate(events) if e["u"] == applied_ids[20])  # well after sync
     cut_frame, removed = events[cut]
@@ -146,10 +150,8 @@ def test_binance_gap_clears_one_symbol_until_its_next_snapshot(venue: str, sessi
 
 
 def test_binance_gap_without_snapshot_leaves_symbol_waiting() -> None:
-    capture = load_capture("binance_usdm", ("cf_2021-07-22",))
-    intact = replay_session("binance_usdm", ("cf_2021-07-22",))
-    symbol = busiest(book_messages(capture))
-    cut_frame = book_messages(capture)[symbol][30][0]
+    capture, intact, symbol, events = busiest_stream("binance_usdm", "cf_2021-07-22")
+    cut_frame = events[30][0]
     run = replay(capture.without_frames({cut_frame}), depth=20)
     assert run.builder.needs_snapshot(symbol) and run.builder.out_of_sync == {symbol}
     assert run.builder.book(symbol).bid_count == 0  # cleared, not left stale
@@ -190,12 +192,7 @@ def okx_snapshot_frame(symbol: str, book: LevelBook, ts_ms: str) -> bytes:
 
 
 def test_okx_missing_update_fails_the_checksum_and_resyncs_on_the_next_snapshot() -> None:
-    sessions = ("cf_2022-02-27",)
-    capture = load_capture("okx", sessions)
-    intact = replay_session("okx", sessions)
-    messages = book_messages(capture)
-    symbol = busiest(messages)
-    updates = messages[symbol]
+    capture, intact, symbol, updates = busiest_stream("okx", "cf_2022-02-27")
     intact_rows = rows_of(intact, symbol)
     position = {r["ts_recv"]: i for i, r in enumerate(intact_rows)}
 
@@ -230,12 +227,7 @@ def test_okx_missing_update_fails_the_checksum_and_resyncs_on_the_next_snapshot(
 # ---------------------------------------------------------------- Deribit
 
 def test_deribit_broken_chain_is_a_gap_until_the_next_snapshot() -> None:
-    sessions = ("cf_2021-04-17",)
-    capture = load_capture("deribit", sessions)
-    intact = replay_session("deribit", sessions)
-    messages = book_messages(capture)
-    symbol = busiest(messages)
-    changes = messages[symbol]
+    capture, intact, symbol, changes = busiest_stream("deribit", "cf_2021-04-17")
     cut_frame, removed = changes[5]
     resync_frame, resync_change = changes[12]
     book = book_after(capture, resync_frame, symbol)
@@ -267,13 +259,10 @@ def test_deribit_broken_chain_is_a_gap_until_the_next_snapshot() -> None:
 
 def test_crossed_book_is_detected_and_reported() -> None:
     """A real depth event given a bid above the best ask: every state from then on is crossed."""
-    sessions = ("cf_2021-10-11",)
-    capture = load_capture("binance_spot", sessions)
-    intact = replay_session("binance_spot", sessions)
-    symbol = busiest(book_messages(capture))
+    capture, intact, symbol, events = busiest_stream("binance_spot", "cf_2021-10-11")
     rows = intact.rows_of(symbol)
     target = rows[len(rows) // 2]
-    index, event = next((i, e) for i, e in book_messages(capture)[symbol] if e["u"] == target["update_id"])
+    index = next(i for i, e in events if e["u"] == target["update_id"])
     best_ask = target["ask_price"][0]
     doc = orjson.loads(capture.frames[index])
     doc["data"]["b"].append([repr(best_ask * 1.01), "1.0"])
