@@ -7,6 +7,7 @@ import numpy.typing as npt
 
 DEFAULT_MAX_LEVELS: int
 DEFAULT_LADDER_WIDTH: int
+DEFAULT_MAX_LADDER_WIDTH: int
 OKX_CHECKSUM_LEVELS: int
 SIDE_BID: int
 SIDE_ASK: int
@@ -33,6 +34,7 @@ class DeltaRows:
 class LevelBook:
     max_levels: int
     ladder_width: int
+    max_ladder_width: int
     tick: float
     keep_texts: bool
     evicted: int
@@ -42,6 +44,7 @@ class LevelBook:
         keep_texts: bool = False,
         tick: float = 0.0,
         ladder_width: int = ...,
+        max_ladder_width: int = ...,
     ) -> None: ...
     def clear(self) -> None: ...
     @property

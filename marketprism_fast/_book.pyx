@@ -19,10 +19,13 @@ Two stores per side, every level in exactly one of them:
 The tick is given, or inferred once from the first levels (smallest price gap, two significant
 digits). The ladder re-centres (O(window + levels)) when a better level arrives above the
 window or when the top of the book falls into its lowest quarter while levels wait in the far
-store; after a re-centre the best level sits at 7/8 of the window.
+store; after a re-centre the best level sits at 7/8 of the window. While more levels (over 64)
+wait in the far store than sit in the ladder, the window doubles after a message, up to
+``max_ladder_width``: sparse books (BTCUSDT at a 0.01 tick) get a wide ladder, thin ones keep
+a small one.
 
-Bounded memory: per side, the ladder's fixed window plus at most ``max_levels`` levels in
-all. A new level beyond that evicts the side's *worst* level (farthest from the top), or is
+Bounded memory: per side, a ladder of at most ``max_ladder_width`` slots (16 bytes each, 32
+with texts) plus at most ``max_levels`` levels in all. A new level beyond that evicts the side's *worst* level (farthest from the top), or is
 not stored when it is itself the worst; both count in ``evicted``. The top of the book stays
 exact unless the book later shrinks past the evicted levels (the venues' snapshot windows
 are far smaller than the default bound).
@@ -49,12 +52,14 @@ cdef extern from *:
 
 DEFAULT_MAX_LEVELS = 10_000
 DEFAULT_LADDER_WIDTH = 1024
+DEFAULT_MAX_LADDER_WIDTH = 16384
 OKX_CHECKSUM_LEVELS = 25
 SIDE_BID = 1
 SIDE_ASK = -1
 
 cdef enum:
     MIN_CAPACITY = 16
+    MIN_GROWTH_LEVELS = 64  # a far store this small is not worth a wider ladder
 
 cdef uint64_t ALL_BITS = 0xFFFFFFFFFFFFFFFFULL
 
@@ -310,6 +315,7 @@ cdef struct Side:
     Ladder lad
     Levels far
     Py_ssize_t far_in_window  # far levels whose slot lies inside the ladder window
+    Py_ssize_t max_width  # the ladder may widen up to this many slots
     double inv_tick
 
 
@@ -371,8 +377,8 @@ cdef inline bint cursor_next(const Side* s, Cursor* c, double* key, double* amou
     return False
 
 
-cdef int side_recentre(Side* s, double anchor) except -1:
-    """Put the level ``anchor`` at 7/8 of the window; redistribute every level."""
+cdef int side_recentre(Side* s, double anchor, Py_ssize_t width) except -1:
+    """Put the level ``anchor`` at 7/8 of a window of ``width`` slots; redistribute every level."""
     cdef Py_ssize_t total = side_count(s), k = 0, i, j = 0, slot
     cdef bint texts = s.far.price_texts != NULL
     cdef Levels merged
@@ -397,6 +403,14 @@ cdef int side_recentre(Side* s, double anchor) except -1:
                 merged.amount_texts[k] = s.far.amount_texts[j]
             j += 1
         k += 1
+    if width != lad.width:  # the references moved to ``merged``: free the arrays only
+        PyMem_Free(lad.keys)
+        PyMem_Free(lad.amounts)
+        PyMem_Free(lad.bits)
+        PyMem_Free(lad.price_texts)
+        PyMem_Free(lad.amount_texts)
+        memset(lad, 0, sizeof(Ladder))
+        ladder_alloc(lad, width, texts)
     memset(lad.bits, 0, (lad.width // 64) * sizeof(uint64_t))
     lad.count = 0
     lad.top = -1
@@ -473,7 +487,7 @@ cdef int side_set(Side* s, double key, double amount, PyObject* price_text, PyOb
     if slot < 0 and lad.width and (not side_best(s, &best_key, &best_amount) or key > best_key):
         if key * s.inv_tick - lad.base + 0.5 >= <double>lad.width:
             # a new best above the window: the market moved up; follow it
-            side_recentre(s, key)
+            side_recentre(s, key, lad.width)
             slot = slot_of(s, key)
     if slot >= 0 and not ladder_has(lad, slot):
         ladder_put(lad, slot, key, amount, price_text, amount_text, False)
@@ -485,13 +499,17 @@ cdef int side_set(Side* s, double key, double amount, PyObject* price_text, PyOb
 
 
 cdef int side_settle(Side* s) except -1:
-    """After a message: keep the top of the book in the upper part of the window."""
+    """After a message: keep the top of the book in the upper part of the window, and widen
+    the window (up to its bound) while more levels wait in the far store than sit in it."""
     cdef double key, amount, pos
     if s.lad.width == 0 or s.far.n == 0 or not side_best(s, &key, &amount):
         return 0
+    if s.far.n > MIN_GROWTH_LEVELS and s.far.n > s.lad.count and s.lad.width < s.max_width:
+        side_recentre(s, key, min(2 * s.lad.width, s.max_width))
+        return 0
     pos = key * s.inv_tick - s.lad.base + 0.5
     if pos < <double>(s.lad.width // 4) or pos >= <double>s.lad.width:
-        side_recentre(s, key)
+        side_recentre(s, key, s.lad.width)
     return 0
 
 
@@ -521,7 +539,8 @@ cdef void side_clear(Side* s) noexcept:
 
 
 cdef dict side_storage(const Side* s):
-    return {"ladder": s.lad.count, "far": s.far.n, "far_in_window": s.far_in_window, "base": s.lad.base}
+    return {"ladder": s.lad.count, "far": s.far.n, "far_in_window": s.far_in_window, "base": s.lad.base,
+            "width": s.lad.width}
 
 
 # ================================================================ CRC32 (zlib.crc32 semantics)
@@ -649,13 +668,15 @@ cdef class LevelBook:
     """Both sides of one symbol's book.
 
     ``tick``: the price grid of the ladder (0: infer it from the first levels).
-    ``ladder_width``: ladder slots per side (a multiple of 64; 0: far store only).
+    ``ladder_width``: initial ladder slots per side (a multiple of 64; 0: far store only).
+    ``max_ladder_width``: the most slots a side's ladder widens to when levels crowd the far store.
     """
 
     cdef Side bids
     cdef Side asks
     cdef readonly Py_ssize_t max_levels
     cdef readonly Py_ssize_t ladder_width
+    cdef readonly Py_ssize_t max_ladder_width
     cdef readonly double tick
     cdef readonly bint keep_texts
     cdef readonly uint64_t evicted
@@ -665,16 +686,22 @@ cdef class LevelBook:
         return {"bids": side_storage(&self.bids), "asks": side_storage(&self.asks)}
 
     def __cinit__(self, Py_ssize_t max_levels=DEFAULT_MAX_LEVELS, bint keep_texts=False,
-                  double tick=0.0, Py_ssize_t ladder_width=DEFAULT_LADDER_WIDTH):
+                  double tick=0.0, Py_ssize_t ladder_width=DEFAULT_LADDER_WIDTH,
+                  Py_ssize_t max_ladder_width=DEFAULT_MAX_LADDER_WIDTH):
         if max_levels < 1:
             raise ValueError(f"max_levels must be at least 1, got {max_levels}")
         if ladder_width < 0 or ladder_width % 64:
             raise ValueError(f"ladder_width must be a non-negative multiple of 64, got {ladder_width}")
+        if max_ladder_width < ladder_width or max_ladder_width % 64:
+            raise ValueError(f"max_ladder_width must be a multiple of 64 and >= ladder_width, got {max_ladder_width}")
         if not (tick >= 0.0 and isfinite(tick)):
             raise ValueError(f"tick must be a finite number >= 0, got {tick}")
         self.max_levels = max_levels
         self.keep_texts = keep_texts
         self.ladder_width = ladder_width
+        self.max_ladder_width = max_ladder_width
+        self.bids.max_width = max_ladder_width
+        self.asks.max_width = max_ladder_width
         self.bids.lad.top = -1
         self.asks.lad.top = -1
         levels_reserve(&self.bids.far, MIN_CAPACITY, keep_texts)
@@ -699,7 +726,7 @@ cdef class LevelBook:
             sides[k].inv_tick = 1.0 / tick
             ladder_alloc(&sides[k].lad, self.ladder_width, self.keep_texts)
             if sides[k].far.n:
-                side_recentre(sides[k], sides[k].far.keys[sides[k].far.n - 1])
+                side_recentre(sides[k], sides[k].far.keys[sides[k].far.n - 1], self.ladder_width)
         return 0
 
     cdef int _infer_tick(self) except -1:

@@ -104,7 +104,8 @@ def streams(draw):
 ENGINE_SHAPES = [
     pytest.param({"ladder_width": 0}, id="sorted-arrays-only"),
     pytest.param({}, id="ladder-inferred-tick"),
-    pytest.param({"ladder_width": 64}, id="narrow-ladder-recentres"),
+    pytest.param({"ladder_width": 64, "max_ladder_width": 64}, id="narrow-ladder-recentres"),
+    pytest.param({"ladder_width": 64}, id="ladder-widens"),
     pytest.param({"ladder_width": 128, "tick": "exact"}, id="given-tick"),
     pytest.param({"ladder_width": 128, "tick": "coarse"}, id="too-coarse-tick"),
     pytest.param({"ladder_width": 64, "tick": "fine"}, id="too-fine-tick"),
@@ -216,6 +217,8 @@ def test_bad_arguments_raise_clear_errors() -> None:
         LevelBook().checksum()
     with pytest.raises(ValueError, match="multiple of 64"):
         LevelBook(ladder_width=100)
+    with pytest.raises(ValueError, match="max_ladder_width"):
+        LevelBook(ladder_width=128, max_ladder_width=64)
     with pytest.raises(ValueError, match="max_levels"):
         LevelBook(max_levels=0)
     with pytest.raises(ValueError, match="depth"):
@@ -236,7 +239,7 @@ def test_top_buffer_grows_and_pads_with_nan() -> None:
 
 def test_ladder_follows_a_moving_market() -> None:
     """A market that walks far up then down keeps every level exact through re-centres."""
-    book = LevelBook(tick=0.5, ladder_width=64)
+    book = LevelBook(tick=0.5, ladder_width=64, max_ladder_width=64)
     model = ModelBook()
     for step in list(range(0, 400, 7)) + list(range(400, -200, -9)):
         message = [(BID, 1000.0 + step * 0.5, 1.0), (ASK, 1000.5 + step * 0.5, 1.0),
@@ -248,6 +251,19 @@ def test_ladder_follows_a_moving_market() -> None:
     assert book.levels(ASK) == model.levels(ASK) and book.levels(BID) == model.levels(BID)
     storage = book.storage()
     assert storage["bids"]["ladder"] > 0 and storage["asks"]["ladder"] > 0
+
+
+def test_ladder_widens_while_levels_crowd_the_far_store() -> None:
+    """A sparse book (one level every 7 ticks) moves into a wider ladder, up to its bound."""
+    book = LevelBook(tick=1.0, ladder_width=64, max_ladder_width=1024)
+    message = [(BID, 100_000.0 - 7 * i, 1.0) for i in range(500)]
+    widths = []
+    for _ in range(6):  # one step per message
+        book.apply(rows_of(message), 0, len(message))
+        widths.append(book.storage()["bids"]["width"])
+    assert widths == [128, 256, 512, 1024, 1024, 1024]
+    assert book.storage()["bids"]["ladder"] > 100
+    assert book.levels(BID) == sorted(((p, a) for _, p, a in message), reverse=True)
 
 
 # ---------------------------------------------------------------- checksums

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import math
 
-from .._book import DEFAULT_LADDER_WIDTH, DEFAULT_MAX_LEVELS, LevelBook
+from .._book import DEFAULT_LADDER_WIDTH, DEFAULT_MAX_LADDER_WIDTH, DEFAULT_MAX_LEVELS, LevelBook
 from ..batch import Batch
 from ..errors import ConfigurationError, SequenceGap
 from ..instruments import InstrumentRegistry
@@ -61,6 +61,7 @@ class BookBuilder:
         quotes: bool = False,
         max_levels: int = DEFAULT_MAX_LEVELS,
         ladder_width: int = DEFAULT_LADDER_WIDTH,
+        max_ladder_width: int = DEFAULT_MAX_LADDER_WIDTH,
         max_pending: int = DEFAULT_MAX_PENDING,
         scheduler: SnapshotScheduler | None = None,
     ) -> None:
@@ -82,6 +83,7 @@ class BookBuilder:
         self.interval_ns = interval_ns
         self.max_levels = max_levels
         self.ladder_width = ladder_width
+        self.max_ladder_width = max_ladder_width
         self.max_pending = max_pending
         self.scheduler = scheduler
         self._books: dict[str, SymbolBook] = {}
@@ -143,7 +145,7 @@ class BookBuilder:
         self._instrument_table.append(self._instrument_of(message, batch))
         entry = SymbolBook(
             len(self._instrument_table) - 1,
-            LevelBook(self.max_levels, self.rule.checksums, 0.0, self.ladder_width),
+            LevelBook(self.max_levels, self.rule.checksums, 0.0, self.ladder_width, self.max_ladder_width),
         )
         self._books[message.raw_symbol] = entry
         if self.rule.rest_snapshots and not message.is_snapshot and self.scheduler is not None:

@@ -1,0 +1,185 @@
+"""Order-book throughput: the compiled engine against a ``sortedcontainers.SortedDict`` book.
+
+Run: ``.venv/bin/python -m pytest benchmarks/test_bench_book.py`` (not part of the default
+test run). The unit is a *20-level update*: one message changing 20 price levels, after which
+the best bid and ask are read. Workloads:
+
+* ``synthetic``: a 1000-level book per side on a 0.01 grid; each level change lands a
+  geometric distance from its side's touch (mean ~12 ticks), 30 % of them remove a level.
+* ``corpus``: the real depth messages of binance_usdm hbt_2024-08-08 (BTCUSDT, ~68 levels per
+  message) on its REST snapshot, counted per level change as well.
+
+``test_side_by_side`` times both books on the same messages in one run and records the ratio.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+import zstandard
+from sortedcontainers import SortedDict
+
+from marketprism_fast._book import DeltaRows, LevelBook
+
+LEVELS_PER_MESSAGE = 20
+TARGET_MESSAGES_PER_SECOND = 2_000_000
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+class Workload:
+    def __init__(self, side: np.ndarray, price: np.ndarray, amount: np.ndarray, starts: np.ndarray,
+                 seed_rows: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        self.rows = DeltaRows(side, price, amount)
+        self.starts = starts
+        self.seed = DeltaRows(*seed_rows)
+        self.messages = len(starts) - 1
+        self.levels = len(side)
+        # the same messages as Python lists, for the SortedDict book
+        bounds = starts.tolist()
+        triples = list(zip(side.tolist(), price.tolist(), amount.tolist()))
+        self.python_messages = [triples[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        self.python_seed = list(zip(*(c.tolist() for c in seed_rows)))
+
+
+def synthetic(messages: int, seed: int = 7) -> Workload:
+    rng = np.random.default_rng(seed)
+    n = messages * LEVELS_PER_MESSAGE
+    touch = 10_000  # ticks
+    side = rng.choice(np.array([1, -1], dtype=np.int8), n)
+    distance = rng.geometric(0.08, n) - 1
+    ticks = np.where(side == 1, touch - 1 - distance, touch + 1 + distance)
+    price = np.array([float(f"{t / 100:.2f}") for t in ticks.tolist()])  # as parsed from decimal text
+    amount = rng.integers(1, 1000, n).astype(np.float64)
+    amount[rng.random(n) < 0.3] = 0.0
+    starts = np.arange(0, n + 1, LEVELS_PER_MESSAGE, dtype=np.int64)
+    seed_side = np.repeat(np.array([1, -1], dtype=np.int8), 1000)
+    seed_ticks = np.concatenate([touch - 1 - np.arange(1000), touch + 1 + np.arange(1000)])
+    seed_price = np.array([float(f"{t / 100:.2f}") for t in seed_ticks.tolist()])
+    return Workload(side, price, amount, starts, (seed_side, seed_price, np.full(2000, 5.0)))
+
+
+def corpus_workload() -> Workload:
+    stem = CORPUS / "binance_usdm" / "binance_usdm.hbt_2024-08-08_btcusdt"
+    if not Path(f"{stem}.frames.jsonl.zst").exists():
+        pytest.skip(f"corpus not found at {CORPUS}")
+
+    def lines(path: str) -> list[bytes]:
+        return zstandard.ZstdDecompressor().decompressobj().decompress(Path(path).read_bytes()).split(b"\n")
+
+    snapshot = orjson.loads(lines(f"{stem}.snapshots.jsonl.zst")[0])
+    side, price, amount, starts = [], [], [], [0]
+    for line in lines(f"{stem}.frames.jsonl.zst"):
+        if b"depthUpdate" not in line:
+            continue
+        data = orjson.loads(line)["data"]
+        if data["u"] < snapshot["lastUpdateId"]:
+            continue
+        for key, s in (("b", 1), ("a", -1)):
+            for p, q in data[key]:
+                side.append(s)
+                price.append(float(p))
+                amount.append(float(q))
+        starts.append(len(side))
+    seed = [(1, float(p), float(q)) for p, q in snapshot["bids"]] + [(-1, float(p), float(q)) for p, q in snapshot["asks"]]
+    return Workload(
+        np.array(side, dtype=np.int8), np.array(price), np.array(amount), np.array(starts, dtype=np.int64),
+        (np.array([s for s, _, _ in seed], dtype=np.int8), np.array([p for _, p, _ in seed]), np.array([q for _, _, q in seed])),
+    )
+
+
+# ---------------------------------------------------------------- the two books
+
+def run_engine(work: Workload) -> float:
+    """Seconds to apply every message with best bid/ask written after each."""
+    book = LevelBook()
+    book.apply(work.seed, 0, work.seed.n)
+    best = np.empty((work.messages, 4))
+    start = time.perf_counter()
+    book.apply_messages(work.rows, work.starts, best)
+    return time.perf_counter() - start
+
+
+def run_sorted_dict(work: Workload) -> float:
+    bids, asks = SortedDict(), SortedDict()
+    for s, p, a in work.python_seed:
+        (bids if s == 1 else asks)[p] = a
+    best = []
+    start = time.perf_counter()
+    for message in work.python_messages:
+        for s, p, a in message:
+            levels = bids if s == 1 else asks
+            if a == 0.0:
+                levels.pop(p, None)
+            else:
+                levels[p] = a
+        best.append((bids.peekitem(-1) if bids else None, asks.peekitem(0) if asks else None))
+    return time.perf_counter() - start
+
+
+def best_of(runner, work: Workload, rounds: int) -> float:
+    return min(runner(work) for _ in range(rounds))
+
+
+# ---------------------------------------------------------------- benchmarks
+
+@pytest.fixture(scope="module")
+def synthetic_work() -> Workload:
+    return synthetic(200_000)
+
+
+@pytest.fixture(scope="module")
+def corpus_work() -> Workload:
+    return corpus_workload()
+
+
+def record(benchmark, work: Workload, seconds: float) -> None:
+    benchmark.extra_info["messages_per_s"] = round(work.messages / seconds)
+    benchmark.extra_info["levels_per_s"] = round(work.levels / seconds)
+
+
+def test_engine_synthetic(benchmark, synthetic_work: Workload) -> None:
+    seconds = benchmark.pedantic(run_engine, args=(synthetic_work,), rounds=5, iterations=1)
+    record(benchmark, synthetic_work, benchmark.stats.stats.min)
+    assert seconds > 0
+
+
+def test_sorted_dict_synthetic(benchmark) -> None:
+    work = synthetic(20_000)
+    benchmark.pedantic(run_sorted_dict, args=(work,), rounds=3, iterations=1)
+    record(benchmark, work, benchmark.stats.stats.min)
+
+
+def test_engine_corpus(benchmark, corpus_work: Workload) -> None:
+    benchmark.pedantic(run_engine, args=(corpus_work,), rounds=5, iterations=1)
+    record(benchmark, corpus_work, benchmark.stats.stats.min)
+
+
+def test_sorted_dict_corpus(benchmark, corpus_work: Workload) -> None:
+    benchmark.pedantic(run_sorted_dict, args=(corpus_work,), rounds=3, iterations=1)
+    record(benchmark, corpus_work, benchmark.stats.stats.min)
+
+
+def test_side_by_side(synthetic_work: Workload, corpus_work: Workload, capsys) -> None:
+    """Both books on the same messages in one run: throughput and ratio."""
+    lines = []
+    for name, work, sorted_work in (
+        ("synthetic 20-level", synthetic_work, synthetic(20_000)),
+        ("corpus usdm BTCUSDT", corpus_work, corpus_work),
+    ):
+        engine = work.messages / best_of(run_engine, work, 5)
+        sorted_dict = sorted_work.messages / best_of(run_sorted_dict, sorted_work, 3)
+        per_message = work.levels / work.messages
+        lines.append(
+            f"{name}: engine {engine / 1e6:.2f} M msg/s ({engine * per_message / 1e6:.1f} M levels/s), "
+            f"SortedDict {sorted_dict / 1e3:.0f} k msg/s, ratio {engine / sorted_dict:.0f}x"
+        )
+        if name.startswith("synthetic"):
+            synthetic_rate, synthetic_ratio = engine, engine / sorted_dict
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
+    assert synthetic_ratio >= 10
+    assert synthetic_rate >= TARGET_MESSAGES_PER_SECOND, lines[0]
