@@ -34,6 +34,7 @@ Texts. A book made with ``keep_texts=True`` (OKX) keeps per level the latest ori
 and size texts (``str`` references): the CRC32 checksum is computed over them.
 """
 
+cimport cython
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.ref cimport PyObject, Py_XINCREF, Py_XDECREF
 from cpython.list cimport PyList_GET_ITEM
@@ -589,6 +590,7 @@ def crc32_signed(bytes data) -> int:
 
 # ================================================================ rows of a book_delta batch
 
+@cython.final
 cdef class DeltaRows:
     """Typed views of a book_delta batch's level columns, bound once per batch.
 
@@ -664,6 +666,7 @@ cdef class DeltaRows:
 
 # ================================================================ one symbol's book
 
+@cython.final
 cdef class LevelBook:
     """Both sides of one symbol's book.
 
@@ -792,18 +795,26 @@ cdef class LevelBook:
         cdef int8_t sd
         cdef PyObject* pt = NULL
         cdef PyObject* at = NULL
+        cdef const int8_t* sides
+        cdef const double* prices
+        cdef const double* amounts
         rows._check_range(start, stop)
+        if start == stop:
+            return 0
         if self.keep_texts and rows.price_texts is None:
             raise ValueError("this book keeps level texts: the rows must carry price_texts/amount_texts")
+        sides = &rows.side[0]
+        prices = &rows.price[0]
+        amounts = &rows.amount[0]
         for i in range(start, stop):
-            sd = rows.side[i]
+            sd = sides[i]
             if self.keep_texts:
                 pt = PyList_GET_ITEM(rows.price_texts, i)
                 at = PyList_GET_ITEM(rows.amount_texts, i)
             if sd == 1:
-                side_set(&self.bids, rows.price[i], rows.amount[i], pt, at, self.max_levels, &self.evicted)
+                side_set(&self.bids, prices[i], amounts[i], pt, at, self.max_levels, &self.evicted)
             elif sd == -1:
-                side_set(&self.asks, -rows.price[i], rows.amount[i], pt, at, self.max_levels, &self.evicted)
+                side_set(&self.asks, -prices[i], amounts[i], pt, at, self.max_levels, &self.evicted)
         if self.bids.lad.width == 0:
             if self.ladder_width and (self.bids.far.n > 1 or self.asks.far.n > 1):
                 self._infer_tick()
