@@ -67,9 +67,10 @@ cdef inline Py_ssize_t append_row(ParserBase self, RecordBuffer b, uint32_t inst
 cdef class ParserBase:
     """Common machinery of the compiled venue parsers (see marketprism_fast.parsing.Parser)."""
 
-    def __init__(self, str venue, instruments, Py_ssize_t capacity=65536):
+    def __init__(self, str venue, instruments, Py_ssize_t capacity=65536, bint book_markers=False):
         cdef int i
         self.venue = venue
+        self.book_markers = book_markers
         self.instruments = instruments
         self.symbols = InternTable(instruments)
         self.buffers = []
@@ -189,6 +190,7 @@ cdef class ParserBase:
         self.ts_recv = ts_recv
         self.err_at = -1
         self.lv.n = 0
+        self.frame_markers = 0
 
     cdef int feed_ptr(self, const char* p, Py_ssize_t n, int64_t ts_recv) except -2:
         self._begin(ts_recv)
@@ -203,7 +205,7 @@ cdef class ParserBase:
                     continue
                 b = <RecordBuffer>self.buffers[i]
                 if b.n != b.committed:
-                    self.n_records[i] += b.n - b.committed
+                    self.n_records[i] += b.n - b.committed - (self.frame_markers if i == K_BOOK_DELTA else 0)
                     b.committed = b.n
                     b.arena_committed = b.arena_n
             if rc == RC_PARSED:
@@ -240,6 +242,29 @@ cdef class ParserBase:
 
     cdef Py_ssize_t row(self, RecordBuffer b, uint32_t inst, int64_t ts_event) except -1:
         return append_row(self, b, inst, ts_event)
+
+    cdef int book_marker(self, uint32_t inst, int64_t ts, uint64_t first, uint64_t last, uint64_t prev,
+                         uint8_t snapshot, int64_t checksum) except -1:
+        """A book message that changes no level still reaches the book builder (it carries
+        ids and a checksum to verify): one side-0 row, price and amount NaN. Not a record:
+        writers drop it and the counters leave it out."""
+        cdef RecordBuffer b = self.b_delta
+        cdef Py_ssize_t r
+        if not self.book_markers:
+            return 0
+        r = append_row(self, b, inst, ts)
+        set_i1(b, BOOK_DELTA_SIDE, r, 0)
+        set_f8(b, BOOK_DELTA_PRICE, r, NAN)
+        set_f8(b, BOOK_DELTA_AMOUNT, r, NAN)
+        set_u8(b, BOOK_DELTA_FIRST_UPDATE_ID, r, first)
+        set_u8(b, BOOK_DELTA_UPDATE_ID, r, last)
+        set_u8(b, BOOK_DELTA_PREV_UPDATE_ID, r, prev)
+        set_u1(b, BOOK_DELTA_IS_SNAPSHOT, r, snapshot)
+        set_i8(b, BOOK_DELTA_CHECKSUM, r, checksum)
+        empty_text(b, BOOK_DELTA_PRICE_TEXT_OFF, r)
+        empty_text(b, BOOK_DELTA_AMOUNT_TEXT_OFF, r)
+        self.frame_markers += 1
+        return 1
 
 
 cdef bytes _as_bytes(body):

@@ -25,7 +25,7 @@ cdef class BinanceParser(ParserBase):
         rc = self.combined_fast(p, n)
         if rc != FAST_PATH_MISSED:
             return rc
-        rc = scan_object(p, n, top, &nt)
+        rc = scan_object(p, n, top, &nt, True, &self.lv)
         if rc:
             return -rc
         for i in range(nt):
@@ -305,6 +305,8 @@ cdef class BinanceParser(ParserBase):
         rc = self.levels(fa, -1, inst, ts, first, last, prev, 0)
         if rc < 0:
             return rc
+        if fb.lv_rows == 0 and fa.lv_rows == 0:
+            self.book_marker(inst, ts, first, last, prev, 0, 0)
         return RC_PARSED
 
     cdef int on_book_ticker(self, Field* f, int nf) except -100:
@@ -632,6 +634,8 @@ cdef class BinanceParser(ParserBase):
         rc = self.levels(fa, -1, inst, self.ts_recv, last, last, 0, 1)
         if rc < 0:
             return rc
+        if fb.lv_rows == 0 and fa.lv_rows == 0:
+            self.book_marker(inst, self.ts_recv, last, last, 0, 1, 0)
         rc = validate_lazy(f, nf)
         return -rc if rc else RC_PARSED
 

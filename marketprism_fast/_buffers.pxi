@@ -9,7 +9,7 @@
 
 from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from cpython.ref cimport PyObject
+from cpython.ref cimport PyObject  # noqa
 
 cdef extern from "Python.h":
     Py_ssize_t Py_REFCNT(PyObject* o)

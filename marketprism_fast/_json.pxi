@@ -61,6 +61,10 @@ cdef inline void skip_ws(Cursor* c) noexcept nogil:
             return
 
 
+cdef inline bint is_hex(char ch) noexcept nogil:
+    return is_digit(ch) or (97 <= ch <= 102) or (65 <= ch <= 70)
+
+
 cdef inline bint fail(Cursor* c, int err) noexcept nogil:
     if c.err == E_OK:
         c.err = E_TRUNCATED if c.p >= c.end else err
@@ -81,8 +85,20 @@ cdef inline bint scan_string(Cursor* c, const char** start, Py_ssize_t* n, bint*
             n[0] = q - s
             c.p = q + 1
             return True
-        if ch == 92:  # backslash: the next byte is escaped, whatever it is
+        if ch == 92:  # backslash: a valid JSON escape must follow
             escaped[0] = True
+            if q + 1 >= end:
+                break
+            ch = q[1]
+            if ch == 117:  # \uXXXX
+                if q + 6 > end or not (is_hex(q[2]) and is_hex(q[3]) and is_hex(q[4]) and is_hex(q[5])):
+                    c.p = q
+                    return fail(c, E_SYNTAX)
+                q += 6
+                continue
+            if not (ch == 34 or ch == 92 or ch == 47 or ch == 98 or ch == 102 or ch == 110 or ch == 114 or ch == 116):
+                c.p = q
+                return fail(c, E_SYNTAX)
             q += 2
             continue
         q += 1
@@ -117,16 +133,38 @@ cdef inline bint skip_balanced(Cursor* c) noexcept nogil:
 
 
 cdef inline bint scan_number_token(Cursor* c) noexcept nogil:
-    cdef char ch
-    cdef const char* s = c.p
-    while c.p < c.end:
-        ch = c.p[0]
-        if is_digit(ch) or ch == 45 or ch == 43 or ch == 46 or ch == 101 or ch == 69:
-            c.p += 1
-        else:
-            break
-    if c.p == s:
+    """A JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? (validated here, so a
+    number nobody reads still makes a damaged frame malformed)."""
+    cdef const char* p = c.p
+    cdef const char* end = c.end
+    cdef const char* d
+    if p < end and p[0] == 45:
+        p += 1
+    d = p
+    while p < end and is_digit(p[0]):
+        p += 1
+    if p == d or (p - d > 1 and d[0] == 48):
+        c.p = p
         return fail(c, E_SYNTAX)
+    if p < end and p[0] == 46:
+        p += 1
+        d = p
+        while p < end and is_digit(p[0]):
+            p += 1
+        if p == d:
+            c.p = p
+            return fail(c, E_SYNTAX)
+    if p < end and (p[0] == 101 or p[0] == 69):
+        p += 1
+        if p < end and (p[0] == 43 or p[0] == 45):
+            p += 1
+        d = p
+        while p < end and is_digit(p[0]):
+            p += 1
+        if p == d:
+            c.p = p
+            return fail(c, E_SYNTAX)
+    c.p = p
     return True
 
 

@@ -8,8 +8,11 @@
 
 from libc.stdint cimport uint64_t, int64_t, uint32_t, int32_t, uint16_t, uint8_t, int8_t
 
+from cpython.ref cimport PyObject
+
 cdef extern from "Python.h":
-    double PyOS_string_to_double(const char *s, char **endptr, object overflow_exception) except? -1.0
+    # overflow_exception NULL: out-of-range values become +-inf, exactly as float() does
+    double PyOS_string_to_double(const char *s, char **endptr, PyObject* overflow_exception) except? -1.0
 
 cdef double[23] POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
                          1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
@@ -30,7 +33,7 @@ cdef int parse_double_slow(const char* s, Py_ssize_t n, double* out) except -1:
         return 0
     memcpy(buf, s, n)
     buf[n] = 0
-    out[0] = PyOS_string_to_double(buf, NULL, None)
+    out[0] = PyOS_string_to_double(buf, NULL, NULL)
     return 1
 
 

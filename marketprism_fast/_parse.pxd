@@ -1,7 +1,7 @@
 # The compiled core's C-level contract: record buffers, the scanner's field table and the
 # parser base. Another extension (the book engine, a transport) may cimport these.
 
-from libc.stdint cimport uint64_t, int64_t, uint32_t, uint16_t, int32_t, int8_t
+from libc.stdint cimport uint64_t, int64_t, uint32_t, uint16_t, int32_t, int8_t, uint8_t
 
 
 cdef struct Field:
@@ -117,6 +117,8 @@ cdef class ParserBase:
     cdef object sampler
     cdef int err_at                   # byte offset hint of the last error (-1 unknown)
     cdef Levels lv                    # level scratch of the current frame
+    cdef public bint book_markers     # emit a side-0 book_delta row for a book message with no level
+    cdef uint64_t frame_markers       # marker rows written by the current frame (not records)
 
     cdef void _begin(self, int64_t ts_recv) noexcept
     cdef int feed_ptr(self, const char* p, Py_ssize_t n, int64_t ts_recv) except -2
@@ -126,3 +128,5 @@ cdef class ParserBase:
     cdef int _finish(self, int rc, const char* p, Py_ssize_t n) except -2
     cdef int instrument(self, Field* f, uint32_t* code) except -1
     cdef Py_ssize_t row(self, RecordBuffer b, uint32_t inst, int64_t ts_event) except -1
+    cdef int book_marker(self, uint32_t inst, int64_t ts, uint64_t first, uint64_t last, uint64_t prev,
+                         uint8_t snapshot, int64_t checksum) except -1

@@ -35,10 +35,13 @@ _PARSERS = {
 }
 
 
-def make_parser(str venue, instruments, Py_ssize_t capacity=65536):
-    """The compiled parser for ``venue``, writing into buffers of ``capacity`` rows."""
+def make_parser(str venue, instruments, Py_ssize_t capacity=65536, bint book_markers=False):
+    """The compiled parser for ``venue``, writing into buffers of ``capacity`` rows.
+
+    ``book_markers``: give a book message that changes no level one side-0 book_delta row
+    (for a book builder downstream; see ParserBase.book_marker)."""
     try:
         cls = _PARSERS[venue]
     except KeyError:
         raise ValueError(f"no compiled parser for venue {venue!r}") from None
-    return cls(venue, instruments, capacity)
+    return cls(venue, instruments, capacity, book_markers)

@@ -32,7 +32,11 @@ def make_parser(
     *,
     implementation: str = "auto",
     capacity: int = 65536,
+    book_markers: bool = False,
 ) -> Parser:
+    """A parser for ``venue``. ``book_markers``: a book message that changes no level gets
+    one ``side == 0`` book_delta row so that a book builder sees it (not a record: writers
+    drop such rows)."""
     if venue not in VENUES:
         raise ConfigurationError(f"unknown venue {venue!r}; expected one of {', '.join(VENUES)}", field="venue")
     if implementation not in IMPLEMENTATIONS:
@@ -51,7 +55,7 @@ def make_parser(
     if implementation == "compiled":
         from . import _parse
 
-        return _parse.make_parser(venue, instruments, capacity)
+        return _parse.make_parser(venue, instruments, capacity, book_markers)
     from . import reference
 
-    return reference.make_parser(venue, instruments)
+    return reference.make_parser(venue, instruments, book_markers=book_markers)

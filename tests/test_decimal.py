@@ -1,0 +1,88 @@
+"""Decimal text -> float64 must equal Python's float(text), bit for bit, on every path."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from marketprism_fast import parsers
+from marketprism_fast.instruments import InstrumentRegistry
+
+_parse = pytest.importorskip("marketprism_fast._parse", reason="the compiled core is not built")
+
+digits = st.text(alphabet="0123456789", min_size=1, max_size=40)
+
+
+@st.composite
+def json_decimals(draw) -> str:
+    """JSON-grammar decimals: signs, leading zeros in fractions, long mantissas, exponents."""
+    sign = draw(st.sampled_from(["", "-"]))
+    integer = draw(st.one_of(st.just("0"), digits.filter(lambda d: d[0] != "0")))
+    frac = draw(st.one_of(st.just(""), digits.map(lambda d: "." + d)))
+    exp = draw(
+        st.one_of(
+            st.just(""),
+            st.tuples(st.sampled_from("eE"), st.sampled_from(["", "+", "-"]), st.integers(0, 400)).map(
+                lambda t: f"{t[0]}{t[1]}{t[2]}"
+            ),
+        )
+    )
+    return sign + integer + frac + exp
+
+
+def _same(a: float, b: float) -> bool:
+    return a.hex() == b.hex()
+
+
+@given(json_decimals())
+@settings(max_examples=1000)
+def test_decimal_text_converts_like_float(text: str) -> None:
+    assert _same(_parse.float_from_text(text), float(text))
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+@settings(max_examples=800)
+def test_shortest_repr_round_trips(value: float) -> None:
+    text = repr(value)
+    if "inf" in text or "nan" in text:
+        return
+    assert _same(_parse.float_from_text(text), value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0.1", "0.3", "1e23", "8.14000000", "0.00000001", "61837.63000000", "0.30000000000000004",
+        "9007199254740993", "9007199254740992.5", "123456789012345678901234567890",
+        "2.2250738585072011e-308", "4.9e-324", "1.7976931348623157e308", "1e400", "-0.0",
+        "0.000000000000000000000000000001", "12345678901234567890.123", "1.00000000000000011102230246251565",
+    ],
+)
+def test_hard_cases(text: str) -> None:
+    assert _same(_parse.float_from_text(text), float(text))
+
+
+@pytest.mark.parametrize("text", ["", "-", ".5", "5.", "01", "-01.5", "1e", "1e+", "1.5.2", "0x10", "1_000", " 1", "nan", "inf"])
+def test_not_json_decimals_are_rejected(text: str) -> None:
+    with pytest.raises(ValueError):
+        _parse.float_from_text(text)
+
+
+@given(json_decimals(), json_decimals(), st.booleans())
+@settings(max_examples=500)
+def test_frame_values_convert_like_float(price: str, amount: str, quoted: bool) -> None:
+    """Through a whole frame: quoted strings and bare number tokens, trade and book paths."""
+    q = '"' if quoted else ""
+    registry = InstrumentRegistry("binance_usdm")
+    parser = parsers.make_parser("binance_usdm", registry, implementation="compiled")
+    trade = f'{{"e":"trade","E":1,"T":2,"s":"BTCUSDT","t":7,"p":{q}{price}{q},"q":{q}{amount}{q},"m":false}}'
+    depth = (
+        f'{{"stream":"btcusdt@depth","data":{{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"pu":0,'
+        f'"b":[[{q}{price}{q},{q}{amount}{q}]],"a":[]}}}}'
+    )
+    assert parser.feed(trade.encode(), 0) == 0
+    assert parser.feed(depth.encode(), 0) == 0
+    trades, deltas = parser.take()
+    for batch in (trades, deltas):
+        assert _same(float(batch.column("price")[0]), float(price))
+        assert _same(float(batch.column("amount")[0]), float(amount))
