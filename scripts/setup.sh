@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian machine (Python 3.11) and builds it:
+# system packages (compiler, Python headers, venv), a virtualenv in .venv with the runtime
+# and test dependencies, and the compiled extensions. Safe to run again: it only does
+# what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+
+need_apt=()
+command -v gcc >/dev/null 2>&1 || need_apt+=(build-essential)
+command -v "$PYTHON" >/dev/null 2>&1 || need_apt+=(python3)
+"$PYTHON" -c "import venv, ensurepip" >/dev/null 2>&1 || need_apt+=(python3-venv)
+"$PYTHON" - <<'PY' >/dev/null 2>&1 || need_apt+=(python3-dev)
+import os, sysconfig
+assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))
+PY
+if [ ${#need_apt[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "setup: please install: ${need_apt[*]} (needs root and apt-get)" >&2
+        exit 2
+    fi
+    echo "setup: installing ${need_apt[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+# Build requirements first, then the project without build isolation (one build, in place).
+.venv/bin/python -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=2.0"
+.venv/bin/python -m pip install -q --no-build-isolation -e ".[test]"
+# The editable install builds the extensions; build in place too so that a plain checkout
+# (tests run from the source tree) always imports the current compiled core.
+.venv/bin/python setup.py -q build_ext --inplace
+.venv/bin/python -c "from marketprism_fast import _parse, _book; print('setup: compiled core ready')"

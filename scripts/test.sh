@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up (scripts/setup.sh) and runs the test suite. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+# The compiled core must be the one under test: a broken build may not pass as the fallback.
+export MPF_REQUIRE_COMPILED=1
+exec .venv/bin/python -m pytest tests -q -p no:cacheprovider "$@"
