@@ -110,7 +110,7 @@ class Replay:
 def replay(capture: Capture, **builder_options) -> Replay:
     """Parse the capture frame by frame with the project's parser and build its books."""
     registry = registry_for(capture)
-    parser = make_parser(capture.venue, registry, implementation=PARSER)
+    parser = make_parser(capture.venue, registry, implementation=PARSER, book_markers=True)
     run = Replay(BookBuilder(capture.venue, registry, **builder_options))
 
     def drain() -> None:
@@ -146,7 +146,7 @@ def replay_session(venue: str, sessions: tuple[str, ...]) -> Replay:
 
 def rowless_book_messages(capture: Capture) -> list[tuple[str, int]]:
     """(raw_symbol, ts_recv) of the book messages that change no level (OKX updates with empty
-    lists, Deribit snapshots of empty books): without a marker row the builder never sees them."""
+    lists, Deribit snapshots of empty books): the builder sees them only as marker rows."""
     found = []
     for frame, ts in zip(capture.frames, capture.frame_ts):
         if b'"bids":[]' not in frame or b'"asks":[]' not in frame:
@@ -227,11 +227,8 @@ def test_okx_every_checksum_verifies(venue: str, sessions: tuple[str, ...]) -> N
     stats = run.builder.stats()
     assert (stats["checksum_failures"], stats["gaps"], stats["crossed"], stats["dropped"]) == (0, {}, 0, 0)
     books = expected_entry(venue, sessions)["books"]
-    verified = {key.split(" ", 1)[1]: b["checksum_ok"] for key, b in books.items()}
-    if not run.markers:  # the builder cannot see messages the parser gave no row
-        for symbol, _ in rowless_book_messages(load_capture(venue, sessions)):
-            verified[symbol] -= 1
-    assert per_symbol(run.books) == verified
+    assert per_symbol(run.books) == {key.split(" ", 1)[1]: b["checksum_ok"] for key, b in books.items()}
+    assert run.markers == len(rowless_book_messages(load_capture(venue, sessions)))
 
 
 @pytest.mark.parametrize("venue,sessions", cases("deribit"))
@@ -241,10 +238,8 @@ def test_deribit_change_ids_chain(venue: str, sessions: tuple[str, ...]) -> None
     assert (stats["gaps"], stats["crossed"], stats["dropped"], stats["out_of_sync"]) == ({}, 0, 0, [])
     books = expected_entry(venue, sessions)["books"]
     messages = {key.split(".")[1]: b["snapshots"] + b["changes"] for key, b in books.items()}
-    if not run.markers:
-        for symbol, _ in rowless_book_messages(load_capture(venue, sessions)):
-            messages[symbol] -= 1
-    assert per_symbol(run.books) == {s: n for s, n in messages.items() if n}
+    assert per_symbol(run.books) == messages
+    assert run.markers == len(rowless_book_messages(load_capture(venue, sessions)))
     for symbol in messages:
         ids = [r["update_id"] for r in run.rows_of(symbol)]
         assert ids == sorted(ids)
