@@ -146,6 +146,20 @@ cdef inline void replace_texts(PyObject** price_texts, PyObject** amount_texts, 
         amount_texts[i] = amount_text
 
 
+cdef inline void store_level(double* keys, double* amounts, PyObject** price_texts, PyObject** amount_texts,
+                             Py_ssize_t i, double key, double amount, PyObject* price_text, PyObject* amount_text,
+                             bint owned) noexcept:
+    """Write a level into slot i; ``owned``: the texts' references are handed over, not taken."""
+    keys[i] = key
+    amounts[i] = amount
+    if price_texts != NULL:
+        if not owned:
+            Py_XINCREF(price_text)
+            Py_XINCREF(amount_text)
+        price_texts[i] = price_text
+        amount_texts[i] = amount_text
+
+
 cdef void levels_free(Levels* s) noexcept:
     cdef Py_ssize_t i
     for i in range(s.n):
@@ -179,14 +193,7 @@ cdef int levels_insert_at(Levels* s, Py_ssize_t i, double key, double amount,
     cdef bint texts = s.price_texts != NULL
     levels_reserve(s, s.n + 1, texts)
     levels_move(s, i + 1, i, s.n - i)
-    s.keys[i] = key
-    s.amounts[i] = amount
-    if texts:
-        if not owned:
-            Py_XINCREF(price_text)
-            Py_XINCREF(amount_text)
-        s.price_texts[i] = price_text
-        s.amount_texts[i] = amount_text
+    store_level(s.keys, s.amounts, s.price_texts, s.amount_texts, i, key, amount, price_text, amount_text, owned)
     s.n += 1
     return 0
 
@@ -264,14 +271,7 @@ cdef inline Py_ssize_t ladder_next(const Ladder* lad, Py_ssize_t i) noexcept nog
 cdef inline void ladder_put(Ladder* lad, Py_ssize_t i, double key, double amount,
                             PyObject* price_text, PyObject* amount_text, bint owned) noexcept:
     lad.bits[i >> 6] |= (<uint64_t>1) << (i & 63)
-    lad.keys[i] = key
-    lad.amounts[i] = amount
-    if lad.price_texts != NULL:
-        if not owned:
-            Py_XINCREF(price_text)
-            Py_XINCREF(amount_text)
-        lad.price_texts[i] = price_text
-        lad.amount_texts[i] = amount_text
+    store_level(lad.keys, lad.amounts, lad.price_texts, lad.amount_texts, i, key, amount, price_text, amount_text, owned)
     lad.count += 1
     if i > lad.top:
         lad.top = i
