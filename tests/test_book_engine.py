@@ -286,3 +286,26 @@ def test_okx_checksum_interleaves_texts_and_leaves_out_a_short_side() -> None:
     expected = "3366.1:7:3366.8:9:3366.0:6.00:3365.5:1"
     assert book.checksum() == int(np.uint32(zlib.crc32(expected.encode())).astype(np.int32))
     assert book.checksum(1) == int(np.uint32(zlib.crc32(b"3366.1:7:3366.8:9")).astype(np.int32))
+
+
+def test_text_references_are_released() -> None:
+    """Texts held by a book are released on removal, replacement, clear and when it goes away,
+    from the ladder and from the far store alike."""
+    import sys
+
+    texts = ["".join(["1", str(i), ".5"]) for i in range(6)]  # fresh str objects
+    before = [sys.getrefcount(t) for t in texts]
+    for ladder_width in (0, 64):
+        book = LevelBook(keep_texts=True, tick=1.0 if ladder_width else 0.0, ladder_width=ladder_width,
+                         max_ladder_width=max(ladder_width, 64))
+        prices = [10.5, 11.5, 12.5, 5000.5]
+        rows = DeltaRows(np.array([1, 1, 1, 1], np.int8), prices, [1.0] * 4, texts[:4], texts[:4])
+        book.apply(rows, 0, 4)
+        replace_rows = DeltaRows(np.array([1, 1], np.int8), [10.5, 11.5], [0.0, 2.0], texts[4:], texts[4:])
+        book.apply(replace_rows, 0, 2)  # one removed, one replaced
+        del rows, replace_rows
+        assert [sys.getrefcount(t) for t in texts] != before
+        book.clear()
+        book.apply(DeltaRows(np.array([-1], np.int8), [20.5], [1.0], [texts[0]], [texts[1]]), 0, 1)
+        del book
+        assert [sys.getrefcount(t) for t in texts] == before
