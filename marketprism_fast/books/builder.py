@@ -11,6 +11,14 @@ applies levels through the compiled engine, verifies OKX checksums, and emits th
 time per symbol). An emitted row's ``frame`` is the frame of the batch row being processed
 when it was emitted: events replayed after a REST snapshot carry the snapshot's frame, and
 their own times and ids. Symbols are keyed by their raw (venue) symbol throughout.
+
+A gap (or an OKX checksum failure, or a message with an invalid level) clears that symbol's
+book, counts it, logs it once and marks the symbol out of sync (``needs_snapshot``,
+``out_of_sync``) until its next snapshot; other symbols are untouched. Binance events of an
+unsynced symbol wait (at most ``max_pending`` per symbol, oldest dropped first) for the REST
+snapshot that they are replayed against. With a ``SnapshotScheduler``, every symbol that needs
+a snapshot (a Binance symbol seen before its first one, any symbol after a gap) is queued
+there once, and a snapshot that arrives cancels its request.
 """
 
 from __future__ import annotations
