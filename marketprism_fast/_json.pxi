@@ -278,24 +278,14 @@ cdef inline bint quick_decimal(Cursor* c, Scalar* out, bint quoted) noexcept nog
         neg = True
         p += 1
     start = p
-    while p < end:
-        d = <unsigned char>p[0] - 48
-        if d > 9:
-            break
-        m = m * 10 + d
-        p += 1
+    p = scan_digits(p, end, &m)
     nint = <int>(p - start)
     if nint == 0 or (nint > 1 and start[0] == 48):
         return False
     if p < end and p[0] == 46:
         p += 1
         start = p
-        while p < end:
-            d = <unsigned char>p[0] - 48
-            if d > 9:
-                break
-            m = m * 10 + d
-            p += 1
+        p = scan_digits(p, end, &m)
         nfrac = <int>(p - start)
         if nfrac == 0:
             return False
@@ -333,8 +323,10 @@ cdef bint capture_levels(Cursor* c, Field* f, Levels* lv) noexcept nogil:
     cdef int k
     cdef char ch
     cdef const char* vs
+    cdef const char* save
     cdef Py_ssize_t vn
     cdef bint esc
+    cdef bint fast
     c.p += 1
     skip_ws(c)
     if c.p < c.end and c.p[0] == 93:
@@ -355,63 +347,78 @@ cdef bint capture_levels(Cursor* c, Field* f, Levels* lv) noexcept nogil:
             lv.items = grown
             lv.cap = lv.cap * 2 + 64 * LEVEL_WIDTH
         row = lv.items + lv.n
-        for k in range(LEVEL_WIDTH):
-            row[k].type = 0
-            row[k].has_num = 0
-        k = 0
-        skip_ws(c)
-        if c.p < c.end and c.p[0] == 93:
-            c.p += 1
-        else:
-            while c.p < c.end:
-                ch = c.p[0]
-                vs = c.p
-                esc = False
-                if k < LEVEL_WIDTH and (ch == 34 or ch == 45 or is_digit(ch)) and quick_decimal(c, &row[k], ch == 34):
-                    pass
-                elif ch == 34:
-                    if not scan_string(c, &vs, &vn, &esc):
-                        break
-                    if k < LEVEL_WIDTH:
-                        row[k].type = T_STRING
-                        row[k].val = vs
-                        row[k].vlen = <int32_t>vn
-                        row[k].escaped = esc
-                elif ch == 123 or ch == 91:
-                    break
-                else:
-                    if ch == 116:
-                        if not scan_literal(c, "true", 4):
-                            break
-                    elif ch == 102:
-                        if not scan_literal(c, "false", 5):
-                            break
-                    elif ch == 110:
-                        if not scan_literal(c, "null", 4):
-                            break
-                    elif not scan_number_token(c):
-                        break
-                    vn = c.p - vs
-                    if k < LEVEL_WIDTH:
-                        row[k].type = T_NULL if ch == 110 else (T_TRUE if ch == 116 else (T_FALSE if ch == 102 else T_NUMBER))
-                        row[k].val = vs
-                        row[k].vlen = <int32_t>vn
-                        row[k].escaped = esc
-                k += 1
-                skip_ws(c)
-                if c.p >= c.end:
-                    break
-                if c.p[0] == 44:
+        # the common shape first: compact ["price","amount"] with two plain decimals
+        fast = False
+        save = c.p
+        if c.end - c.p > 1 and c.p[0] == 34 and quick_decimal(c, &row[0], True):
+            if c.end - c.p > 2 and c.p[0] == 44 and c.p[1] == 34:
+                c.p += 1
+                if quick_decimal(c, &row[1], True) and c.p < c.end and c.p[0] == 93:
                     c.p += 1
+                    row[2].type = 0
+                    row[2].has_num = 0
+                    row[3].type = 0
+                    row[3].has_num = 0
+                    fast = True
+        if not fast:
+            c.p = save
+            for k in range(LEVEL_WIDTH):
+                row[k].type = 0
+                row[k].has_num = 0
+            k = 0
+            skip_ws(c)
+            if c.p < c.end and c.p[0] == 93:
+                c.p += 1
+            else:
+                while c.p < c.end:
+                    ch = c.p[0]
+                    vs = c.p
+                    esc = False
+                    if k < LEVEL_WIDTH and (ch == 34 or ch == 45 or is_digit(ch)) and quick_decimal(c, &row[k], ch == 34):
+                        pass
+                    elif ch == 34:
+                        if not scan_string(c, &vs, &vn, &esc):
+                            break
+                        if k < LEVEL_WIDTH:
+                            row[k].type = T_STRING
+                            row[k].val = vs
+                            row[k].vlen = <int32_t>vn
+                            row[k].escaped = esc
+                    elif ch == 123 or ch == 91:
+                        break
+                    else:
+                        if ch == 116:
+                            if not scan_literal(c, "true", 4):
+                                break
+                        elif ch == 102:
+                            if not scan_literal(c, "false", 5):
+                                break
+                        elif ch == 110:
+                            if not scan_literal(c, "null", 4):
+                                break
+                        elif not scan_number_token(c):
+                            break
+                        vn = c.p - vs
+                        if k < LEVEL_WIDTH:
+                            row[k].type = T_NULL if ch == 110 else (T_TRUE if ch == 116 else (T_FALSE if ch == 102 else T_NUMBER))
+                            row[k].val = vs
+                            row[k].vlen = <int32_t>vn
+                            row[k].escaped = esc
+                    k += 1
                     skip_ws(c)
-                    continue
-                if c.p[0] == 93:
+                    if c.p >= c.end:
+                        break
+                    if c.p[0] == 44:
+                        c.p += 1
+                        skip_ws(c)
+                        continue
+                    if c.p[0] == 93:
+                        break
+                    k = -1
                     break
-                k = -1
-                break
-            if c.p >= c.end or c.p[0] != 93 or k < 0:
-                break
-            c.p += 1
+                if c.p >= c.end or c.p[0] != 93 or k < 0:
+                    break
+                c.p += 1
         lv.n += LEVEL_WIDTH
         rows += 1
         skip_ws(c)

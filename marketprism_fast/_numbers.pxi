@@ -14,6 +14,53 @@ cdef extern from "Python.h":
     # overflow_exception NULL: out-of-range values become +-inf, exactly as float() does
     double PyOS_string_to_double(const char *s, char **endptr, PyObject* overflow_exception) except? -1.0
 
+cdef extern from *:
+    """
+    #include <string.h>
+    #include <stdint.h>
+    /* Eight ASCII digits at once (little-endian SWAR; big-endian machines take the byte loop). */
+    static inline int mpf_eight_digits(const char *p) {
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        uint64_t x; memcpy(&x, p, 8);
+        return (((x & 0xF0F0F0F0F0F0F0F0ULL) |
+                 (((x + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) == 0x3333333333333333ULL);
+    #else
+        (void)p; return 0;
+    #endif
+    }
+    static inline uint32_t mpf_eight_digits_value(const char *p) {
+        uint64_t v; memcpy(&v, p, 8);
+        const uint64_t mask = 0x000000FF000000FFULL;
+        const uint64_t mul1 = 0x000F424000000064ULL;  /* 100 + (1000000 << 32) */
+        const uint64_t mul2 = 0x0000271000000001ULL;  /* 1 + (10000 << 32) */
+        v -= 0x3030303030303030ULL;
+        v = (v * 10) + (v >> 8);
+        v = (((v & mask) * mul1) + (((v >> 16) & mask) * mul2)) >> 32;
+        return (uint32_t)v;
+    }
+    """
+    bint mpf_eight_digits(const char* p) noexcept nogil
+    uint32_t mpf_eight_digits_value(const char* p) noexcept nogil
+
+
+cdef inline const char* scan_digits(const char* p, const char* end, uint64_t* m) noexcept nogil:
+    """Accumulate decimal digits from p into *m (wrapping on overflow: callers count the
+    digits and refuse more than 19); returns the first non-digit position."""
+    cdef unsigned int d
+    cdef uint64_t acc = m[0]
+    while end - p >= 8 and mpf_eight_digits(p):
+        acc = acc * 100000000ULL + mpf_eight_digits_value(p)
+        p += 8
+    while p < end:
+        d = <unsigned char>p[0] - 48
+        if d > 9:
+            break
+        acc = acc * 10 + d
+        p += 1
+    m[0] = acc
+    return p
+
+
 cdef double[23] POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
                          1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
 
@@ -55,24 +102,14 @@ cdef inline int parse_double(const char* s, Py_ssize_t n, double* out) except -1
         neg = True
         i = 1
     start = i
-    while i < n:
-        d = <unsigned char>s[i] - 48
-        if d > 9:
-            break
-        m = m * 10 + d
-        i += 1
+    i = scan_digits(s + i, s + n, &m) - s
     nint = <int>(i - start)
     if nint == 0 or (nint > 1 and s[start] == 48):  # no digits, or a leading zero
         return 0
     if i < n and s[i] == 46:  # '.'
         i += 1
         start = i
-        while i < n:
-            d = <unsigned char>s[i] - 48
-            if d > 9:
-                break
-            m = m * 10 + d
-            i += 1
+        i = scan_digits(s + i, s + n, &m) - s
         nfrac = <int>(i - start)
         if nfrac == 0:
             return 0
