@@ -239,29 +239,54 @@ cdef class BinanceParser(ParserBase):
     cdef int levels(self, Field* arr, int8_t side, uint32_t inst, int64_t ts, uint64_t first,
                     uint64_t last, uint64_t prev, uint8_t snapshot) except -100:
         """One book_delta row per level of a ``[["p","q"], ...]`` array."""
-        cdef Py_ssize_t i, r
-        cdef double price, amount
+        cdef Py_ssize_t i, r0, rows = arr.lv_rows
         cdef Scalar* lv
         cdef RecordBuffer b = self.b_delta
-        if arr.type != T_ARRAY or arr.lv_rows < 0:
+        if arr.type != T_ARRAY or rows < 0:
             return -E_TYPE
-        if b.n + arr.lv_rows > b.cap:
-            b.grow(b.n + arr.lv_rows)
-        for i in range(arr.lv_rows):
-            lv = self.lv.items + arr.lv_start + i * LEVEL_WIDTH
-            if not scalar_double(&lv[0], &price) or not scalar_double(&lv[1], &amount):
-                return -E_NUMBER
-            r = append_row(self, b, inst, ts)
-            set_i1(b, BOOK_DELTA_SIDE, r, side)
-            set_f8(b, BOOK_DELTA_PRICE, r, price)
-            set_f8(b, BOOK_DELTA_AMOUNT, r, amount)
-            set_u8(b, BOOK_DELTA_FIRST_UPDATE_ID, r, first)
-            set_u8(b, BOOK_DELTA_UPDATE_ID, r, last)
-            set_u8(b, BOOK_DELTA_PREV_UPDATE_ID, r, prev)
-            set_u1(b, BOOK_DELTA_IS_SNAPSHOT, r, snapshot)
-            set_i8(b, BOOK_DELTA_CHECKSUM, r, 0)
-            empty_text(b, BOOK_DELTA_PRICE_TEXT_OFF, r)
-            empty_text(b, BOOK_DELTA_AMOUNT_TEXT_OFF, r)
+        if b.n + rows > b.cap:
+            b.grow(b.n + rows)
+        r0 = b.n
+        # Column pointers held in locals: the stores below go through char-typed pointers,
+        # which may alias anything, so reading b.ptr[] inside the loop would reload it.
+        cdef uint32_t* c_inst = <uint32_t*>b.ptr[COL_INSTRUMENT] + r0
+        cdef uint32_t* c_frame = <uint32_t*>b.ptr[COL_FRAME] + r0
+        cdef int64_t* c_ts = <int64_t*>b.ptr[COL_TS_EVENT] + r0
+        cdef int64_t* c_recv = <int64_t*>b.ptr[COL_TS_RECV] + r0
+        cdef int8_t* c_side = <int8_t*>b.ptr[BOOK_DELTA_SIDE] + r0
+        cdef double* c_price = <double*>b.ptr[BOOK_DELTA_PRICE] + r0
+        cdef double* c_amount = <double*>b.ptr[BOOK_DELTA_AMOUNT] + r0
+        cdef uint64_t* c_first = <uint64_t*>b.ptr[BOOK_DELTA_FIRST_UPDATE_ID] + r0
+        cdef uint64_t* c_last = <uint64_t*>b.ptr[BOOK_DELTA_UPDATE_ID] + r0
+        cdef uint64_t* c_prev = <uint64_t*>b.ptr[BOOK_DELTA_PREV_UPDATE_ID] + r0
+        cdef uint8_t* c_snap = <uint8_t*>b.ptr[BOOK_DELTA_IS_SNAPSHOT] + r0
+        cdef int64_t* c_sum = <int64_t*>b.ptr[BOOK_DELTA_CHECKSUM] + r0
+        cdef uint32_t* c_ptoff = <uint32_t*>b.ptr[BOOK_DELTA_PRICE_TEXT_OFF] + r0
+        cdef uint16_t* c_ptlen = <uint16_t*>b.ptr[BOOK_DELTA_PRICE_TEXT_LEN] + r0
+        cdef uint32_t* c_atoff = <uint32_t*>b.ptr[BOOK_DELTA_AMOUNT_TEXT_OFF] + r0
+        cdef uint16_t* c_atlen = <uint16_t*>b.ptr[BOOK_DELTA_AMOUNT_TEXT_LEN] + r0
+        cdef uint32_t frame = self.frame
+        cdef int64_t recv = self.ts_recv
+        lv = self.lv.items + arr.lv_start
+        for i in range(rows):
+            if not scalar_double(&lv[0], &c_price[i]) or not scalar_double(&lv[1], &c_amount[i]):
+                return -E_NUMBER  # rows past b.n are not committed: nothing to undo
+            lv += LEVEL_WIDTH
+            c_inst[i] = inst
+            c_frame[i] = frame
+            c_ts[i] = ts
+            c_recv[i] = recv
+            c_side[i] = side
+            c_first[i] = first
+            c_last[i] = last
+            c_prev[i] = prev
+            c_snap[i] = snapshot
+            c_sum[i] = 0
+            c_ptoff[i] = 0
+            c_ptlen[i] = 0
+            c_atoff[i] = 0
+            c_atlen[i] = 0
+        b.n = r0 + rows
         return 0
 
     cdef int on_depth(self, Field* f, int nf) except -100:
