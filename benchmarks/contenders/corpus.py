@@ -1,0 +1,153 @@
+"""Benchmark workloads: sets of real recorded frames, read from the shared corpus.
+
+A workload is a list of verbatim frames of one venue (selected by kind, or a session's whole
+stream), cut into chunks the way a receive loop hands frames to the parser. Frames are
+decompressed once per process and held in memory, so no timing ever includes I/O.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import orjson
+import zstandard
+
+REPO = Path(__file__).resolve().parents[2]
+CORPUS = Path(os.environ.get("MPF_CORPUS", REPO.parent / "shared" / "corpus"))
+CHUNK_FRAMES = 2048  # frames per feed_many call / per released batch set
+TS_RECV = 1_723_161_600_000_000_000  # one receive time (ns) for every frame: a whole millisecond
+
+FrameFilter = Callable[[bytes], bool]
+
+
+class CorpusMissing(LookupError):
+    """The corpus (or one of its sessions) is not where the benchmarks look for it."""
+
+
+def corpus_available() -> bool:
+    return (CORPUS / "README.md").exists()
+
+
+@lru_cache(maxsize=None)
+def session_frames(venue: str, session: str) -> tuple[bytes, ...]:
+    """Every received frame of one capture session, verbatim."""
+    path = CORPUS / venue / f"{venue}.{session}.frames.jsonl.zst"
+    if not path.exists():
+        raise CorpusMissing(f"{path} not found (set MPF_CORPUS to the corpus location)")
+    data = zstandard.ZstdDecompressor().decompressobj().decompress(path.read_bytes())
+    return tuple(line for line in data.split(b"\n") if line)
+
+
+def binance_event(event: str) -> FrameFilter:
+    """Binance frames of one event type (``"e":"trade"`` ...)."""
+    needle = b'"e":"%s"' % event.encode()
+    return lambda frame: needle in frame
+
+
+def binance_stream(suffix: str) -> FrameFilter:
+    """Binance combined-stream frames whose stream name ends in ``@suffix``
+    (spot bookTicker has no ``e`` field, so its stream name is what identifies it)."""
+    needle = b'@%s","data"' % suffix.encode()
+    return lambda frame: needle in frame
+
+
+def binance_depth_levels(low: int, high: int) -> FrameFilter:
+    """depthUpdate frames with ``low <= bids + asks <= high`` levels."""
+    is_depth = binance_event("depthUpdate")
+
+    def accept(frame: bytes) -> bool:
+        if not is_depth(frame):
+            return False
+        data = orjson.loads(frame)["data"]
+        return low <= len(data["b"]) + len(data["a"]) <= high
+
+    return accept
+
+
+def channel(prefix: str) -> FrameFilter:
+    """OKX / Deribit frames whose ``"channel"`` starts with ``prefix``."""
+    needle = b'"channel":"%s' % prefix.encode()
+    return lambda frame: needle in frame
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    name: str
+    venue: str
+    sessions: tuple[str, ...]
+    description: str
+    select: FrameFilter | None = None  # None: the whole stream, acks included
+    limit: int | None = None  # the first ``limit`` selected frames
+    tags: tuple[str, ...] = ()  # which targets apply: "trade", "depth30", "mixed"
+
+
+@dataclass
+class Workload:
+    spec: WorkloadSpec
+    frames: list[bytes]
+    chunks: list[list[bytes]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.chunks = [self.frames[i : i + CHUNK_FRAMES] for i in range(0, len(self.frames), CHUNK_FRAMES)]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def venue(self) -> str:
+        return self.spec.venue
+
+    @property
+    def mean_bytes(self) -> float:
+        return sum(map(len, self.frames)) / len(self.frames)
+
+
+def load(spec: WorkloadSpec) -> Workload:
+    frames: list[bytes] = []
+    for session in spec.sessions:
+        frames.extend(f for f in session_frames(spec.venue, session) if spec.select is None or spec.select(f))
+    if spec.limit is not None:
+        frames = frames[: spec.limit]
+    if not frames:
+        raise CorpusMissing(f"workload {spec.name}: no frames selected from {spec.venue} {spec.sessions}")
+    return Workload(spec, frames)
+
+
+BINANCE_WORKLOADS: tuple[WorkloadSpec, ...] = (
+    WorkloadSpec("trade", "binance_usdm", ("hbt_2024-08-08_btcusdt",),
+                 "usdm BTCUSDT trade frames", binance_event("trade"), tags=("trade",)),
+    WorkloadSpec("aggTrade", "binance_usdm", ("cf_2021-04-17", "cf_2021-07-22"),
+                 "usdm aggTrade frames, 4 symbols", binance_event("aggTrade")),
+    WorkloadSpec("bookTicker", "binance_usdm", ("hbt_2024-08-08_btcusdt",),
+                 "usdm BTCUSDT bookTicker frames", binance_stream("bookTicker"), limit=30_000),
+    WorkloadSpec("depth30", "binance_spot", ("hbt_2024-08-08_btcusdt", "hbt_2024-08-09_btcusdt"),
+                 "spot BTCUSDT depthUpdate frames with 20-40 levels", binance_depth_levels(20, 40), tags=("depth30",)),
+    WorkloadSpec("depth_usdm_0ms", "binance_usdm", ("hbt_2024-08-08_btcusdt",),
+                 "usdm BTCUSDT depth@0ms frames (first 3000)", binance_event("depthUpdate"), limit=3_000),
+    WorkloadSpec("mixed_spot_hbt", "binance_spot", ("hbt_2024-08-08_btcusdt",),
+                 "spot session hbt_2024-08-08, whole stream", tags=("mixed",)),
+    WorkloadSpec("mixed_usdm_hbt", "binance_usdm", ("hbt_2023-04-04_btcusdt",),
+                 "usdm session hbt_2023-04-04 (incl. markPrice), whole stream", tags=("mixed",)),
+    WorkloadSpec("mixed_usdm_cf", "binance_usdm", ("cf_2021-04-17",),
+                 "usdm session cf_2021-04-17 (aggTrade, kline, acks), whole stream", tags=("mixed",)),
+    WorkloadSpec("mixed_coinm_cf", "binance_coinm", ("cf_2021-07-21",),
+                 "coinm session cf_2021-07-21 (10 symbols), whole stream", tags=("mixed",)),
+)
+
+# Run only where the compiled parser of the venue is complete (compiled vs reference).
+OTHER_WORKLOADS: tuple[WorkloadSpec, ...] = (
+    WorkloadSpec("okx_trades", "okx", ("cf_2022-05-13", "cf_2022-02-27"), "OKX trades frames", channel("trades")),
+    WorkloadSpec("okx_books", "okx", ("cf_2022-05-13", "cf_2022-02-27"),
+                 "OKX books / books-l2-tbt frames", channel("books")),
+    WorkloadSpec("deribit_book", "deribit", ("cf_2021-04-17", "cf_2021-07-22"), "Deribit book.*.raw frames",
+                 channel("book.")),
+    WorkloadSpec("deribit_ticker", "deribit", ("cf_2021-04-17", "cf_2021-07-22"), "Deribit ticker.*.raw frames",
+                 channel("ticker.")),
+)
+
+WORKLOADS: dict[str, WorkloadSpec] = {w.name: w for w in BINANCE_WORKLOADS + OTHER_WORKLOADS}
