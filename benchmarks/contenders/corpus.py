@@ -126,7 +126,7 @@ BINANCE_WORKLOADS: tuple[WorkloadSpec, ...] = (
     WorkloadSpec("bookTicker", "binance_usdm", ("hbt_2024-08-08_btcusdt",),
                  "usdm BTCUSDT bookTicker frames", binance_stream("bookTicker"), limit=30_000),
     WorkloadSpec("depth30", "binance_spot", ("hbt_2024-08-08_btcusdt", "hbt_2024-08-09_btcusdt"),
-                 "spot BTCUSDT depthUpdate frames with 20-40 levels", binance_depth_levels(20, 40), tags=("depth30",)),
+                 "spot BTCUSDT depthUpdate frames with 25-35 levels", binance_depth_levels(25, 35), tags=("depth30",)),
     WorkloadSpec("depth_usdm_0ms", "binance_usdm", ("hbt_2024-08-08_btcusdt",),
                  "usdm BTCUSDT depth@0ms frames (first 3000)", binance_event("depthUpdate"), limit=3_000),
     WorkloadSpec("mixed_spot_hbt", "binance_spot", ("hbt_2024-08-08_btcusdt",),
