@@ -123,7 +123,7 @@ cdef class ParserBase:
     def feed_many(self, frames, ts_recv):
         """Feed a sequence of bytes frames; ``ts_recv`` is one int or a sequence of ints."""
         cdef Py_ssize_t i, count = len(frames)
-        cdef int64_t ts
+        cdef int64_t ts = 0
         cdef bint same = isinstance(ts_recv, int)
         cdef int64_t[::1] tsv
         if same:
