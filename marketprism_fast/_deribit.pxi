@@ -1,8 +1,515 @@
-# Deribit JSON-RPC subscriptions (compiled). See reference/deribit.py for the oracle.
+# Deribit JSON-RPC subscriptions (compiled). reference/deribit.py is the oracle: same records,
+# same verdicts for every frame. StrictParser (lexical strictness, arrays of objects, level
+# rows) comes from _okx.pxi, included before this file.
+#
+# Notifications are {"jsonrpc":"2.0","method":"subscription","params":{"channel":..,"data":..}};
+# every value is a JSON number. Everything else is an RPC result or error, or a heartbeat
+# (a test_request one is counted: the transport must answer it).
+
+DEF SUBSCRIPTION_HEAD = b'{"jsonrpc":"2.0","method":"subscription","params":{"channel":"'
+DEF SUBSCRIPTION_HEAD_LEN = 62
+
+DEF DERIBIT_TRADES = 1
+DEF DERIBIT_BOOK = 2
+DEF DERIBIT_QUOTE = 3
+DEF DERIBIT_TICKER = 4
+DEF DERIBIT_PERPETUAL = 5
+DEF DERIBIT_CHART = 6
 
 
-cdef class DeribitParser(ParserBase):
+cdef int deribit_channel(const char* s, Py_ssize_t n) noexcept nogil:
+    """The handler of a channel: by its text up to the first '.', else chart.trades.*."""
+    cdef Py_ssize_t k = 0
+    while k < n and s[k] != 46:
+        k += 1
+    if text_eq(s, k, False, "trades", 6):
+        return DERIBIT_TRADES
+    if text_eq(s, k, False, "book", 4):
+        return DERIBIT_BOOK
+    if text_eq(s, k, False, "quote", 5):
+        return DERIBIT_QUOTE
+    if text_eq(s, k, False, "ticker", 6):
+        return DERIBIT_TICKER
+    if text_eq(s, k, False, "perpetual", 9):
+        return DERIBIT_PERPETUAL
+    if n >= 13 and memcmp(s, b"chart.trades.", 13) == 0:
+        return DERIBIT_CHART
+    return 0
+
+
+cdef Py_ssize_t last_dot(const char* s, Py_ssize_t n) noexcept nogil:
+    """Index of the last '.' in s[0:n], or -1."""
+    cdef Py_ssize_t i = n - 1
+    while i >= 0 and s[i] != 46:
+        i -= 1
+    return i
+
+
+cdef class DeribitParser(StrictParser):
     """Compiled parser for deribit."""
 
     cdef int parse_frame(self, const char* p, Py_ssize_t n) except -100:
-        return -E_VALUE
+        cdef Field top[MAX_FIELDS]
+        cdef int nt = 0, rc
+        rc = self.begin_text(p, n)
+        if rc < 0:
+            return rc
+        if rc == 1:
+            rc = self.notification_fast(p, n)
+            if rc != SHAPE_MISSED:
+                return rc
+        rc = scan_object(p, n, top, &nt, True, &self.lv)
+        if rc:
+            return -rc
+        return self.message(top, nt)
+
+    cdef int notification_fast(self, const char* p, Py_ssize_t n) except -100:
+        """A subscription notification exactly as Deribit sends it, without scanning ``data``
+        twice. Any other shape, or a failure (which the general path then reports), returns
+        SHAPE_MISSED with nothing written."""
+        cdef Field channel, data
+        cdef Cursor c
+        cdef int rc
+        if n < SUBSCRIPTION_HEAD_LEN + 12 or memcmp(p, SUBSCRIPTION_HEAD, SUBSCRIPTION_HEAD_LEN) != 0:
+            return SHAPE_MISSED
+        if p[n - 2] != 125 or p[n - 1] != 125:
+            return SHAPE_MISSED
+        c.p = p + SUBSCRIPTION_HEAD_LEN - 1
+        c.end = p + n
+        c.err = E_OK
+        channel.type = T_STRING
+        channel.lazy = False
+        channel.lv_rows = -1
+        if not scan_string(&c, &channel.val, &channel.vlen, &channel.escaped):
+            return SHAPE_MISSED
+        if c.end - c.p < 10 or memcmp(c.p, b',"data":', 8) != 0:
+            return SHAPE_MISSED
+        data.val = c.p + 8
+        data.vlen = (p + n - 2) - data.val
+        data.escaped = False
+        data.lazy = True
+        data.lv_rows = -1
+        if data.val[0] == 123:
+            data.type = T_OBJECT
+        elif data.val[0] == 91:
+            data.type = T_ARRAY
+        else:
+            return SHAPE_MISSED
+        rc = self.notification(&channel, &data)
+        if rc < 0:
+            self.rollback()
+            return SHAPE_MISSED
+        return rc
+
+    cdef int message(self, Field* top, int nt) except -100:
+        cdef Field pf[MAX_FIELDS]
+        cdef Field* v[4]
+        cdef Field* w[2]
+        cdef Field *method, *params, *error
+        cdef int np = 0, rc
+        pick(top, nt, "method params error result", v)
+        method, params, error = v[0], v[1], v[2]
+        if word_is(method, "heartbeat", 9):
+            rc = self.check_rest(top, nt)
+            if rc:
+                return -rc
+            if params != NULL and params.type == T_OBJECT:
+                rc = scan_object(params.val, params.vlen, pf, &np, False)
+                if rc:
+                    return -rc
+                pick(pf, np, "type", w)
+                if word_is(w[0], "test_request", 12):
+                    self.n_test_requests += 1
+            return RC_SKIP + SKIP_HEARTBEAT
+        if error != NULL:
+            rc = self.check_rest(top, nt)
+            if rc:
+                return -rc
+            if error.type == T_OBJECT:
+                rc = scan_object(error.val, error.vlen, pf, &np, False)
+                if rc:
+                    return -rc
+                pick(pf, np, "code message", w)
+                self.log_venue_error(w[0], w[1])
+            else:
+                self.log_venue_error(NULL, error)
+            return RC_SKIP + SKIP_ERROR_EVENT
+        if v[3] != NULL:
+            rc = self.check_rest(top, nt)
+            return -rc if rc else RC_SKIP + SKIP_RPC_RESULT
+        if not word_is(method, "subscription", 12):
+            if method == NULL or method.type == T_NULL:
+                return -E_MISSING  # neither a notification, an RPC result nor a heartbeat
+            rc = self.check_rest(top, nt)
+            return -rc if rc else RC_SKIP + SKIP_UNKNOWN_CHANNEL
+        if params == NULL:
+            return -E_MISSING
+        if params.type != T_OBJECT:
+            return -E_TYPE
+        rc = scan_object(params.val, params.vlen, pf, &np, True, &self.lv)
+        if rc:
+            return -rc
+        params.type = T_DONE
+        pick(pf, np, "channel data", w)
+        if not is_text(w[0]) or w[1] == NULL:
+            return -E_MISSING
+        rc = self.notification(w[0], w[1])
+        if rc < 0:
+            return rc
+        np = self.check_rest(pf, np)
+        if np == E_OK:
+            np = self.check_rest(top, nt)
+        return -np if np else rc
+
+    cdef int notification(self, Field* channel, Field* data) except -100:
+        """Route one notification; ``data`` is consumed (validated) whatever the channel."""
+        cdef Field f[MAX_FIELDS]
+        cdef int nf = 0, rc, kind
+        cdef char buf[TEXT_SCRATCH]
+        cdef const char* ch
+        cdef Py_ssize_t chn
+        if not decode_text(channel.val, channel.vlen, channel.escaped, buf, &ch, &chn):
+            return -E_TEXT
+        kind = deribit_channel(ch, chn)
+        if kind == 0:
+            rc = self.check_rest(data, 1)
+            return -rc if rc else RC_SKIP + SKIP_UNKNOWN_CHANNEL
+        if kind == DERIBIT_TRADES:
+            rc = self.each_object(NULL, data)
+            data.type = T_DONE
+            return rc
+        if data.type != T_OBJECT:
+            return -E_TYPE
+        rc = scan_object(data.val, data.vlen, f, &nf, True, &self.lv)
+        if rc:
+            return -rc
+        data.type = T_DONE
+        if kind == DERIBIT_BOOK:
+            rc = self.book(f, nf)
+        elif kind == DERIBIT_QUOTE:
+            rc = self.quote(f, nf)
+        elif kind == DERIBIT_TICKER:
+            rc = self.ticker(f, nf)
+        elif kind == DERIBIT_PERPETUAL:
+            rc = self.perpetual(ch, chn, f, nf)
+        else:
+            rc = self.chart(ch, chn, f, nf)
+        if rc < 0:
+            return rc
+        rc = self.check_rest(f, nf)
+        return -rc if rc else RC_PARSED
+
+    # ---- channels -----------------------------------------------------------------------------
+
+    cdef int on_object(self, void* ctx, Field* f, int nf) except -100:
+        """One trade of ``trades.*`` (+ a liquidation when it carries the flag)."""
+        cdef Field* v[7]
+        cdef double price, amount
+        cdef int64_t ts
+        cdef int side
+        cdef uint32_t inst
+        cdef uint64_t id_value
+        cdef Field* fid
+        cdef Field* flag
+        cdef const char* status = NULL
+        cdef Py_ssize_t r, status_len = 0
+        cdef RecordBuffer b = self.b_trade
+        pick(f, nf, "instrument_name timestamp price amount direction trade_id liquidation", v)
+        fid, flag = v[5], v[6]
+        if not is_text(v[0]) or fid == NULL:
+            return -E_MISSING
+        if not json_millis(v[1], &ts) or not json_number(v[2], &price) or not json_number(v[3], &amount):
+            return -E_NUMBER
+        side = side_of(v[4])
+        if side == 0:
+            return -E_VALUE
+        # an id is a non-negative JSON integer (kept as its decimal text) or a non-empty string
+        if not ((fid.type == T_NUMBER and parse_u64(fid.val, fid.vlen, &id_value)) or is_text(fid)):
+            return -E_TEXT
+        if flag != NULL and flag.type != T_NULL:
+            # the liquidated order is the taker's for T/MT, the resting maker's for M
+            if word_is(flag, "M", 1):
+                status, status_len = "M", 1
+            elif word_is(flag, "T", 1):
+                status, status_len = "T", 1
+            elif word_is(flag, "MT", 2):
+                status, status_len = "MT", 2
+            else:
+                return -E_VALUE
+        if not self.instrument(v[0], &inst):
+            return -E_TEXT
+        r = append_row(self, b, inst, ts)
+        if not b.put_text(TRADE_TRADE_ID_OFF, r, fid.val, fid.vlen, fid.escaped):
+            return -E_TEXT
+        set_f8(b, TRADE_PRICE, r, price)
+        set_f8(b, TRADE_AMOUNT, r, amount)
+        set_i1(b, TRADE_SIDE, r, <int8_t>side)
+        set_u1(b, TRADE_AGGREGATED, r, 0)
+        if status != NULL:
+            b = self.b_liq
+            r = append_row(self, b, inst, ts)
+            set_i1(b, LIQUIDATION_SIDE, r, <int8_t>(-side if status_len == 1 and status[0] == 77 else side))
+            set_f8(b, LIQUIDATION_PRICE, r, price)
+            set_f8(b, LIQUIDATION_AMOUNT, r, amount)
+            empty_text(b, LIQUIDATION_ORDER_ID_OFF, r)
+            b.put_text(LIQUIDATION_STATUS_OFF, r, status, status_len, False)
+        return RC_PARSED
+
+    cdef int book(self, Field* f, int nf) except -100:
+        cdef Field* v[7]
+        cdef LevelContext lc
+        cdef int64_t ts
+        cdef uint64_t change_id, prev = 0
+        cdef int rc
+        pick(f, nf, "instrument_name timestamp change_id type prev_change_id bids asks", v)
+        if not is_text(v[0]) or v[5] == NULL or v[6] == NULL:
+            return -E_MISSING
+        if not json_millis(v[1], &ts) or not json_u64(v[2], &change_id):
+            return -E_NUMBER
+        if v[3] == NULL or v[3].type == T_NULL:
+            # grouped books (book.{instrument}.{group}.{depth}.{interval}) send whole books of
+            # [price, amount] levels with no type: each one is a snapshot
+            lc.grouped = True
+            lc.snapshot = 1
+        elif word_is(v[3], "snapshot", 8) or word_is(v[3], "change", 6):
+            lc.grouped = False
+            lc.snapshot = 1 if word_is(v[3], "snapshot", 8) else 0
+            if not json_u64_or_zero(v[4], &prev):
+                return -E_NUMBER
+        else:
+            return -E_VALUE
+        if v[5].type != T_ARRAY or v[6].type != T_ARRAY:
+            return -E_TYPE
+        if v[5].lv_rows == 0 and v[6].lv_rows == 0:  # no level changed: a marker row, if wanted
+            v[5].type = T_DONE
+            v[6].type = T_DONE
+            if not self.book_markers:
+                return RC_PARSED
+            if not self.instrument(v[0], &lc.inst):
+                return -E_TEXT
+            self.book_marker(lc.inst, ts, change_id, change_id, prev, lc.snapshot, 0)
+            return RC_PARSED
+        if not self.instrument(v[0], &lc.inst):
+            return -E_TEXT
+        lc.ts = ts
+        lc.update_id = change_id
+        lc.prev_update_id = prev
+        lc.checksum = 0
+        lc.side = 1
+        rc = self.each_level(&lc, v[5])
+        if rc < 0:
+            return rc
+        lc.side = -1
+        return self.each_level(&lc, v[6])
+
+    cdef int on_level(self, LevelContext* lc, Scalar* row) except -100:
+        """``[new|change|delete, price, amount]`` (delete: amount 0), or a grouped book's
+        ``[price, amount]``: JSON numbers."""
+        cdef double price, amount
+        cdef bint delete = False
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_delta
+        if lc.grouped:
+            if row[1].type == 0 or row[2].type != 0:
+                return -E_VALUE
+            if not scalar_number(&row[0], &price) or not scalar_number(&row[1], &amount):
+                return -E_NUMBER
+        else:
+            if row[2].type == 0 or row[3].type != 0 or row[0].type != T_STRING:
+                return -E_VALUE
+            if text_eq(row[0].val, row[0].vlen, row[0].escaped, "delete", 6):
+                delete = True
+            elif not (text_eq(row[0].val, row[0].vlen, row[0].escaped, "new", 3)
+                      or text_eq(row[0].val, row[0].vlen, row[0].escaped, "change", 6)):
+                return -E_VALUE
+            if not scalar_number(&row[1], &price) or not scalar_number(&row[2], &amount):
+                return -E_NUMBER
+            if delete:
+                amount = 0.0
+        r = append_row(self, b, lc.inst, lc.ts)
+        set_i1(b, BOOK_DELTA_SIDE, r, lc.side)
+        set_f8(b, BOOK_DELTA_PRICE, r, price)
+        set_f8(b, BOOK_DELTA_AMOUNT, r, amount)
+        set_u8(b, BOOK_DELTA_FIRST_UPDATE_ID, r, lc.update_id)
+        set_u8(b, BOOK_DELTA_UPDATE_ID, r, lc.update_id)
+        set_u8(b, BOOK_DELTA_PREV_UPDATE_ID, r, lc.prev_update_id)
+        set_u1(b, BOOK_DELTA_IS_SNAPSHOT, r, lc.snapshot)
+        set_i8(b, BOOK_DELTA_CHECKSUM, r, 0)
+        empty_text(b, BOOK_DELTA_PRICE_TEXT_OFF, r)
+        empty_text(b, BOOK_DELTA_AMOUNT_TEXT_OFF, r)
+        return RC_PARSED
+
+    cdef int quote(self, Field* f, int nf) except -100:
+        cdef Field* v[6]
+        cdef double d[4]
+        cdef int64_t ts
+        cdef uint32_t inst
+        cdef int j
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_quote
+        pick(f, nf, "instrument_name timestamp best_bid_price best_bid_amount best_ask_price best_ask_amount", v)
+        if not is_text(v[0]):
+            return -E_MISSING
+        if not json_millis(v[1], &ts):
+            return -E_NUMBER
+        for j in range(4):
+            if not json_number_or_nan(v[2 + j], &d[j]):
+                return -E_NUMBER
+        if not self.instrument(v[0], &inst):
+            return -E_TEXT
+        r = append_row(self, b, inst, ts)
+        set_f8(b, QUOTE_BID_PRICE, r, d[0])
+        set_f8(b, QUOTE_BID_AMOUNT, r, d[1])
+        set_f8(b, QUOTE_ASK_PRICE, r, d[2])
+        set_f8(b, QUOTE_ASK_AMOUNT, r, d[3])
+        set_u8(b, QUOTE_UPDATE_ID, r, 0)
+        return RC_PARSED
+
+    cdef int ticker(self, Field* f, int nf) except -100:
+        """A ticker (+ open_interest when it carries ``open_interest``, + funding_rate when it
+        carries ``current_funding``). ``stats`` holds high/low/volumes; ``greeks`` is ignored."""
+        cdef Field sf[MAX_FIELDS]
+        cdef Field* v[13]
+        cdef Field* s[5]
+        cdef double d[8]
+        cdef double st[5]
+        cdef double funding, predicted
+        cdef int64_t ts
+        cdef uint32_t inst
+        cdef int j, ns = 0, rc
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_ticker
+        # d: last_price best_bid_price best_bid_amount best_ask_price best_ask_amount mark_price
+        #    index_price open_interest
+        pick(f, nf, "instrument_name timestamp stats last_price best_bid_price best_bid_amount "
+                    "best_ask_price best_ask_amount mark_price index_price open_interest "
+                    "current_funding funding_8h", v)
+        if not is_text(v[0]):
+            return -E_MISSING
+        if not json_millis(v[1], &ts):
+            return -E_NUMBER
+        if v[2] == NULL or v[2].type == T_NULL:
+            for j in range(5):
+                st[j] = NAN
+        elif v[2].type == T_OBJECT:
+            rc = scan_object(v[2].val, v[2].vlen, sf, &ns, False)
+            if rc:
+                return -rc
+            pick(sf, ns, "high low volume volume_usd price_change", s)
+            for j in range(5):
+                if not json_number_or_nan(s[j], &st[j]):
+                    return -E_NUMBER
+            rc = self.check_rest(sf, ns)
+            if rc:
+                return -rc
+            v[2].type = T_DONE
+        else:
+            return -E_TYPE
+        for j in range(8):
+            if not json_number_or_nan(v[3 + j], &d[j]):
+                return -E_NUMBER
+        if v[11] != NULL:
+            if not json_number_or_nan(v[11], &funding) or not json_number_or_nan(v[12], &predicted):
+                return -E_NUMBER
+        if not self.instrument(v[0], &inst):
+            return -E_TEXT
+        r = append_row(self, b, inst, ts)
+        set_f8(b, TICKER_LAST_PRICE, r, d[0])
+        set_f8(b, TICKER_LAST_AMOUNT, r, NAN)
+        set_f8(b, TICKER_OPEN_PRICE, r, NAN)
+        set_f8(b, TICKER_HIGH_PRICE, r, st[0])
+        set_f8(b, TICKER_LOW_PRICE, r, st[1])
+        set_f8(b, TICKER_VOLUME, r, st[2])
+        set_f8(b, TICKER_QUOTE_VOLUME, r, st[3])
+        set_f8(b, TICKER_PRICE_CHANGE, r, NAN)
+        set_f8(b, TICKER_PRICE_CHANGE_PCT, r, st[4])  # Deribit sends a percentage
+        set_f8(b, TICKER_WEIGHTED_AVG_PRICE, r, NAN)
+        set_f8(b, TICKER_BID_PRICE, r, d[1])
+        set_f8(b, TICKER_BID_AMOUNT, r, d[2])
+        set_f8(b, TICKER_ASK_PRICE, r, d[3])
+        set_f8(b, TICKER_ASK_AMOUNT, r, d[4])
+        set_f8(b, TICKER_MARK_PRICE, r, d[5])
+        set_f8(b, TICKER_INDEX_PRICE, r, d[6])
+        set_f8(b, TICKER_OPEN_INTEREST, r, d[7])
+        set_u8(b, TICKER_TRADE_COUNT, r, 0)
+        if v[10] != NULL:
+            b = self.b_oi
+            r = append_row(self, b, inst, ts)
+            set_f8(b, OPEN_INTEREST_OPEN_INTEREST, r, d[7])
+            set_f8(b, OPEN_INTEREST_OPEN_INTEREST_VALUE, r, NAN)
+        if v[11] != NULL:
+            b = self.b_funding
+            r = append_row(self, b, inst, ts)
+            set_f8(b, FUNDING_RATE_FUNDING_RATE, r, funding)
+            set_f8(b, FUNDING_RATE_PREDICTED_RATE, r, predicted)
+            set_f8(b, FUNDING_RATE_MARK_PRICE, r, d[5])
+            set_f8(b, FUNDING_RATE_INDEX_PRICE, r, d[6])
+            set_i8(b, FUNDING_RATE_FUNDING_TIME, r, 0)
+        return RC_PARSED
+
+    cdef int chart(self, const char* ch, Py_ssize_t chn, Field* f, int nf) except -100:
+        """``chart.trades.{instrument_name}.{resolution}`` (instrument names hold no '.')."""
+        cdef const char* rest = ch + 13
+        cdef Py_ssize_t rn = chn - 13
+        cdef Py_ssize_t dot = last_dot(rest, rn)
+        cdef Field* v[7]
+        cdef double d[6]
+        cdef int64_t open_time
+        cdef uint32_t inst
+        cdef int j
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_kline
+        if dot <= 0 or dot == rn - 1:  # no instrument, or no resolution
+            return -E_VALUE
+        pick(f, nf, "tick open high low close volume cost", v)
+        if not json_millis(v[0], &open_time):
+            return -E_NUMBER
+        for j in range(5):
+            if not json_number(v[1 + j], &d[j]):
+                return -E_NUMBER
+        if not json_number_or_nan(v[6], &d[5]):
+            return -E_NUMBER
+        if not self.symbols.lookup(rest, dot, False, &inst):
+            return -E_TEXT
+        r = append_row(self, b, inst, self.ts_recv)  # a candle push carries no event time
+        if not b.put_text(KLINE_INTERVAL_OFF, r, rest + dot + 1, rn - dot - 1, False):
+            return -E_TEXT
+        set_i8(b, KLINE_OPEN_TIME, r, open_time)
+        set_i8(b, KLINE_CLOSE_TIME, r, 0)
+        set_f8(b, KLINE_OPEN, r, d[0])
+        set_f8(b, KLINE_HIGH, r, d[1])
+        set_f8(b, KLINE_LOW, r, d[2])
+        set_f8(b, KLINE_CLOSE, r, d[3])
+        set_f8(b, KLINE_VOLUME, r, d[4])
+        set_f8(b, KLINE_QUOTE_VOLUME, r, d[5])
+        set_f8(b, KLINE_TAKER_BUY_VOLUME, r, NAN)
+        set_f8(b, KLINE_TAKER_BUY_QUOTE_VOLUME, r, NAN)
+        set_u8(b, KLINE_TRADE_COUNT, r, 0)
+        set_u1(b, KLINE_CLOSED, r, 0)
+        return RC_PARSED
+
+    cdef int perpetual(self, const char* ch, Py_ssize_t chn, Field* f, int nf) except -100:
+        """``perpetual.{instrument_name}.{interval}``: {timestamp, interest, index_price}."""
+        cdef const char* rest = ch + 10
+        cdef Py_ssize_t rn = chn - 10 if chn > 10 else 0
+        cdef Py_ssize_t dot = last_dot(rest, rn)
+        cdef Field* v[3]
+        cdef double rate, index
+        cdef int64_t ts
+        cdef uint32_t inst
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_funding
+        if dot <= 0:  # no instrument name
+            return -E_VALUE
+        pick(f, nf, "timestamp interest index_price", v)
+        if not json_millis(v[0], &ts) or not json_number(v[1], &rate) or not json_number_or_nan(v[2], &index):
+            return -E_NUMBER
+        if not self.symbols.lookup(rest, dot, False, &inst):
+            return -E_TEXT
+        r = append_row(self, b, inst, ts)
+        set_f8(b, FUNDING_RATE_FUNDING_RATE, r, rate)
+        set_f8(b, FUNDING_RATE_PREDICTED_RATE, r, NAN)
+        set_f8(b, FUNDING_RATE_MARK_PRICE, r, NAN)
+        set_f8(b, FUNDING_RATE_INDEX_PRICE, r, index)
+        set_i8(b, FUNDING_RATE_FUNDING_TIME, r, 0)
+        return RC_PARSED

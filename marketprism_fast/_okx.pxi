@@ -1,8 +1,1428 @@
-# OKX v5 public channels (compiled). See reference/okx.py for the oracle.
+# OKX v5 public channels (compiled). reference/okx.py is the oracle: same records, same
+# verdicts (parsed / skipped / malformed) for every frame.
+#
+# This file also holds StrictParser, the base of the OKX and Deribit parsers (Deribit's file
+# is included after this one). Their frames nest records in arrays of objects and carry values
+# the scanner only skips, so two things are added on top of the scanner:
+#
+# * lexical strictness. The scanner validates structure but accepts any run of number
+#   characters and any string bytes; the reference decodes with orjson, which rejects bad
+#   number grammar, numbers beyond the double range, control characters, bad escapes and
+#   invalid UTF-8. A frame of plain printable ASCII without backslashes (every real frame)
+#   cannot hold a bad string, so only its number tokens are checked, where they are; any other
+#   frame goes through lex_check once, whole.
+# * objects inside arrays (``"data":[{...}]``), scanned once each, levels captured in the pass.
+
+from libc.math cimport isfinite
+
+cdef extern from *:
+    """
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
+    /* 1 when p[0:n] is printable ASCII without a backslash: no byte < 0x20, >= 0x80 or '\\'. */
+    static inline int mpf_plain_text(const char *p, Py_ssize_t n) {
+        Py_ssize_t i = 0;
+    #if defined(__SSE2__)
+        const __m128i space = _mm_set1_epi8(0x20);
+        const __m128i backslash = _mm_set1_epi8(0x5c);
+        for (; i + 32 <= n; i += 32) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(p + i));
+            __m128i b = _mm_loadu_si128((const __m128i *)(p + i + 16));
+            /* signed compare: bytes >= 0x80 are negative, hence below 0x20 too */
+            __m128i bad = _mm_or_si128(
+                _mm_or_si128(_mm_cmplt_epi8(a, space), _mm_cmpeq_epi8(a, backslash)),
+                _mm_or_si128(_mm_cmplt_epi8(b, space), _mm_cmpeq_epi8(b, backslash)));
+            if (_mm_movemask_epi8(bad)) return 0;
+        }
+    #endif
+        for (; i < n; i++) {
+            unsigned char c = (unsigned char)p[i];
+            if (c < 0x20 || c >= 0x80 || c == 0x5c) return 0;
+        }
+        return 1;
+    }
+    """
+    bint mpf_plain_text(const char* p, Py_ssize_t n) nogil
 
 
-cdef class OkxParser(ParserBase):
+DEF T_DONE = 0            # a field a handler consumed and validated (check_rest skips it)
+DEF SHAPE_MISSED = -97    # a fast path saw an unexpected shape: take the general path
+DEF TEXT_SCRATCH = 512    # bytes of stack for decoding an escaped text value
+
+cdef uint64_t MAX_MS = 9223372036854ULL  # the largest ms timestamp whose ns fit int64
+
+
+# ---- lexical checks (what orjson rejects and the scanner lets through) ---------------------
+
+cdef inline bint is_number_char(char ch) noexcept nogil:
+    return is_digit(ch) or ch == 45 or ch == 43 or ch == 46 or ch == 101 or ch == 69
+
+
+cdef int number_token_ok(const char* s, Py_ssize_t n) except -1:
+    """A JSON number token: ``-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?``, finite as a double."""
+    cdef Py_ssize_t i = 0, start
+    cdef bint exponent = False
+    cdef double v
+    if n > 0 and s[0] == 45:
+        i = 1
+    if i >= n or not is_digit(s[i]):
+        return 0
+    if s[i] == 48:
+        i += 1
+    else:
+        while i < n and is_digit(s[i]):
+            i += 1
+    if i < n and s[i] == 46:
+        i += 1
+        start = i
+        while i < n and is_digit(s[i]):
+            i += 1
+        if i == start:
+            return 0
+    if i < n and (s[i] == 101 or s[i] == 69):
+        exponent = True
+        i += 1
+        if i < n and (s[i] == 43 or s[i] == 45):
+            i += 1
+        start = i
+        while i < n and is_digit(s[i]):
+            i += 1
+        if i == start:
+            return 0
+    if i != n:
+        return 0
+    if exponent or n > 300:  # only these can leave the double range
+        return parse_double(s, n, &v) and isfinite(v)
+    return 1
+
+
+cdef inline int hex4(const char* s, unsigned int* out) noexcept nogil:
+    cdef unsigned int v = 0
+    cdef int k
+    cdef char h
+    for k in range(4):
+        h = s[k]
+        v <<= 4
+        if 48 <= h <= 57:
+            v |= <unsigned int>(h - 48)
+        elif 97 <= h <= 102:
+            v |= <unsigned int>(h - 87)
+        elif 65 <= h <= 70:
+            v |= <unsigned int>(h - 55)
+        else:
+            return 0
+    out[0] = v
+    return 1
+
+
+cdef inline int utf8_sequence(const unsigned char* s, Py_ssize_t n) noexcept nogil:
+    """Length of the valid UTF-8 sequence (no overlong form, no surrogate) at s; 0 if none."""
+    cdef unsigned char c = s[0]
+    cdef unsigned char lo = 0x80, hi = 0xBF
+    cdef int k, need
+    if 0xC2 <= c <= 0xDF:
+        need = 1
+    elif 0xE0 <= c <= 0xEF:
+        need = 2
+        if c == 0xE0:
+            lo = 0xA0
+        elif c == 0xED:
+            hi = 0x9F
+    elif 0xF0 <= c <= 0xF4:
+        need = 3
+        if c == 0xF0:
+            lo = 0x90
+        elif c == 0xF4:
+            hi = 0x8F
+    else:
+        return 0
+    if n <= need or not (lo <= s[1] <= hi):
+        return 0
+    for k in range(2, need + 1):
+        if not (0x80 <= s[k] <= 0xBF):
+            return 0
+    return need + 1
+
+
+cdef int lex_string(const char* p, Py_ssize_t n, Py_ssize_t* at) noexcept nogil:
+    """At an opening quote: check the string's content and move past its closing quote."""
+    cdef Py_ssize_t i = at[0] + 1
+    cdef unsigned char ch
+    cdef unsigned int cp, low
+    cdef int k
+    while True:
+        if i >= n:
+            return E_TRUNCATED
+        ch = <unsigned char>p[i]
+        if ch == 34:
+            at[0] = i + 1
+            return E_OK
+        if ch == 92:
+            if i + 1 >= n:
+                return E_TRUNCATED
+            ch = <unsigned char>p[i + 1]
+            if ch == 34 or ch == 92 or ch == 47 or ch == 98 or ch == 102 or ch == 110 or ch == 114 or ch == 116:
+                i += 2
+                continue
+            if ch != 117 or i + 6 > n or not hex4(p + i + 2, &cp):
+                return E_TEXT
+            i += 6
+            if 0xD800 <= cp <= 0xDBFF:  # must pair with a low surrogate
+                if i + 6 > n or p[i] != 92 or p[i + 1] != 117 or not hex4(p + i + 2, &low) or not (0xDC00 <= low <= 0xDFFF):
+                    return E_TEXT
+                i += 6
+            elif 0xDC00 <= cp <= 0xDFFF:
+                return E_TEXT
+            continue
+        if ch < 0x20:
+            return E_TEXT
+        if ch < 0x80:
+            i += 1
+            continue
+        k = utf8_sequence(<const unsigned char*>p + i, n - i)
+        if k == 0:
+            return E_TEXT
+        i += k
+
+
+cdef int lex_check(const char* p, Py_ssize_t n) except -1:
+    """E_OK when every string and number token in p[0:n] is valid JSON text (orjson's rules).
+    Structure is the scanner's business; anything outside strings that is neither structure,
+    whitespace, a number nor a literal's letters is an error here too."""
+    cdef Py_ssize_t i = 0, j
+    cdef unsigned char ch
+    cdef int rc
+    while i < n:
+        ch = <unsigned char>p[i]
+        if ch == 34:
+            rc = lex_string(p, n, &i)
+            if rc:
+                return rc
+        elif ch == 45 or is_digit(ch):
+            j = i + 1
+            while j < n and is_number_char(p[j]):
+                j += 1
+            if not number_token_ok(p + i, j - i):
+                return E_NUMBER
+            i = j
+        elif ch == 116 or ch == 102 or ch == 110:  # true false null: the scanner checks the word
+            i += 1
+            while i < n and 97 <= p[i] <= 122:
+                i += 1
+        elif ch == 123 or ch == 125 or ch == 91 or ch == 93 or ch == 44 or ch == 58 or ch == 32 or ch == 9 or ch == 10 or ch == 13:
+            i += 1
+        else:
+            return E_SYNTAX
+    return E_OK
+
+
+# ---- typed values, the reference parsers' rules (reference/fields.py) ------------------------
+
+cdef inline bint decode_text(const char* s, Py_ssize_t n, bint escaped, char* buf, const char** out, Py_ssize_t* m) noexcept nogil:
+    """The text of a string value (unescaped into buf, TEXT_SCRATCH bytes, when needed)."""
+    if not escaped:
+        out[0] = s
+        m[0] = n
+        return True
+    if n > TEXT_SCRATCH:
+        return False
+    m[0] = unescape_json(s, n, buf)
+    out[0] = buf
+    return m[0] >= 0
+
+
+cdef inline bint text_eq(const char* s, Py_ssize_t n, bint escaped, const char* word, Py_ssize_t wn) noexcept nogil:
+    cdef char buf[TEXT_SCRATCH]
+    cdef const char* t
+    cdef Py_ssize_t m
+    if not escaped:
+        return n == wn and memcmp(s, word, wn) == 0
+    return decode_text(s, n, True, buf, &t, &m) and m == wn and memcmp(t, word, wn) == 0
+
+
+cdef inline bint word_is(Field* f, const char* word, Py_ssize_t wn) noexcept nogil:
+    """The field is the JSON string ``word`` (as decoded)."""
+    return f != NULL and f.type == T_STRING and text_eq(f.val, f.vlen, f.escaped, word, wn)
+
+
+cdef inline bint is_text(Field* f) noexcept nogil:
+    """A non-empty JSON string (reference ``text``)."""
+    return f != NULL and f.type == T_STRING and f.vlen > 0
+
+
+cdef inline int side_of(Field* f) noexcept nogil:
+    """+1 for "buy", -1 for "sell", 0 for anything else (reference ``side_from_word``)."""
+    if word_is(f, "buy", 3):
+        return 1
+    if word_is(f, "sell", 4):
+        return -1
+    return 0
+
+
+cdef int decimal_text(const char* s, Py_ssize_t n, bint escaped, double* out) except -1:
+    """float() of a string in JSON-number grammar; 0 when it is not one."""
+    cdef char buf[TEXT_SCRATCH]
+    cdef const char* t
+    cdef Py_ssize_t m
+    if not decode_text(s, n, escaped, buf, &t, &m):
+        return 0
+    return parse_double(t, m, out)
+
+
+cdef inline int decimal(Field* f, double* out) except -1:
+    """A required decimal text (reference ``decimal``)."""
+    if f == NULL or f.type != T_STRING:
+        return 0
+    return decimal_text(f.val, f.vlen, f.escaped, out)
+
+
+cdef inline int decimal_or_nan(Field* f, double* out) except -1:
+    """Absent, null or "" -> NaN; else a decimal text (reference ``decimal_or_nan``)."""
+    if f == NULL or f.type == T_NULL or (f.type == T_STRING and f.vlen == 0):
+        out[0] = NAN
+        return 1
+    return decimal(f, out)
+
+
+cdef inline int scalar_decimal(Scalar* v, double* out) except -1:
+    """A level element that must be a decimal text."""
+    if v.type != T_STRING:
+        return 0
+    if v.has_num:
+        out[0] = v.num
+        return 1
+    return decimal_text(v.val, v.vlen, v.escaped, out)
+
+
+cdef inline int scalar_number(Scalar* v, double* out) except -1:
+    """A level element that must be a JSON number."""
+    if v.type != T_NUMBER:
+        return 0
+    if v.has_num:
+        out[0] = v.num
+        return 1
+    return parse_double(v.val, v.vlen, out) and isfinite(out[0])
+
+
+cdef inline int millis_text(const char* s, Py_ssize_t n, bint escaped, int64_t* out) noexcept nogil:
+    """A millisecond timestamp sent as digit text -> ns (reference ``millis_text``)."""
+    cdef char buf[TEXT_SCRATCH]
+    cdef const char* t
+    cdef Py_ssize_t m
+    cdef uint64_t v
+    if not decode_text(s, n, escaped, buf, &t, &m) or not parse_u64(t, m, &v) or v > MAX_MS:
+        return 0
+    out[0] = <int64_t>v * 1000000
+    return 1
+
+
+cdef inline int field_millis_text(Field* f, int64_t* out) noexcept nogil:
+    if f == NULL or f.type != T_STRING:
+        return 0
+    return millis_text(f.val, f.vlen, f.escaped, out)
+
+
+cdef inline int json_number(Field* f, double* out) except -1:
+    """A required JSON number (reference ``number``)."""
+    if f == NULL or f.type != T_NUMBER:
+        return 0
+    return parse_double(f.val, f.vlen, out) and isfinite(out[0])
+
+
+cdef inline int json_number_or_nan(Field* f, double* out) except -1:
+    if f == NULL or f.type == T_NULL:
+        out[0] = NAN
+        return 1
+    return json_number(f, out)
+
+
+cdef inline int json_u64(Field* f, uint64_t* out) noexcept nogil:
+    """A JSON integer token in [0, 2**64) (``-0`` decodes to a float: not one)."""
+    return f != NULL and f.type == T_NUMBER and parse_u64(f.val, f.vlen, out)
+
+
+cdef inline int json_u64_or_zero(Field* f, uint64_t* out) noexcept nogil:
+    if f == NULL or f.type == T_NULL:
+        out[0] = 0
+        return 1
+    return json_u64(f, out)
+
+
+cdef inline int json_millis(Field* f, int64_t* out) noexcept nogil:
+    """A JSON-integer millisecond timestamp -> ns (reference ``millis``)."""
+    cdef uint64_t v
+    if not json_u64(f, &v) or v > MAX_MS:
+        return 0
+    out[0] = <int64_t>v * 1000000
+    return 1
+
+
+cdef bint truthy(Field* f) except -1:
+    """Python truthiness of the decoded value (absent counts as None)."""
+    cdef const char* s
+    cdef const char* e
+    cdef double v
+    if f == NULL or f.type == T_NULL or f.type == T_FALSE:
+        return False
+    if f.type == T_STRING:
+        return f.vlen > 0
+    if f.type == T_NUMBER:
+        return not parse_double(f.val, f.vlen, &v) or v != 0.0
+    if f.type == T_OBJECT or f.type == T_ARRAY:
+        s = f.val + 1
+        e = f.val + f.vlen - 1
+        while s < e and (s[0] == 32 or s[0] == 9 or s[0] == 10 or s[0] == 13):
+            s += 1
+        return s < e
+    return True
+
+
+cdef void pick(Field* f, int nf, const char* names, Field** out) noexcept nogil:
+    """out[j] = the member named by the j-th space-separated word of ``names`` (the last
+    one of that name, as a decoded object keeps), or NULL."""
+    cdef const char* s = names
+    cdef const char* e
+    cdef Py_ssize_t kl
+    cdef int i, j = 0
+    while True:
+        e = s
+        while e[0] != 0 and e[0] != 32:
+            e += 1
+        kl = e - s
+        out[j] = NULL
+        i = nf - 1
+        while i >= 0:
+            if f[i].klen == kl and f[i].key[0] == s[0] and memcmp(f[i].key, s, kl) == 0:
+                out[j] = &f[i]
+                break
+            i -= 1
+        if e[0] == 0:
+            return
+        s = e + 1
+        j += 1
+
+
+cdef inline void set_scalar(Scalar* v, Field* f) noexcept nogil:
+    v.val = f.val
+    v.vlen = <int32_t>f.vlen
+    v.type = <int8_t>f.type
+    v.escaped = f.escaped
+    v.has_num = 0
+
+
+cdef inline const char* after_scalar(Scalar* v) noexcept nogil:
+    """The first byte after a captured level element (past a string's closing quote)."""
+    return v.val + v.vlen + (1 if v.type == T_STRING else 0)
+
+
+cdef struct LevelContext:
+    # what every book_delta row of one side of one book message shares
+    int8_t side
+    uint8_t snapshot
+    bint grouped             # Deribit grouped books: [price, amount] levels
+    uint32_t inst
+    int64_t ts
+    uint64_t update_id
+    uint64_t prev_update_id
+    int64_t checksum
+
+
+cdef const char* row_tail(const char* s, const char* end) except? NULL:
+    """Past the elements of a captured level row beyond LEVEL_WIDTH (``, scalar`` groups,
+    which capture_levels only counts): the row's ']', or NULL if they are not valid."""
+    cdef Cursor c
+    cdef const char* v
+    cdef Py_ssize_t vn
+    cdef bint esc
+    cdef char ch
+    c.p = s
+    c.end = end
+    c.err = E_OK
+    while True:
+        skip_ws(&c)
+        if c.p >= c.end:
+            return NULL
+        if c.p[0] == 93:
+            return c.p
+        if c.p[0] != 44:
+            return NULL
+        c.p += 1
+        skip_ws(&c)
+        if c.p >= c.end:
+            return NULL
+        ch = c.p[0]
+        v = c.p
+        if ch == 34:
+            if not scan_string(&c, &v, &vn, &esc):
+                return NULL
+        elif ch == 116:
+            if not scan_literal(&c, "true", 4):
+                return NULL
+        elif ch == 102:
+            if not scan_literal(&c, "false", 5):
+                return NULL
+        elif ch == 110:
+            if not scan_literal(&c, "null", 4):
+                return NULL
+        elif not scan_number_token(&c) or not number_token_ok(v, c.p - v):
+            return NULL
+
+
+cdef class StrictParser(ParserBase):
+    """Base of the OKX and Deribit parsers: lexical strictness and arrays of objects."""
+
+    cdef bint lexed   # the whole frame passed lex_check (else it is plain ASCII, no escapes)
+
+    cdef int begin_text(self, const char* p, Py_ssize_t n) except -100:
+        """Start a frame: 1 when it is plain text (number tokens still to check where they
+        are), 0 when lex_check passed it whole, or an error code negated."""
+        cdef int rc
+        if mpf_plain_text(p, n):
+            self.lexed = False
+            return 1
+        rc = lex_check(p, n)
+        if rc:
+            return -rc
+        self.lexed = True
+        return 0
+
+    cdef int check_rest(self, Field* f, int nf) except -1:
+        """Validate the members no handler consumed: lazily skipped containers strictly, and
+        number tokens (in containers too) unless the frame was checked whole. E_* code."""
+        cdef Cursor c
+        cdef int i, rc
+        for i in range(nf):
+            if f[i].type == T_NUMBER:
+                if not self.lexed and not number_token_ok(f[i].val, f[i].vlen):
+                    return E_NUMBER
+            elif f[i].type == T_OBJECT or f[i].type == T_ARRAY:
+                if f[i].lazy:
+                    c.p = f[i].val
+                    c.end = f[i].val + f[i].vlen
+                    c.err = E_OK
+                    if not skip_container(&c):
+                        return c.err if c.err != E_OK else E_SYNTAX
+                    if c.p != c.end:  # a span a fast path guessed may run past the value
+                        return E_SYNTAX
+                    f[i].lazy = False
+                if not self.lexed:
+                    rc = lex_check(f[i].val, f[i].vlen)
+                    if rc:
+                        return rc
+        return E_OK
+
+    cdef int check_captured(self, Field* arr) except -1:
+        """Captured level rows of a plain frame, walked row by row: every row must end right
+        after its last captured element (a number token that failed just before a row's ']'
+        can leave the row captured short), number tokens must stay in the double range, and
+        elements beyond the captured width must be valid too. E_* code."""
+        cdef Py_ssize_t r
+        cdef Scalar* row
+        cdef const char* s = arr.val + 1
+        cdef const char* end = arr.val + arr.vlen
+        cdef int k, last
+        for r in range(arr.lv_rows):
+            row = self.lv.items + arr.lv_start + r * LEVEL_WIDTH
+            while s < end and s[0] == 32:
+                s += 1
+            if s >= end or s[0] != 91:
+                return E_SYNTAX
+            s += 1
+            last = -1
+            for k in range(LEVEL_WIDTH):
+                if row[k].type == 0:
+                    break
+                last = k
+                if row[k].type == T_NUMBER and not row[k].has_num and not number_token_ok(row[k].val, row[k].vlen):
+                    return E_NUMBER
+            if last >= 0:
+                s = after_scalar(&row[last])
+            if last == LEVEL_WIDTH - 1:  # maybe more elements: check them up to the row's end
+                s = row_tail(s, end)
+                if s == NULL:
+                    return E_SYNTAX
+            while s < end and s[0] == 32:
+                s += 1
+            if s >= end or s[0] != 93:
+                return E_SYNTAX
+            s += 1
+            while s < end and s[0] == 32:
+                s += 1
+            if s < end and s[0] == 44:
+                s += 1
+        return E_OK
+
+    cdef int row_of(self, Field* elem, Scalar* row, int width, int* count) except -1:
+        """The first ``width`` elements of an array value as Scalars (the rest marked absent);
+        every element is checked. E_* code."""
+        cdef ArrayIter it
+        cdef Field v
+        cdef int k = 0, got, rc
+        array_begin(&it, elem.val, elem.vlen)
+        while True:
+            got = array_next(&it, &v)
+            if got == 0:
+                break
+            if got < 0:
+                return it.c.err if it.c.err != E_OK else E_SYNTAX
+            if k < width:
+                set_scalar(&row[k], &v)
+            if not self.lexed:
+                if v.type == T_NUMBER:
+                    if not number_token_ok(v.val, v.vlen):
+                        return E_NUMBER
+                elif v.type == T_OBJECT or v.type == T_ARRAY:
+                    rc = lex_check(v.val, v.vlen)
+                    if rc:
+                        return rc
+            k += 1
+        for got in range(k, width):
+            row[got].type = 0
+            row[got].has_num = 0
+        count[0] = k
+        return E_OK
+
+    cdef int on_level(self, LevelContext* lc, Scalar* row) except -100:
+        """One level row (LEVEL_WIDTH Scalars, absent ones typed 0) of each_level."""
+        raise NotImplementedError
+
+    cdef int each_level(self, LevelContext* lc, Field* arr) except -100:
+        """on_level for every row of a levels array: from the rows captured while scanning,
+        else (a level holding a container) element by element. Consumes ``arr``."""
+        cdef Py_ssize_t i
+        cdef int rc, count, got
+        cdef Scalar row[LEVEL_WIDTH]
+        cdef ArrayIter it
+        cdef Field elem
+        cdef RecordBuffer b = self.b_delta
+        if arr.type != T_ARRAY:
+            return -E_TYPE
+        if arr.lv_rows >= 0:
+            if not self.lexed:
+                rc = self.check_captured(arr)
+                if rc:
+                    return -rc
+            if b.n + arr.lv_rows > b.cap:
+                b.grow(b.n + arr.lv_rows)
+            for i in range(arr.lv_rows):
+                rc = self.on_level(lc, self.lv.items + arr.lv_start + i * LEVEL_WIDTH)
+                if rc < 0:
+                    return rc
+            arr.type = T_DONE
+            return RC_PARSED
+        array_begin(&it, arr.val, arr.vlen)
+        while True:
+            got = array_next(&it, &elem)
+            if got == 0:
+                break
+            if got < 0:
+                return -it.c.err if it.c.err != E_OK else -E_SYNTAX
+            if elem.type != T_ARRAY:
+                return -E_TYPE
+            rc = self.row_of(&elem, row, LEVEL_WIDTH, &count)
+            if rc:
+                return -rc
+            rc = self.on_level(lc, row)
+            if rc < 0:
+                return rc
+        rc = self.array_end(&it)
+        if rc:
+            return -rc
+        arr.type = T_DONE
+        return RC_PARSED
+
+    cdef int on_object(self, void* ctx, Field* f, int nf) except -100:
+        """One object of an array handed to each_object."""
+        raise NotImplementedError
+
+    cdef int each_object(self, void* ctx, Field* arr) except -100:
+        """on_object for every element of an array value, each scanned strictly once (an
+        element that is not an object is an error). The common one-element array is
+        scanned in place; otherwise elements are delimited first."""
+        cdef Field f[MAX_FIELDS]
+        cdef int nf = 0, rc
+        cdef Cursor c
+        cdef const char* s
+        cdef const char* e
+        cdef Py_ssize_t mark
+        if arr.type != T_ARRAY:
+            return -E_TYPE
+        if arr.lv_rows >= 0:  # captured as rows: empty, or its elements are arrays
+            return RC_PARSED if arr.lv_rows == 0 else -E_TYPE
+        if arr.vlen < 2 or arr.val[arr.vlen - 1] != 93:
+            return -E_SYNTAX
+        s = arr.val + 1
+        e = arr.val + arr.vlen - 1
+        while s < e and (s[0] == 32 or s[0] == 9 or s[0] == 10 or s[0] == 13):
+            s += 1
+        while e > s and ((e - 1)[0] == 32 or (e - 1)[0] == 9 or (e - 1)[0] == 10 or (e - 1)[0] == 13):
+            e -= 1
+        if s == e:
+            return RC_PARSED
+        if s[0] == 123 and (e - 1)[0] == 125:
+            mark = self.lv.n
+            if scan_object(s, e - s, f, &nf, True, &self.lv) == E_OK:
+                return self.object_done(ctx, f, nf)
+            self.lv.n = mark  # more than one element (or a bad one): delimit them
+        c.p = arr.val + 1
+        c.end = arr.val + arr.vlen
+        c.err = E_OK
+        while True:
+            skip_ws(&c)
+            if c.p >= c.end:
+                return -E_TRUNCATED
+            if c.p[0] != 123:
+                return -E_TYPE
+            s = c.p
+            if not skip_balanced(&c):
+                return -E_TRUNCATED
+            rc = scan_object(s, c.p - s, f, &nf, True, &self.lv)
+            if rc:
+                return -rc
+            rc = self.object_done(ctx, f, nf)
+            if rc < 0:
+                return rc
+            skip_ws(&c)
+            if c.p >= c.end:
+                return -E_TRUNCATED
+            if c.p[0] == 44:
+                c.p += 1
+            elif c.p[0] == 93 and c.p + 1 == c.end:
+                return RC_PARSED
+            else:
+                return -E_SYNTAX
+
+    cdef int object_done(self, void* ctx, Field* f, int nf) except -100:
+        cdef int rc = self.on_object(ctx, f, nf)
+        if rc < 0:
+            return rc
+        rc = self.check_rest(f, nf)
+        return -rc if rc else RC_PARSED
+
+    cdef int array_end(self, ArrayIter* it) noexcept:
+        """After array_next returned 0: E_OK when the closing bracket ends the value's span."""
+        return E_OK if it.c.p + 1 == it.c.end else E_SYNTAX
+
+    cdef void rollback(self):
+        """Drop the rows of the frame being parsed (a fast path that missed is retried)."""
+        cdef RecordBuffer b
+        cdef int i
+        for i in range(N_KINDS):
+            if i != K_BOOK_SNAPSHOT:
+                b = <RecordBuffer>self.buffers[i]
+                b.n = b.committed
+                b.arena_n = b.arena_committed
+        self.lv.n = 0
+
+    cdef void log_venue_error(self, Field* code, Field* message) noexcept:
+        """The venue answered with an error (bad subscription, rate limit...): say so."""
+        try:
+            code_text = code.val[:code.vlen].decode("utf-8", "replace") if code != NULL else ""
+            message_text = message.val[:message.vlen].decode("utf-8", "replace") if message != NULL else ""
+            _log.warning("%s: venue error event: code %s: %s", self.venue, code_text[:40], message_text[:200])
+        except Exception:
+            pass
+
+
+# ---- OKX ---------------------------------------------------------------------------------------
+
+DEF OKX_TRADES = 1
+DEF OKX_BOOKS = 2
+DEF OKX_BOOKS5 = 3
+DEF OKX_BBO = 4
+DEF OKX_TICKERS = 5
+DEF OKX_CANDLES = 6
+DEF OKX_FUNDING = 7
+DEF OKX_OPEN_INTEREST = 8
+DEF OKX_MARK_PRICE = 9
+DEF OKX_LIQUIDATIONS = 10
+DEF OKX_LIQUIDATION_DETAIL = 11
+DEF CANDLE_WIDTH = 9   # [ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]
+
+
+cdef struct OkxContext:
+    int channel
+    Field* arg_inst          # the arg's instId (NULL when absent): items without one use it
+    uint8_t snapshot         # books: the action is a snapshot
+    Field* inst              # liquidation details: their item's instId
+    uint32_t code            # ... and its instrument code, once resolved
+    bint resolved
+
+
+cdef int okx_channel(const char* s, Py_ssize_t n) noexcept nogil:
+    if text_eq(s, n, False, "trades", 6) or text_eq(s, n, False, "trades-all", 10):
+        return OKX_TRADES
+    if text_eq(s, n, False, "books", 5) or text_eq(s, n, False, "books-l2-tbt", 12) or text_eq(s, n, False, "books50-l2-tbt", 14):
+        return OKX_BOOKS
+    if text_eq(s, n, False, "books5", 6):
+        return OKX_BOOKS5
+    if text_eq(s, n, False, "bbo-tbt", 7):
+        return OKX_BBO
+    if text_eq(s, n, False, "tickers", 7):
+        return OKX_TICKERS
+    if text_eq(s, n, False, "funding-rate", 12):
+        return OKX_FUNDING
+    if text_eq(s, n, False, "open-interest", 13):
+        return OKX_OPEN_INTEREST
+    if text_eq(s, n, False, "mark-price", 10):
+        return OKX_MARK_PRICE
+    if text_eq(s, n, False, "liquidation-orders", 18):
+        return OKX_LIQUIDATIONS
+    if n >= 6 and memcmp(s, b"candle", 6) == 0:
+        return OKX_CANDLES
+    return 0
+
+
+cdef int spot_like(Field* inst_type, Field* inst_id) except -1:
+    """SPOT/MARGIN by ``instType`` when it is set, else by the id's shape (``BASE-QUOTE``)."""
+    cdef char buf[TEXT_SCRATCH]
+    cdef const char* t
+    cdef Py_ssize_t m, i, dashes = 0
+    if truthy(inst_type):
+        return word_is(inst_type, "SPOT", 4) or word_is(inst_type, "MARGIN", 6)
+    if not decode_text(inst_id.val, inst_id.vlen, inst_id.escaped, buf, &t, &m):
+        return 0
+    for i in range(m):
+        if t[i] == 45:
+            dashes += 1
+    return dashes == 1
+
+
+cdef class OkxParser(StrictParser):
     """Compiled parser for okx."""
 
     cdef int parse_frame(self, const char* p, Py_ssize_t n) except -100:
+        cdef Field top[MAX_FIELDS]
+        cdef int nt = 0, rc
+        if n == 4 and memcmp(p, b"pong", 4) == 0:
+            return RC_SKIP + SKIP_PONG
+        rc = self.begin_text(p, n)
+        if rc < 0:
+            return rc
+        if rc == 1:
+            rc = self.push_fast(p, n)
+            if rc != SHAPE_MISSED:
+                return rc
+        rc = scan_object(p, n, top, &nt, True, &self.lv)
+        if rc:
+            return -rc
+        return self.message(top, nt)
+
+    cdef int push_fast(self, const char* p, Py_ssize_t n) except -100:
+        """``{"arg":{..},["action":"..",]"data":[..]}`` as OKX sends pushes, without scanning
+        ``data`` twice. Any other shape, or a failure (which the general path then reports),
+        returns SHAPE_MISSED with nothing written."""
+        cdef Field top[3]
+        cdef Cursor c
+        cdef int nt = 1, rc
+        if n < 20 or memcmp(p, b'{"arg":{', 8) != 0 or p[n - 2] != 93 or p[n - 1] != 125:
+            return SHAPE_MISSED
+        c.p = p + 7
+        c.end = p + n
+        c.err = E_OK
+        if not skip_balanced(&c):
+            return SHAPE_MISSED
+        top[0].key = p + 2
+        top[0].klen = 3
+        top[0].val = p + 7
+        top[0].vlen = c.p - (p + 7)
+        top[0].type = T_OBJECT
+        top[0].escaped = False
+        top[0].lazy = True
+        top[0].lv_rows = -1
+        if c.end - c.p > 11 and memcmp(c.p, b',"action":"', 11) == 0:
+            top[1].key = c.p + 2
+            top[1].klen = 6
+            c.p += 10
+            top[1].type = T_STRING
+            top[1].lazy = False
+            top[1].lv_rows = -1
+            if not scan_string(&c, &top[1].val, &top[1].vlen, &top[1].escaped):
+                return SHAPE_MISSED
+            nt = 2
+        if c.end - c.p < 10 or memcmp(c.p, b',"data":[', 9) != 0:
+            return SHAPE_MISSED
+        top[nt].key = c.p + 2
+        top[nt].klen = 4
+        top[nt].val = c.p + 8
+        top[nt].vlen = (p + n - 1) - top[nt].val
+        top[nt].type = T_ARRAY
+        top[nt].escaped = False
+        top[nt].lazy = True
+        top[nt].lv_rows = -1
+        rc = self.message(top, nt + 1)
+        if rc < 0:
+            self.rollback()
+            return SHAPE_MISSED
+        return rc
+
+    cdef int message(self, Field* top, int nt) except -100:
+        cdef Field af[MAX_FIELDS]
+        cdef int na = 0, rc, i
+        cdef Field *event = NULL, *arg = NULL, *data = NULL, *action = NULL
+        cdef Field *channel, *arg_inst
+        cdef Field* want[2]
+        cdef OkxContext x
+        cdef char buf[TEXT_SCRATCH]
+        cdef const char* ch
+        cdef Py_ssize_t chn
+        for i in range(nt):
+            if key_is(&top[i], "event", 5):
+                event = &top[i]
+            elif key_is(&top[i], "arg", 3):
+                arg = &top[i]
+            elif key_is(&top[i], "data", 4):
+                data = &top[i]
+            elif key_is(&top[i], "action", 6):
+                action = &top[i]
+        if event != NULL:
+            rc = self.check_rest(top, nt)
+            if rc:
+                return -rc
+            if word_is(event, "error", 5):
+                pick(top, nt, "code msg", want)
+                self.log_venue_error(want[0], want[1])
+                return RC_SKIP + SKIP_ERROR_EVENT
+            return RC_SKIP + SKIP_EVENT
+        if arg == NULL:
+            return -E_MISSING
+        if arg.type != T_OBJECT:
+            return -E_TYPE
+        rc = scan_object(arg.val, arg.vlen, af, &na, False)
+        if rc:
+            return -rc
+        arg.type = T_DONE
+        rc = self.check_rest(af, na)
+        if rc:
+            return -rc
+        pick(af, na, "channel instId", want)
+        channel = want[0]
+        arg_inst = want[1]
+        if not is_text(channel):
+            return -E_MISSING
+        if not decode_text(channel.val, channel.vlen, channel.escaped, buf, &ch, &chn):
+            return -E_TEXT
+        x.channel = okx_channel(ch, chn)
+        x.arg_inst = arg_inst
+        x.snapshot = 0
+        x.resolved = False
+        if x.channel == 0:
+            rc = self.check_rest(top, nt)
+            return -rc if rc else RC_SKIP + SKIP_UNKNOWN_CHANNEL
+        if data == NULL:
+            return -E_MISSING
+        if data.type != T_ARRAY:
+            return -E_TYPE
+        if x.channel == OKX_BOOKS or x.channel == OKX_BOOKS5:
+            if action == NULL:
+                if x.channel != OKX_BOOKS5:
+                    return -E_MISSING
+                x.snapshot = 1  # books5 pushes whole top-5 books: snapshots
+            elif word_is(action, "snapshot", 8):
+                x.snapshot = 1
+            elif word_is(action, "update", 6):
+                x.snapshot = 0
+            else:
+                return -E_VALUE
+        if x.channel == OKX_CANDLES:
+            rc = self.candles(data, ch + 6, chn - 6, arg_inst, af, na)
+        elif x.channel == OKX_MARK_PRICE:
+            rc = RC_PARSED  # no record kind holds a bare mark price; data stays for check_rest
+        else:
+            rc = self.each_object(&x, data)
+            data.type = T_DONE
+        if rc < 0:
+            return rc
+        rc = self.check_rest(top, nt)
+        return -rc if rc else RC_PARSED
+
+    cdef int on_object(self, void* ctx, Field* f, int nf) except -100:
+        cdef OkxContext* x = <OkxContext*>ctx
+        cdef int c = x.channel
+        if c == OKX_BOOKS or c == OKX_BOOKS5:
+            return self.book(x, f, nf)
+        if c == OKX_TRADES:
+            return self.trade(x, f, nf)
+        if c == OKX_BBO:
+            return self.bbo(x, f, nf)
+        if c == OKX_TICKERS:
+            return self.ticker(x, f, nf)
+        if c == OKX_FUNDING:
+            return self.funding(x, f, nf)
+        if c == OKX_OPEN_INTEREST:
+            return self.open_interest(x, f, nf)
+        if c == OKX_LIQUIDATIONS:
+            return self.liquidation(x, f, nf)
+        if c == OKX_LIQUIDATION_DETAIL:
+            return self.liquidation_detail(x, f, nf)
         return -E_VALUE
+
+    cdef inline Field* item_inst(self, OkxContext* x, Field* own) noexcept:
+        """An item's instrument: its own ``instId`` when it has the key, else the arg's."""
+        return own if own != NULL else x.arg_inst
+
+    # ---- channels ---------------------------------------------------------------------------
+
+    cdef int trade(self, OkxContext* x, Field* f, int nf) except -100:
+        cdef Field *fi = NULL, *fid = NULL, *fp = NULL, *fs = NULL, *fside = NULL, *fts = NULL
+        cdef int i, side
+        cdef double price, amount
+        cdef int64_t ts
+        cdef uint32_t inst
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_trade
+        for i in range(nf):
+            if f[i].klen == 2:
+                if f[i].key[0] == ord("p") and f[i].key[1] == ord("x"):
+                    fp = &f[i]
+                elif f[i].key[0] == ord("s") and f[i].key[1] == ord("z"):
+                    fs = &f[i]
+                elif f[i].key[0] == ord("t") and f[i].key[1] == ord("s"):
+                    fts = &f[i]
+            elif key_is(&f[i], "instId", 6):
+                fi = &f[i]
+            elif key_is(&f[i], "tradeId", 7):
+                fid = &f[i]
+            elif key_is(&f[i], "side", 4):
+                fside = &f[i]
+        fi = self.item_inst(x, fi)
+        if not is_text(fi) or not is_text(fid):
+            return -E_MISSING
+        if not field_millis_text(fts, &ts) or not decimal(fp, &price) or not decimal(fs, &amount):
+            return -E_NUMBER
+        side = side_of(fside)
+        if side == 0:
+            return -E_VALUE
+        if not self.instrument(fi, &inst):
+            return -E_TEXT
+        r = append_row(self, b, inst, ts)
+        if not b.put_text(TRADE_TRADE_ID_OFF, r, fid.val, fid.vlen, fid.escaped):
+            return -E_TEXT
+        set_f8(b, TRADE_PRICE, r, price)
+        set_f8(b, TRADE_AMOUNT, r, amount)
+        set_i1(b, TRADE_SIDE, r, <int8_t>side)
+        set_u1(b, TRADE_AGGREGATED, r, 0)
+        return RC_PARSED
+
+    cdef int book(self, OkxContext* x, Field* f, int nf) except -100:
+        cdef Field *fi = NULL, *fts = NULL, *fb = NULL, *fa = NULL, *fseq = NULL, *fprev = NULL, *fsum = NULL
+        cdef int i, rc
+        cdef int64_t ts, checksum = 0
+        cdef uint64_t seq, prev
+        cdef double minus_one
+        cdef LevelContext lc
+        for i in range(nf):
+            if f[i].klen == 4:
+                if memcmp(f[i].key, b"bids", 4) == 0:
+                    fb = &f[i]
+                elif memcmp(f[i].key, b"asks", 4) == 0:
+                    fa = &f[i]
+            elif key_is(&f[i], "ts", 2):
+                fts = &f[i]
+            elif key_is(&f[i], "seqId", 5):
+                fseq = &f[i]
+            elif key_is(&f[i], "instId", 6):
+                fi = &f[i]
+            elif key_is(&f[i], "checksum", 8):
+                fsum = &f[i]
+            elif key_is(&f[i], "prevSeqId", 9):
+                fprev = &f[i]
+        fi = self.item_inst(x, fi)
+        if not is_text(fi) or fb == NULL or fa == NULL:
+            return -E_MISSING
+        if fb.type != T_ARRAY or fa.type != T_ARRAY:
+            return -E_TYPE
+        if not json_u64_or_zero(fseq, &seq) or not field_millis_text(fts, &ts):
+            return -E_NUMBER
+        # prevSeqId: absent, null or -1 (a snapshot's "none") -> 0
+        if fprev == NULL or fprev.type == T_NULL:
+            prev = 0
+        elif fprev.type == T_NUMBER and parse_double(fprev.val, fprev.vlen, &minus_one) and minus_one == -1.0:
+            prev = 0
+        elif not json_u64(fprev, &prev):
+            return -E_NUMBER
+        if fsum != NULL and fsum.type != T_NULL:
+            if fsum.type != T_NUMBER or (fsum.vlen == 2 and fsum.val[0] == 45) or not parse_i64(fsum.val, fsum.vlen, &checksum):
+                return -E_NUMBER
+            if checksum < -2147483648 or checksum > 2147483647:
+                return -E_NUMBER
+        if fb.lv_rows == 0 and fa.lv_rows == 0:  # no level changed: a marker row, if wanted
+            fb.type = T_DONE
+            fa.type = T_DONE
+            if not self.book_markers:
+                return RC_PARSED
+            if not self.instrument(fi, &lc.inst):
+                return -E_TEXT
+            self.book_marker(lc.inst, ts, seq, seq, prev, x.snapshot, checksum)
+            return RC_PARSED
+        if not self.instrument(fi, &lc.inst):
+            return -E_TEXT
+        lc.ts = ts
+        lc.update_id = seq
+        lc.prev_update_id = prev
+        lc.snapshot = x.snapshot
+        lc.checksum = checksum
+        lc.grouped = False
+        lc.side = 1
+        rc = self.each_level(&lc, fb)
+        if rc < 0:
+            return rc
+        lc.side = -1
+        return self.each_level(&lc, fa)
+
+    cdef int on_level(self, LevelContext* lc, Scalar* row) except -100:
+        """A level ``[price, size, ...]`` of decimal texts, kept as sent too."""
+        cdef double price, amount
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_delta
+        if row[1].type == 0:
+            return -E_VALUE
+        if not scalar_decimal(&row[0], &price) or not scalar_decimal(&row[1], &amount):
+            return -E_NUMBER
+        r = append_row(self, b, lc.inst, lc.ts)
+        set_i1(b, BOOK_DELTA_SIDE, r, lc.side)
+        set_f8(b, BOOK_DELTA_PRICE, r, price)
+        set_f8(b, BOOK_DELTA_AMOUNT, r, amount)
+        set_u8(b, BOOK_DELTA_FIRST_UPDATE_ID, r, lc.update_id)
+        set_u8(b, BOOK_DELTA_UPDATE_ID, r, lc.update_id)
+        set_u8(b, BOOK_DELTA_PREV_UPDATE_ID, r, lc.prev_update_id)
+        set_u1(b, BOOK_DELTA_IS_SNAPSHOT, r, lc.snapshot)
+        set_i8(b, BOOK_DELTA_CHECKSUM, r, lc.checksum)
+        # the book builder verifies OKX checksums over the venue's own texts
+        if not b.put_text(BOOK_DELTA_PRICE_TEXT_OFF, r, row[0].val, row[0].vlen, row[0].escaped):
+            return -E_TEXT
+        if not b.put_text(BOOK_DELTA_AMOUNT_TEXT_OFF, r, row[1].val, row[1].vlen, row[1].escaped):
+            return -E_TEXT
+        return RC_PARSED
+
+    cdef int best(self, Field* arr, double* price, double* amount) except -100:
+        """bbo-tbt: the first level of a side (NaN, NaN when the side is empty)."""
+        cdef Scalar row[LEVEL_WIDTH]
+        cdef Scalar* first
+        cdef ArrayIter it
+        cdef Field elem
+        cdef int got, rc, count
+        if arr.type != T_ARRAY:
+            return -E_TYPE
+        if arr.lv_rows >= 0:
+            if not self.lexed:
+                rc = self.check_captured(arr)
+                if rc:
+                    return -rc
+            if arr.lv_rows == 0:
+                price[0] = NAN
+                amount[0] = NAN
+                return RC_PARSED
+            first = self.lv.items + arr.lv_start
+        else:
+            array_begin(&it, arr.val, arr.vlen)
+            got = array_next(&it, &elem)
+            if got < 0:
+                return -it.c.err if it.c.err != E_OK else -E_SYNTAX
+            if got == 0:
+                price[0] = NAN
+                amount[0] = NAN
+                return -self.array_end(&it)
+            if elem.type != T_ARRAY:
+                return -E_TYPE
+            rc = self.row_of(&elem, row, LEVEL_WIDTH, &count)
+            if rc:
+                return -rc
+            first = row  # the field stays lazy: check_rest validates the elements not read
+        if first[1].type == 0:
+            return -E_VALUE
+        if not scalar_decimal(&first[0], price) or not scalar_decimal(&first[1], amount):
+            return -E_NUMBER
+        return RC_PARSED
+
+    cdef int bbo(self, OkxContext* x, Field* f, int nf) except -100:
+        cdef Field* v[5]
+        cdef double bp, bq, ap, aq
+        cdef uint64_t seq
+        cdef int64_t ts
+        cdef uint32_t inst
+        cdef int rc
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_quote
+        pick(f, nf, "instId ts bids asks seqId", v)
+        v[0] = self.item_inst(x, v[0])
+        if not is_text(v[0]) or v[2] == NULL or v[3] == NULL:
+            return -E_MISSING
+        rc = self.best(v[2], &bp, &bq)
+        if rc < 0:
+            return rc
+        rc = self.best(v[3], &ap, &aq)
+        if rc < 0:
+            return rc
+        if v[2].lv_rows >= 0:
+            v[2].type = T_DONE
+        if v[3].lv_rows >= 0:
+            v[3].type = T_DONE
+        if not field_millis_text(v[1], &ts) or not json_u64_or_zero(v[4], &seq):
+            return -E_NUMBER
+        if not self.instrument(v[0], &inst):
+            return -E_TEXT
+        r = append_row(self, b, inst, ts)
+        set_f8(b, QUOTE_BID_PRICE, r, bp)
+        set_f8(b, QUOTE_BID_AMOUNT, r, bq)
+        set_f8(b, QUOTE_ASK_PRICE, r, ap)
+        set_f8(b, QUOTE_ASK_AMOUNT, r, aq)
+        set_u8(b, QUOTE_UPDATE_ID, r, seq)
+        return RC_PARSED
+
+    cdef int ticker(self, OkxContext* x, Field* f, int nf) except -100:
+        # instType instId ts, then the decimal texts in ticker column order
+        cdef Field* v[14]
+        cdef double d[9]
+        cdef double volume, quote_volume
+        cdef int64_t ts
+        cdef uint32_t inst
+        cdef int j, spot
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_ticker
+        pick(f, nf, "instType instId ts last lastSz open24h high24h low24h bidPx bidSz askPx askSz vol24h volCcy24h", v)
+        v[1] = self.item_inst(x, v[1])
+        if not is_text(v[1]):
+            return -E_MISSING
+        for j in range(9):
+            if not decimal_or_nan(v[3 + j], &d[j]):
+                return -E_NUMBER
+        if not field_millis_text(v[2], &ts):
+            return -E_NUMBER
+        spot = spot_like(v[0], v[1])
+        if spot:
+            if not decimal_or_nan(v[12], &volume) or not decimal_or_nan(v[13], &quote_volume):
+                return -E_NUMBER
+        else:  # derivatives count vol24h in contracts (not read); volCcy24h is the base quantity
+            if not decimal_or_nan(v[13], &volume):
+                return -E_NUMBER
+            quote_volume = NAN
+        if not self.instrument(v[1], &inst):
+            return -E_TEXT
+        r = append_row(self, b, inst, ts)
+        set_f8(b, TICKER_LAST_PRICE, r, d[0])
+        set_f8(b, TICKER_LAST_AMOUNT, r, d[1])
+        set_f8(b, TICKER_OPEN_PRICE, r, d[2])
+        set_f8(b, TICKER_HIGH_PRICE, r, d[3])
+        set_f8(b, TICKER_LOW_PRICE, r, d[4])
+        set_f8(b, TICKER_VOLUME, r, volume)
+        set_f8(b, TICKER_QUOTE_VOLUME, r, quote_volume)
+        set_f8(b, TICKER_PRICE_CHANGE, r, NAN)
+        set_f8(b, TICKER_PRICE_CHANGE_PCT, r, NAN)
+        set_f8(b, TICKER_WEIGHTED_AVG_PRICE, r, NAN)
+        set_f8(b, TICKER_BID_PRICE, r, d[5])
+        set_f8(b, TICKER_BID_AMOUNT, r, d[6])
+        set_f8(b, TICKER_ASK_PRICE, r, d[7])
+        set_f8(b, TICKER_ASK_AMOUNT, r, d[8])
+        set_f8(b, TICKER_MARK_PRICE, r, NAN)
+        set_f8(b, TICKER_INDEX_PRICE, r, NAN)
+        set_f8(b, TICKER_OPEN_INTEREST, r, NAN)
+        set_u8(b, TICKER_TRADE_COUNT, r, 0)
+        return RC_PARSED
+
+    cdef int candles(self, Field* data, const char* interval, Py_ssize_t ilen, Field* arg_inst,
+                     Field* af, int na) except -100:
+        """``candle{interval}``: data rows ``[ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]``
+        (the last two came later)."""
+        cdef Field* arg_type
+        cdef ArrayIter it
+        cdef Field elem
+        cdef Scalar row[CANDLE_WIDTH]
+        cdef double v[7]
+        cdef double volume, quote_volume
+        cdef int64_t open_time
+        cdef uint32_t inst
+        cdef bint resolved = False
+        cdef int got, rc, count, j, spot
+        cdef uint8_t closed
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_kline
+        pick(af, na, "instType", &arg_type)
+        if not is_text(arg_inst):
+            return -E_MISSING
+        spot = spot_like(arg_type, arg_inst)
+        array_begin(&it, data.val, data.vlen)
+        while True:
+            got = array_next(&it, &elem)
+            if got == 0:
+                break
+            if got < 0:
+                return -it.c.err if it.c.err != E_OK else -E_SYNTAX
+            if elem.type != T_ARRAY:
+                return -E_TYPE
+            rc = self.row_of(&elem, row, CANDLE_WIDTH, &count)
+            if rc:
+                return -rc
+            if count < 7:
+                return -E_VALUE
+            if row[0].type != T_STRING or not millis_text(row[0].val, row[0].vlen, row[0].escaped, &open_time):
+                return -E_NUMBER
+            for j in range(6):
+                if not scalar_decimal(&row[1 + j], &v[j]):
+                    return -E_NUMBER
+            if count > 7:
+                if not scalar_decimal(&row[7], &v[6]):
+                    return -E_NUMBER
+            else:
+                v[6] = NAN
+            closed = 0
+            if count > 8:
+                if row[8].type != T_STRING:
+                    return -E_VALUE
+                if text_eq(row[8].val, row[8].vlen, row[8].escaped, "1", 1):
+                    closed = 1
+                elif not text_eq(row[8].val, row[8].vlen, row[8].escaped, "0", 1):
+                    return -E_VALUE
+            if spot:
+                volume = v[4]
+                quote_volume = v[6] if count > 7 else v[5]
+            else:
+                volume, quote_volume = v[5], v[6]
+            if not resolved:
+                if not self.instrument(arg_inst, &inst):
+                    return -E_TEXT
+                resolved = True
+            r = append_row(self, b, inst, self.ts_recv)  # a candle push carries no event time
+            if not b.put_text(KLINE_INTERVAL_OFF, r, interval, ilen, False):
+                return -E_TEXT
+            set_i8(b, KLINE_OPEN_TIME, r, open_time)
+            set_i8(b, KLINE_CLOSE_TIME, r, 0)
+            set_f8(b, KLINE_OPEN, r, v[0])
+            set_f8(b, KLINE_HIGH, r, v[1])
+            set_f8(b, KLINE_LOW, r, v[2])
+            set_f8(b, KLINE_CLOSE, r, v[3])
+            set_f8(b, KLINE_VOLUME, r, volume)
+            set_f8(b, KLINE_QUOTE_VOLUME, r, quote_volume)
+            set_f8(b, KLINE_TAKER_BUY_VOLUME, r, NAN)
+            set_f8(b, KLINE_TAKER_BUY_QUOTE_VOLUME, r, NAN)
+            set_u8(b, KLINE_TRADE_COUNT, r, 0)
+            set_u1(b, KLINE_CLOSED, r, closed)
+        rc = self.array_end(&it)
+        if rc:
+            return -rc
+        data.type = T_DONE
+        return RC_PARSED
+
+    cdef int funding(self, OkxContext* x, Field* f, int nf) except -100:
+        cdef Field* v[5]
+        cdef double rate, predicted
+        cdef int64_t ts, funding_time = 0
+        cdef uint32_t inst
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_funding
+        pick(f, nf, "instId ts fundingRate nextFundingRate fundingTime", v)
+        v[0] = self.item_inst(x, v[0])
+        if not is_text(v[0]):
+            return -E_MISSING
+        if truthy(v[1]):
+            if not field_millis_text(v[1], &ts):
+                return -E_NUMBER
+        else:
+            ts = self.ts_recv
+        if not decimal(v[2], &rate) or not decimal_or_nan(v[3], &predicted):
+            return -E_NUMBER
+        if truthy(v[4]) and not field_millis_text(v[4], &funding_time):
+            return -E_NUMBER
+        if not self.instrument(v[0], &inst):
+            return -E_TEXT
+        r = append_row(self, b, inst, ts)
+        set_f8(b, FUNDING_RATE_FUNDING_RATE, r, rate)
+        set_f8(b, FUNDING_RATE_PREDICTED_RATE, r, predicted)
+        set_f8(b, FUNDING_RATE_MARK_PRICE, r, NAN)
+        set_f8(b, FUNDING_RATE_INDEX_PRICE, r, NAN)
+        set_i8(b, FUNDING_RATE_FUNDING_TIME, r, funding_time)
+        return RC_PARSED
+
+    cdef int open_interest(self, OkxContext* x, Field* f, int nf) except -100:
+        cdef Field* v[4]
+        cdef double oi, value
+        cdef int64_t ts
+        cdef uint32_t inst
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_oi
+        pick(f, nf, "instId ts oi oiUsd", v)
+        v[0] = self.item_inst(x, v[0])
+        if not is_text(v[0]):
+            return -E_MISSING
+        if not field_millis_text(v[1], &ts) or not decimal(v[2], &oi) or not decimal_or_nan(v[3], &value):
+            return -E_NUMBER
+        if not self.instrument(v[0], &inst):
+            return -E_TEXT
+        r = append_row(self, b, inst, ts)
+        set_f8(b, OPEN_INTEREST_OPEN_INTEREST, r, oi)
+        set_f8(b, OPEN_INTEREST_OPEN_INTEREST_VALUE, r, value)
+        return RC_PARSED
+
+    cdef int liquidation(self, OkxContext* x, Field* f, int nf) except -100:
+        """One liquidation per ``details`` entry, under the item's instrument."""
+        cdef Field* v[2]
+        cdef OkxContext detail
+        cdef int rc
+        pick(f, nf, "instId details", v)
+        v[0] = self.item_inst(x, v[0])
+        if not is_text(v[0]) or v[1] == NULL:
+            return -E_MISSING
+        detail = x[0]
+        detail.channel = OKX_LIQUIDATION_DETAIL
+        detail.inst = v[0]
+        detail.resolved = False
+        rc = self.each_object(&detail, v[1])
+        v[1].type = T_DONE
+        return rc
+
+    cdef int liquidation_detail(self, OkxContext* x, Field* f, int nf) except -100:
+        cdef Field* v[4]
+        cdef double price, amount
+        cdef int64_t ts
+        cdef int side
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_liq
+        pick(f, nf, "ts side bkPx sz", v)
+        if not field_millis_text(v[0], &ts):
+            return -E_NUMBER
+        side = side_of(v[1])
+        if side == 0:
+            return -E_VALUE
+        if not decimal(v[2], &price) or not decimal(v[3], &amount):
+            return -E_NUMBER
+        if not x.resolved:
+            if not self.instrument(x.inst, &x.code):
+                return -E_TEXT
+            x.resolved = True
+        r = append_row(self, b, x.code, ts)
+        set_i1(b, LIQUIDATION_SIDE, r, <int8_t>side)
+        set_f8(b, LIQUIDATION_PRICE, r, price)
+        set_f8(b, LIQUIDATION_AMOUNT, r, amount)
+        empty_text(b, LIQUIDATION_ORDER_ID_OFF, r)
+        empty_text(b, LIQUIDATION_STATUS_OFF, r)
+        return RC_PARSED
+
+    # ---- REST ---------------------------------------------------------------------------------
+
+    cdef int parse_open_interest(self, const char* p, Py_ssize_t n) except -100:
+        """``GET /api/v5/public/open-interest``: ``{"code":"0","data":[{instId, oi, ts...}]}``."""
+        cdef Field top[MAX_FIELDS]
+        cdef Field* v[2]
+        cdef int nt = 0, rc
+        cdef OkxContext x
+        rc = self.begin_text(p, n)
+        if rc < 0:
+            return rc
+        rc = scan_object(p, n, top, &nt, True, &self.lv)
+        if rc:
+            return -rc
+        pick(top, nt, "code data", v)
+        if not word_is(v[0], "0", 1):
+            return -E_VALUE
+        if v[1] == NULL:
+            return -E_MISSING
+        x.channel = OKX_OPEN_INTEREST
+        x.arg_inst = NULL
+        x.resolved = False
+        rc = self.each_object(&x, v[1])
+        if rc < 0:
+            return rc
+        v[1].type = T_DONE
+        rc = self.check_rest(top, nt)
+        return -rc if rc else RC_PARSED

@@ -24,7 +24,7 @@ include "_deribit.pxi"
 
 # Venues whose compiled parser is complete (make_parser falls back to the reference
 # implementation for the others).
-COMPILED_VENUES = frozenset({"binance_spot", "binance_usdm", "binance_coinm"})
+COMPILED_VENUES = frozenset({"binance_spot", "binance_usdm", "binance_coinm", "okx", "deribit"})
 
 _PARSERS = {
     "binance_spot": BinanceParser,
