@@ -294,7 +294,7 @@ cdef class BinanceParser(ParserBase):
         cdef int i, rc
         cdef char k
         cdef int64_t ts
-        cdef uint64_t first, last, prev = 0
+        cdef uint64_t first = 0, last = 0, prev = 0
         cdef uint32_t inst
         for i in range(nf):
             if f[i].klen == 1:

@@ -29,11 +29,21 @@ fi
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
+# Installer and compiler chatter goes to a log, shown only when a step fails.
+LOG=.venv/setup.log
+: > "$LOG"
+step() {
+    if ! "$@" >>"$LOG" 2>&1; then
+        cat "$LOG" >&2
+        echo "setup: failed: $*" >&2
+        exit 1
+    fi
+}
+step .venv/bin/python -m pip install -q --upgrade pip
 # Build requirements first, then the project without build isolation (one build, in place).
-.venv/bin/python -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=2.0"
-.venv/bin/python -m pip install -q --no-build-isolation -e ".[test]"
+step .venv/bin/python -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=2.0"
+step .venv/bin/python -m pip install -q --no-build-isolation -e ".[test]"
 # The editable install builds the extensions; build in place too so that a plain checkout
 # (tests run from the source tree) always imports the current compiled core.
-.venv/bin/python setup.py -q build_ext --inplace
+step .venv/bin/python setup.py -q build_ext --inplace
 .venv/bin/python -c "from marketprism_fast import _parse, _book; print('setup: compiled core ready')"
