@@ -1,8 +1,8 @@
 """Decode throughput: frame -> normalized records, per contender, on real corpus frames.
 
 Contenders (``contenders/``): ``compiled`` (the production hot path), ``msgspec`` (typed
-Structs into lists), ``legacy`` (json + a pydantic model per record with Decimals) and the
-project's pure-Python ``reference`` parser. Before timing, each contender decodes the whole
+Structs into lists; one contender per venue family), ``legacy`` (json + a pydantic model per
+record with Decimals; Binance only) and the project's pure-Python ``reference`` parser. Before timing, each contender decodes the whole
 workload once and its records must equal the compiled parser's value for value (floats bit
 for bit), so none can win by doing less work.
 
@@ -22,6 +22,8 @@ from contenders.base import Contender
 from contenders.corpus import BINANCE_WORKLOADS, OTHER_WORKLOADS, CorpusMissing, Workload, WorkloadSpec, load
 from contenders.legacy_binance import LegacyContender
 from contenders.msgspec_binance import MsgspecContender
+from contenders.msgspec_deribit import DeribitMsgspecContender
+from contenders.msgspec_okx import OkxMsgspecContender
 from contenders.normalized import Columns, differences, row_counts
 from contenders.project import CompiledContender, ReferenceContender, compiled_venues
 from contenders.summary import ratios
@@ -33,7 +35,9 @@ ROUNDS_WHEN_SLOW = 3  # rounds of a contender whose single pass takes over a sec
 # compiled last: by the time it runs, the others' results of the same workload are in, and
 # its extra_info carries the ratios.
 BINANCE_CONTENDERS = (LegacyContender, MsgspecContender, ReferenceContender, CompiledContender)
-OTHER_CONTENDERS = (ReferenceContender, CompiledContender)
+OTHER_CONTENDERS = ("msgspec", "reference", "compiled")
+_MSGSPEC_BY_VENUE: dict[str, type[Contender]] = {"okx": OkxMsgspecContender, "deribit": DeribitMsgspecContender}
+_PROJECT: dict[str, type[Contender]] = {"reference": ReferenceContender, "compiled": CompiledContender}
 
 
 @lru_cache(maxsize=None)
@@ -118,7 +122,8 @@ def test_decode_binance(benchmark, spec: WorkloadSpec, contender_type: type[Cont
     measure(benchmark, spec, contender_type, bench_results)
 
 
-@pytest.mark.parametrize("contender_type", OTHER_CONTENDERS, ids=_name)
+@pytest.mark.parametrize("contender_name", OTHER_CONTENDERS)
 @pytest.mark.parametrize("spec", OTHER_WORKLOADS, ids=lambda s: s.name)
-def test_decode_other_venues(benchmark, spec: WorkloadSpec, contender_type: type[Contender], bench_results) -> None:
+def test_decode_other_venues(benchmark, spec: WorkloadSpec, contender_name: str, bench_results) -> None:
+    contender_type = _MSGSPEC_BY_VENUE[spec.venue] if contender_name == "msgspec" else _PROJECT[contender_name]
     measure(benchmark, spec, contender_type, bench_results)

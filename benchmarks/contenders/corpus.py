@@ -74,6 +74,28 @@ def channel(prefix: str) -> FrameFilter:
     return lambda frame: needle in frame
 
 
+def okx_data(prefix: str) -> FrameFilter:
+    """OKX data frames (``{"arg":..,"data":..}``, not subscription acks) of a channel."""
+    is_channel = channel(prefix)
+    return lambda frame: frame.startswith(b'{"arg":') and is_channel(frame) and b'"data":' in frame
+
+
+def okx_book_update_levels(low: int, high: int) -> FrameFilter:
+    """OKX book ``update`` frames with ``low <= bids + asks <= high`` levels (all items)."""
+    is_book = channel("books")
+
+    def accept(frame: bytes) -> bool:
+        if not is_book(frame):
+            return False
+        message = orjson.loads(frame)
+        if message.get("action") != "update":
+            return False
+        levels = sum(len(item["bids"]) + len(item["asks"]) for item in message["data"])
+        return low <= levels <= high
+
+    return accept
+
+
 @dataclass(frozen=True)
 class WorkloadSpec:
     name: str
@@ -82,7 +104,10 @@ class WorkloadSpec:
     description: str
     select: FrameFilter | None = None  # None: the whole stream, acks included
     limit: int | None = None  # the first ``limit`` selected frames
-    tags: tuple[str, ...] = ()  # which targets apply: "trade", "depth30", "mixed"
+    tags: tuple[str, ...] = ()  # which targets apply: "trade", "depth30", "mixed", "venue_*"
+    # Repeat the selected frames (whole sets, in order) up to at least this many, so that a
+    # small real set still fills whole chunks and one take() per chunk does not dominate.
+    repeat_to: int | None = None
 
 
 @dataclass
@@ -115,6 +140,8 @@ def load(spec: WorkloadSpec) -> Workload:
         frames = frames[: spec.limit]
     if not frames:
         raise CorpusMissing(f"workload {spec.name}: no frames selected from {spec.venue} {spec.sessions}")
+    if spec.repeat_to is not None:
+        frames = frames * -(-spec.repeat_to // len(frames))
     return Workload(spec, frames)
 
 
@@ -139,10 +166,19 @@ BINANCE_WORKLOADS: tuple[WorkloadSpec, ...] = (
                  "coinm session cf_2021-07-21 (10 symbols), whole stream", tags=("mixed",)),
 )
 
-# Run only where the compiled parser of the venue is complete (compiled vs reference).
+# Run only where the compiled parser of the venue is complete (compiled vs msgspec and reference).
+OKX_SESSIONS = ("cf_2022-05-13", "cf_2022-02-27")
+REPEAT_SMALL_SETS = 10_000
+
 OTHER_WORKLOADS: tuple[WorkloadSpec, ...] = (
-    WorkloadSpec("okx_trades", "okx", ("cf_2022-05-13", "cf_2022-02-27"), "OKX trades frames", channel("trades")),
-    WorkloadSpec("okx_books", "okx", ("cf_2022-05-13", "cf_2022-02-27"),
+    WorkloadSpec("okx_trades", "okx", OKX_SESSIONS, "OKX trades data frames (93 real, the set repeated)",
+                 okx_data("trades"), repeat_to=REPEAT_SMALL_SETS, tags=("venue_trade",)),
+    WorkloadSpec("okx_books30", "okx", OKX_SESSIONS,
+                 "OKX book update frames with 25-38 levels (the set repeated)", okx_book_update_levels(25, 38),
+                 repeat_to=REPEAT_SMALL_SETS, tags=("venue_book30",)),
+    WorkloadSpec("okx_tickers", "okx", OKX_SESSIONS, "OKX tickers data frames (47 real, the set repeated)",
+                 okx_data("tickers"), repeat_to=REPEAT_SMALL_SETS),
+    WorkloadSpec("okx_books", "okx", OKX_SESSIONS,
                  "OKX books / books-l2-tbt frames", channel("books")),
     WorkloadSpec("deribit_book", "deribit", ("cf_2021-04-17", "cf_2021-07-22"), "Deribit book.*.raw frames",
                  channel("book.")),

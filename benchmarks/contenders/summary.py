@@ -20,6 +20,9 @@ TIMES_MSGSPEC = 4.0
 TIMES_LEGACY = 50.0
 TRADE_BYTES_HELD = 64.0
 BOOK_MESSAGES_PER_S = 2_000_000
+# OKX and Deribit decode targets, per frame on one core
+VENUE_TRADE_NS_PER_FRAME = 250
+VENUE_BOOK30_NS_PER_FRAME = 1_500
 
 Row = dict
 
@@ -128,6 +131,10 @@ def checks(rows: list[Row]) -> list[Check]:
             if tag in tags:
                 found.append(Check(f"{workload} compiled", rate(compiled["frames_per_s"]), f">= {rate(floor)}",
                                    compiled["frames_per_s"] >= floor))
+        for tag, ceiling in (("venue_trade", VENUE_TRADE_NS_PER_FRAME), ("venue_book30", VENUE_BOOK30_NS_PER_FRAME)):
+            if tag in tags:
+                found.append(Check(f"{workload} compiled", f"{compiled['ns_per_frame']:.0f} ns/frame",
+                                   f"<= {ceiling} ns/frame", compiled["ns_per_frame"] <= ceiling))
         x = ratios(contenders)
         for name, floor in (("msgspec", TIMES_MSGSPEC), ("legacy", TIMES_LEGACY)):
             if f"x_{name}" in x:
