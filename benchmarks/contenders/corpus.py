@@ -168,6 +168,7 @@ BINANCE_WORKLOADS: tuple[WorkloadSpec, ...] = (
 
 # Run only where the compiled parser of the venue is complete (compiled vs msgspec and reference).
 OKX_SESSIONS = ("cf_2022-05-13", "cf_2022-02-27")
+DERIBIT_SESSIONS = ("cf_2021-04-17", "cf_2021-07-22")
 REPEAT_SMALL_SETS = 10_000
 
 OTHER_WORKLOADS: tuple[WorkloadSpec, ...] = (
@@ -180,10 +181,11 @@ OTHER_WORKLOADS: tuple[WorkloadSpec, ...] = (
                  okx_data("tickers"), repeat_to=REPEAT_SMALL_SETS),
     WorkloadSpec("okx_books", "okx", OKX_SESSIONS,
                  "OKX books / books-l2-tbt frames", channel("books")),
-    WorkloadSpec("deribit_book", "deribit", ("cf_2021-04-17", "cf_2021-07-22"), "Deribit book.*.raw frames",
-                 channel("book.")),
-    WorkloadSpec("deribit_ticker", "deribit", ("cf_2021-04-17", "cf_2021-07-22"), "Deribit ticker.*.raw frames",
-                 channel("ticker.")),
+    WorkloadSpec("deribit_book", "deribit", DERIBIT_SESSIONS, "Deribit book.*.raw frames (102 real, the set repeated)",
+                 channel("book."), repeat_to=REPEAT_SMALL_SETS),
+    WorkloadSpec("deribit_ticker", "deribit", DERIBIT_SESSIONS,
+                 "Deribit ticker.*.raw frames (181 real, the set repeated)", channel("ticker."),
+                 repeat_to=REPEAT_SMALL_SETS),
 )
 
 WORKLOADS: dict[str, WorkloadSpec] = {w.name: w for w in BINANCE_WORKLOADS + OTHER_WORKLOADS}
