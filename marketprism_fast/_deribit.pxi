@@ -175,7 +175,7 @@ cdef class DeribitParser(StrictParser):
             rc = self.check_rest(data, 1)
             return -rc if rc else RC_SKIP + SKIP_UNKNOWN_CHANNEL
         if kind == DERIBIT_TRADES:
-            rc = self.each_object(NULL, data)
+            rc = self.each_object(NULL, data, True)
             data.type = T_DONE
             return rc
         if data.type != T_OBJECT:
@@ -280,7 +280,7 @@ cdef class DeribitParser(StrictParser):
             return -E_VALUE
         if v[5].type != T_ARRAY or v[6].type != T_ARRAY:
             return -E_TYPE
-        if v[5].lv_rows == 0 and v[6].lv_rows == 0:  # no level changed: a marker row, if wanted
+        if not truthy(v[5]) and not truthy(v[6]):  # no level changed: a marker row, if wanted
             v[5].type = T_DONE
             v[6].type = T_DONE
             if not self.book_markers:

@@ -26,15 +26,22 @@ cdef extern from *:
     #if defined(__SSE2__)
         const __m128i space = _mm_set1_epi8(0x20);
         const __m128i backslash = _mm_set1_epi8(0x5c);
+        /* signed compare: bytes >= 0x80 are negative, hence below 0x20 too */
+        #define MPF_BAD(v) _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, backslash))
         for (; i + 32 <= n; i += 32) {
             __m128i a = _mm_loadu_si128((const __m128i *)(p + i));
             __m128i b = _mm_loadu_si128((const __m128i *)(p + i + 16));
-            /* signed compare: bytes >= 0x80 are negative, hence below 0x20 too */
-            __m128i bad = _mm_or_si128(
-                _mm_or_si128(_mm_cmplt_epi8(a, space), _mm_cmpeq_epi8(a, backslash)),
-                _mm_or_si128(_mm_cmplt_epi8(b, space), _mm_cmpeq_epi8(b, backslash)));
-            if (_mm_movemask_epi8(bad)) return 0;
+            if (_mm_movemask_epi8(_mm_or_si128(MPF_BAD(a), MPF_BAD(b)))) return 0;
         }
+        if (n >= 16) {  /* the rest: at most two loads, the last one overlapping */
+            if (i + 16 <= n) {
+                __m128i a = _mm_loadu_si128((const __m128i *)(p + i));
+                if (_mm_movemask_epi8(MPF_BAD(a))) return 0;
+            }
+            __m128i z = _mm_loadu_si128((const __m128i *)(p + n - 16));
+            return !_mm_movemask_epi8(MPF_BAD(z));
+        }
+        #undef MPF_BAD
     #endif
         for (; i < n; i++) {
             unsigned char c = (unsigned char)p[i];
@@ -42,8 +49,21 @@ cdef extern from *:
         }
         return 1;
     }
+    /* The first '"' in [p, end), or end. */
+    static inline const char *mpf_find_quote(const char *p, const char *end) {
+    #if defined(__SSE2__)
+        const __m128i quote = _mm_set1_epi8(0x22);
+        for (; end - p >= 16; p += 16) {
+            int mask = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), quote));
+            if (mask) return p + __builtin_ctz((unsigned)mask);
+        }
+    #endif
+        while (p < end && *p != 0x22) p++;
+        return p;
+    }
     """
     bint mpf_plain_text(const char* p, Py_ssize_t n) nogil
+    const char* mpf_find_quote(const char* p, const char* end) nogil
 
 
 DEF T_DONE = 0            # a field a handler consumed and validated (check_rest skips it)
@@ -260,11 +280,57 @@ cdef inline int side_of(Field* f) noexcept nogil:
     return 0
 
 
+cdef inline const char* fast_decimal(const char* p, double* out) noexcept nogil:
+    """At ``-?(0|[1-9][0-9]*)(.[0-9]+)?`` followed by a byte that is not a digit, '-' or '.'
+    (the caller knows one comes before the buffer ends: it is the sentinel of the unchecked
+    loops): the first byte after it, *out set with parse_double's exact fast path (at most
+    19 digits, integer at most 2**53: one correctly rounded division, float()'s value);
+    NULL when the text does not start so or is not convertible that way."""
+    cdef const char* s
+    cdef uint64_t m = 0
+    cdef unsigned int d
+    cdef Py_ssize_t nint, nfrac = 0
+    cdef bint neg = p[0] == 45
+    cdef double v
+    if neg:
+        p += 1
+    s = p
+    d = <unsigned char>p[0] - 48
+    while d <= 9:
+        m = m * 10 + d
+        p += 1
+        d = <unsigned char>p[0] - 48
+    nint = p - s
+    if nint == 0 or (nint > 1 and s[0] == 48):
+        return NULL
+    if p[0] == 46:
+        p += 1
+        s = p
+        d = <unsigned char>p[0] - 48
+        while d <= 9:
+            m = m * 10 + d
+            p += 1
+            d = <unsigned char>p[0] - 48
+        nfrac = p - s
+        if nfrac == 0:
+            return NULL
+    if nint + nfrac > 19 or m > MAX_EXACT:
+        return NULL
+    v = <double>m
+    if nfrac:
+        v = v / POW10[nfrac]
+    out[0] = -v if neg else v
+    return p
+
+
 cdef int decimal_text(const char* s, Py_ssize_t n, bint escaped, double* out) except -1:
-    """float() of a string in JSON-number grammar; 0 when it is not one."""
+    """float() of a string value's content in JSON-number grammar; 0 when it is not one.
+    (Unescaped content is followed by its closing quote, fast_decimal's sentinel.)"""
     cdef char buf[TEXT_SCRATCH]
     cdef const char* t
     cdef Py_ssize_t m
+    if not escaped and n > 0 and fast_decimal(s, out) == s + n:
+        return 1
     if not decode_text(s, n, escaped, buf, &t, &m):
         return 0
     return parse_double(t, m, out)
@@ -306,11 +372,24 @@ cdef inline int scalar_number(Scalar* v, double* out) except -1:
 
 
 cdef inline int millis_text(const char* s, Py_ssize_t n, bint escaped, int64_t* out) noexcept nogil:
-    """A millisecond timestamp sent as digit text -> ns (reference ``millis_text``)."""
+    """A millisecond timestamp sent as digit text -> ns (reference ``millis_text``); s[0:n]
+    is a string value's content."""
     cdef char buf[TEXT_SCRATCH]
     cdef const char* t
     cdef Py_ssize_t m
-    cdef uint64_t v
+    cdef uint64_t v = 0
+    cdef const char* q = s
+    cdef unsigned int d
+    if not escaped and 0 < n <= 19 and (n == 1 or s[0] != 48):  # no overflow possible
+        d = <unsigned char>q[0] - 48
+        while d <= 9:  # unchecked: the string's closing quote follows its content
+            v = v * 10 + d
+            q += 1
+            d = <unsigned char>q[0] - 48
+        if q != s + n or v > MAX_MS:
+            return 0
+        out[0] = <int64_t>v * 1000000
+        return 1
     if not decode_text(s, n, escaped, buf, &t, &m) or not parse_u64(t, m, &v) or v > MAX_MS:
         return 0
     out[0] = <int64_t>v * 1000000
@@ -403,6 +482,36 @@ cdef void pick(Field* f, int nf, const char* names, Field** out) noexcept nogil:
         j += 1
 
 
+cdef inline void copy_short(char* d, const char* s, Py_ssize_t n) noexcept nogil:
+    """memcpy for the short texts of levels, inline: fixed-size blocks, the last one
+    overlapping (nothing read or written outside the n bytes)."""
+    cdef Py_ssize_t i = 0
+    if n >= 8:
+        while i + 8 < n:
+            memcpy(d + i, s + i, 8)
+            i += 8
+        memcpy(d + n - 8, s + n - 8, 8)
+    elif n >= 4:
+        memcpy(d, s, 4)
+        memcpy(d + n - 4, s + n - 4, 4)
+    else:
+        while i < n:
+            d[i] = s[i]
+            i += 1
+
+
+cdef inline bint arena_text(RecordBuffer b, int off_col, Py_ssize_t row, Scalar* v) noexcept nogil:
+    """put_text of an unescaped text into arena room the caller made sure of; False for
+    an escaped one (put_text unescapes it)."""
+    if v.escaped or v.vlen > 65535:
+        return False
+    copy_short(b.arena + b.arena_n, v.val, v.vlen)
+    (<uint32_t*>b.ptr[off_col])[row] = <uint32_t>b.arena_n
+    (<uint16_t*>b.ptr[off_col + 1])[row] = <uint16_t>v.vlen
+    b.arena_n += v.vlen
+    return True
+
+
 cdef inline void set_scalar(Scalar* v, Field* f) noexcept nogil:
     v.val = f.val
     v.vlen = <int32_t>f.vlen
@@ -467,6 +576,104 @@ cdef const char* row_tail(const char* s, const char* end) except? NULL:
                 return NULL
         elif not scan_number_token(&c) or not number_token_ok(v, c.p - v):
             return NULL
+
+
+cdef inline bint short_decimal(Cursor* c, Scalar* out) noexcept nogil:
+    """At a level text's opening quote: a plain decimal (fast_decimal) and its closing
+    quote into *out, cursor past it; False with the cursor unchanged for anything else.
+    quick_decimal without its set-up cost, for the short texts of OKX levels."""
+    cdef const char* q
+    cdef char last = (c.end - 1)[0]
+    if is_digit(last) or last == 45 or last == 46:  # fast_decimal needs a sentinel
+        return False
+    q = fast_decimal(c.p + 1, &out.num)
+    if q == NULL or q >= c.end or q[0] != 34:
+        return False
+    out.has_num = 1
+    out.escaped = 0
+    out.type = T_STRING
+    out.val = c.p + 1
+    out.vlen = <int32_t>(q - out.val)
+    c.p = q + 1
+    return True
+
+
+cdef inline bint compact_level(Cursor* c, Scalar* row) noexcept nogil:
+    """After a level's '[': the compact ``"price","size","text","text"]`` with two plain
+    decimals, price and size into row[0:2] and the cursor past the ']'; else False with
+    the cursor unchanged (plain text only: the next quote ends a string)."""
+    cdef const char* save = c.p
+    cdef const char* q
+    cdef const char* end = c.end
+    if c.p < end and c.p[0] == 34 and short_decimal(c, &row[0]) and end - c.p > 2 \
+            and c.p[0] == 44 and c.p[1] == 34:
+        c.p += 1
+        if short_decimal(c, &row[1]) and end - c.p > 2 and c.p[0] == 44 and c.p[1] == 34:
+            q = c.p + 2
+            while q < end and q[0] != 34:
+                q += 1
+            if end - q > 3 and q[1] == 44 and q[2] == 34:
+                q += 3
+                while q < end and q[0] != 34:
+                    q += 1
+                if end - q > 1 and q[1] == 93:
+                    c.p = q + 1  # at the ']', as the general loop leaves it
+                    return True
+    c.p = save
+    return False
+
+
+cdef bint flat_strings(const char* s, Py_ssize_t n, Field* fields, int* count) noexcept nogil:
+    """Plain text only: ``{"key":"text",...}`` exactly (compact, every value a string) into
+    fields as scan_object records them; False for any other shape (scan_object then reads
+    it). Without backslashes the next quote ends a string, so one quote search per string."""
+    cdef const char* p = s
+    cdef const char* end = s + n
+    cdef const char* q
+    cdef Field* f
+    cdef int k = 0
+    if n < 2 or p[0] != 123 or p[1] == 125:
+        return False
+    p += 1
+    while True:
+        if k >= MAX_FIELDS or p >= end or p[0] != 34:
+            return False
+        q = mpf_find_quote(p + 1, end)
+        if end - q < 3 or q[1] != 58 or q[2] != 34:
+            return False
+        f = &fields[k]
+        f.key = p + 1
+        f.klen = q - f.key
+        f.val = q + 3
+        q = mpf_find_quote(f.val, end)
+        if q >= end:
+            return False
+        f.vlen = q - f.val
+        f.type = T_STRING
+        f.escaped = False
+        f.lazy = False
+        f.lv_rows = -1
+        k += 1
+        p = q + 1
+        if p < end and p[0] == 44:
+            p += 1
+        elif p + 1 == end and p[0] == 125:
+            count[0] = k
+            return True
+        else:
+            return False
+
+
+cdef inline int captured_levels(Field* f, const char* start, const char* end, Py_ssize_t first, Py_ssize_t rows) noexcept nogil:
+    """Mark ``f`` as an array captured into levels (as capture_levels does). E_OK."""
+    f.val = start
+    f.vlen = end - start
+    f.type = T_ARRAY
+    f.escaped = False
+    f.lazy = False
+    f.lv_start = first
+    f.lv_rows = rows
+    return E_OK
 
 
 cdef class StrictParser(ParserBase):
@@ -636,16 +843,22 @@ cdef class StrictParser(ParserBase):
         """One object of an array handed to each_object."""
         raise NotImplementedError
 
-    cdef int each_object(self, void* ctx, Field* arr) except -100:
+    cdef int scan_item(self, void* ctx, const char* s, Py_ssize_t n, Field* f, int* nf, Levels* lv) except -1:
+        """Scan one object of each_object (a venue may read some shapes its own way). E_*."""
+        return scan_object(s, n, f, nf, True, lv)
+
+    cdef int each_object(self, void* ctx, Field* arr, bint capture) except -100:
         """on_object for every element of an array value, each scanned strictly once (an
         element that is not an object is an error). The common one-element array is
-        scanned in place; otherwise elements are delimited first."""
+        scanned in place; otherwise elements are delimited first. ``capture``: level arrays
+        in the objects are captured while scanning (else left to plain_levels)."""
         cdef Field f[MAX_FIELDS]
         cdef int nf = 0, rc
         cdef Cursor c
         cdef const char* s
         cdef const char* e
         cdef Py_ssize_t mark
+        cdef Levels* lv = &self.lv if capture else NULL
         if arr.type != T_ARRAY:
             return -E_TYPE
         if arr.lv_rows >= 0:  # captured as rows: empty, or its elements are arrays
@@ -662,7 +875,7 @@ cdef class StrictParser(ParserBase):
             return RC_PARSED
         if s[0] == 123 and (e - 1)[0] == 125:
             mark = self.lv.n
-            if scan_object(s, e - s, f, &nf, True, &self.lv) == E_OK:
+            if self.scan_item(ctx, s, e - s, f, &nf, lv) == E_OK:
                 return self.object_done(ctx, f, nf)
             self.lv.n = mark  # more than one element (or a bad one): delimit them
         c.p = arr.val + 1
@@ -677,7 +890,7 @@ cdef class StrictParser(ParserBase):
             s = c.p
             if not skip_balanced(&c):
                 return -E_TRUNCATED
-            rc = scan_object(s, c.p - s, f, &nf, True, &self.lv)
+            rc = self.scan_item(ctx, s, c.p - s, f, &nf, lv)
             if rc:
                 return -rc
             rc = self.object_done(ctx, f, nf)
@@ -741,6 +954,9 @@ DEF OKX_LIQUIDATION_DETAIL = 11
 DEF CANDLE_WIDTH = 9   # [ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]
 
 
+cdef class OkxParser  # defined below; okx_level takes one
+
+
 cdef struct OkxContext:
     int channel
     Field* arg_inst          # the arg's instId (NULL when absent): items without one use it
@@ -789,6 +1005,33 @@ cdef int spot_like(Field* inst_type, Field* inst_id) except -1:
     return dashes == 1
 
 
+cdef inline int okx_level(OkxParser self, RecordBuffer b, LevelContext* lc, Scalar* row) except -100:
+    """A level ``[price, size, ...]`` of decimal texts -> a book_delta row, the texts kept
+    as sent too (the book builder verifies OKX checksums over the venue's own texts)."""
+    cdef double price, amount
+    cdef Py_ssize_t r
+    if row[1].type == 0:
+        return -E_VALUE
+    if not scalar_decimal(&row[0], &price) or not scalar_decimal(&row[1], &amount):
+        return -E_NUMBER
+    r = append_row(self, b, lc.inst, lc.ts)
+    set_i1(b, BOOK_DELTA_SIDE, r, lc.side)
+    set_f8(b, BOOK_DELTA_PRICE, r, price)
+    set_f8(b, BOOK_DELTA_AMOUNT, r, amount)
+    set_u8(b, BOOK_DELTA_FIRST_UPDATE_ID, r, lc.update_id)
+    set_u8(b, BOOK_DELTA_UPDATE_ID, r, lc.update_id)
+    set_u8(b, BOOK_DELTA_PREV_UPDATE_ID, r, lc.prev_update_id)
+    set_u1(b, BOOK_DELTA_IS_SNAPSHOT, r, lc.snapshot)
+    set_i8(b, BOOK_DELTA_CHECKSUM, r, lc.checksum)
+    if not (b.arena_n + row[0].vlen + row[1].vlen <= b.arena_cap and arena_text(b, BOOK_DELTA_PRICE_TEXT_OFF, r, &row[0])
+            and arena_text(b, BOOK_DELTA_AMOUNT_TEXT_OFF, r, &row[1])):
+        if not b.put_text(BOOK_DELTA_PRICE_TEXT_OFF, r, row[0].val, row[0].vlen, row[0].escaped):
+            return -E_TEXT
+        if not b.put_text(BOOK_DELTA_AMOUNT_TEXT_OFF, r, row[1].val, row[1].vlen, row[1].escaped):
+            return -E_TEXT
+    return RC_PARSED
+
+
 cdef class OkxParser(StrictParser):
     """Compiled parser for okx."""
 
@@ -807,30 +1050,34 @@ cdef class OkxParser(StrictParser):
         rc = scan_object(p, n, top, &nt, True, &self.lv)
         if rc:
             return -rc
-        return self.message(top, nt)
+        return self.message(top, nt, NULL, -1)
 
     cdef int push_fast(self, const char* p, Py_ssize_t n) except -100:
         """``{"arg":{..},["action":"..",]"data":[..]}`` as OKX sends pushes, without scanning
         ``data`` twice. Any other shape, or a failure (which the general path then reports),
         returns SHAPE_MISSED with nothing written."""
         cdef Field top[3]
+        cdef Field af[2]
         cdef Cursor c
-        cdef int nt = 1, rc
+        cdef int nt = 1, na = -1, rc
         if n < 20 or memcmp(p, b'{"arg":{', 8) != 0 or p[n - 2] != 93 or p[n - 1] != 125:
             return SHAPE_MISSED
         c.p = p + 7
         c.end = p + n
         c.err = E_OK
-        if not skip_balanced(&c):
-            return SHAPE_MISSED
         top[0].key = p + 2
         top[0].klen = 3
         top[0].val = p + 7
-        top[0].vlen = c.p - (p + 7)
         top[0].type = T_OBJECT
         top[0].escaped = False
         top[0].lazy = True
         top[0].lv_rows = -1
+        if self.arg_fast(&c, af):  # {"channel":"..","instId":".."}, read in the same pass
+            top[0].type = T_DONE
+            na = 2
+        elif not skip_balanced(&c):
+            return SHAPE_MISSED
+        top[0].vlen = c.p - (p + 7)
         if c.end - c.p > 11 and memcmp(c.p, b',"action":"', 11) == 0:
             top[1].key = c.p + 2
             top[1].klen = 6
@@ -851,15 +1098,44 @@ cdef class OkxParser(StrictParser):
         top[nt].escaped = False
         top[nt].lazy = True
         top[nt].lv_rows = -1
-        rc = self.message(top, nt + 1)
+        rc = self.message(top, nt + 1, af, na)
         if rc < 0:
             self.rollback()
             return SHAPE_MISSED
         return rc
 
-    cdef int message(self, Field* top, int nt) except -100:
-        cdef Field af[MAX_FIELDS]
-        cdef int na = 0, rc, i
+    cdef bint arg_fast(self, Cursor* c, Field* af) noexcept:
+        """At the arg object: ``{"channel":"..","instId":".."}`` into af[0:2] (cursor past
+        it), or False with the cursor unchanged."""
+        cdef const char* start = c.p
+        cdef int k
+        if c.end - c.p < 24 or memcmp(c.p, b'{"channel":"', 12) != 0:
+            return False
+        af[0].key = c.p + 2
+        af[0].klen = 7
+        c.p += 11
+        if scan_string(c, &af[0].val, &af[0].vlen, &af[0].escaped) and c.end - c.p > 12 \
+                and memcmp(c.p, b',"instId":"', 11) == 0:
+            af[1].key = c.p + 2
+            af[1].klen = 6
+            c.p += 10
+            if scan_string(c, &af[1].val, &af[1].vlen, &af[1].escaped) and c.p < c.end and c.p[0] == 125:
+                c.p += 1
+                for k in range(2):
+                    af[k].type = T_STRING
+                    af[k].lazy = False
+                    af[k].lv_rows = -1
+                return True
+        c.p = start
+        c.err = E_OK
+        return False
+
+    cdef int message(self, Field* top, int nt, Field* arg_fields, int n_arg_fields) except -100:
+        """One OKX message; ``arg_fields`` are its arg's members when a fast path read them
+        (``n_arg_fields >= 0``, the arg field then marked consumed)."""
+        cdef Field scanned[MAX_FIELDS]
+        cdef Field* af = arg_fields
+        cdef int na = n_arg_fields, rc, i
         cdef Field *event = NULL, *arg = NULL, *data = NULL, *action = NULL
         cdef Field *channel, *arg_inst
         cdef Field* want[2]
@@ -885,20 +1161,24 @@ cdef class OkxParser(StrictParser):
                 self.log_venue_error(want[0], want[1])
                 return RC_SKIP + SKIP_ERROR_EVENT
             return RC_SKIP + SKIP_EVENT
-        if arg == NULL:
-            return -E_MISSING
-        if arg.type != T_OBJECT:
-            return -E_TYPE
-        rc = scan_object(arg.val, arg.vlen, af, &na, False)
-        if rc:
-            return -rc
-        arg.type = T_DONE
-        rc = self.check_rest(af, na)
-        if rc:
-            return -rc
-        pick(af, na, "channel instId", want)
-        channel = want[0]
-        arg_inst = want[1]
+        if na < 0:
+            if arg == NULL:
+                return -E_MISSING
+            if arg.type != T_OBJECT:
+                return -E_TYPE
+            af = scanned
+            rc = scan_object(arg.val, arg.vlen, af, &na, False)
+            if rc:
+                return -rc
+            arg.type = T_DONE
+            rc = self.check_rest(af, na)
+            if rc:
+                return -rc
+        if af == arg_fields and na == 2:  # arg_fast's [channel, instId]
+            channel, arg_inst = &af[0], &af[1]
+        else:
+            pick(af, na, "channel instId", want)
+            channel, arg_inst = want[0], want[1]
         if not is_text(channel):
             return -E_MISSING
         if not decode_text(channel.val, channel.vlen, channel.escaped, buf, &ch, &chn):
@@ -930,7 +1210,7 @@ cdef class OkxParser(StrictParser):
         elif x.channel == OKX_MARK_PRICE:
             rc = RC_PARSED  # no record kind holds a bare mark price; data stays for check_rest
         else:
-            rc = self.each_object(&x, data)
+            rc = self.each_object(&x, data, self.lexed)
             data.type = T_DONE
         if rc < 0:
             return rc
@@ -966,25 +1246,27 @@ cdef class OkxParser(StrictParser):
 
     cdef int trade(self, OkxContext* x, Field* f, int nf) except -100:
         cdef Field *fi = NULL, *fid = NULL, *fp = NULL, *fs = NULL, *fside = NULL, *fts = NULL
+        cdef const char* k
         cdef int i, side
         cdef double price, amount
         cdef int64_t ts
         cdef uint32_t inst
         cdef Py_ssize_t r
         cdef RecordBuffer b = self.b_trade
-        for i in range(nf):
+        for i in range(nf):  # constant-size comparisons: the compiler inlines them
+            k = f[i].key
             if f[i].klen == 2:
-                if f[i].key[0] == ord("p") and f[i].key[1] == ord("x"):
+                if k[0] == ord("p") and k[1] == ord("x"):
                     fp = &f[i]
-                elif f[i].key[0] == ord("s") and f[i].key[1] == ord("z"):
+                elif k[0] == ord("s") and k[1] == ord("z"):
                     fs = &f[i]
-                elif f[i].key[0] == ord("t") and f[i].key[1] == ord("s"):
+                elif k[0] == ord("t") and k[1] == ord("s"):
                     fts = &f[i]
-            elif key_is(&f[i], "instId", 6):
+            elif f[i].klen == 6 and memcmp(k, b"instId", 6) == 0:
                 fi = &f[i]
-            elif key_is(&f[i], "tradeId", 7):
+            elif f[i].klen == 7 and memcmp(k, b"tradeId", 7) == 0:
                 fid = &f[i]
-            elif key_is(&f[i], "side", 4):
+            elif f[i].klen == 4 and memcmp(k, b"side", 4) == 0:
                 fside = &f[i]
         fi = self.item_inst(x, fi)
         if not is_text(fi) or not is_text(fid):
@@ -1047,7 +1329,7 @@ cdef class OkxParser(StrictParser):
                 return -E_NUMBER
             if checksum < -2147483648 or checksum > 2147483647:
                 return -E_NUMBER
-        if fb.lv_rows == 0 and fa.lv_rows == 0:  # no level changed: a marker row, if wanted
+        if not truthy(fb) and not truthy(fa):  # no level changed: a marker row, if wanted
             fb.type = T_DONE
             fa.type = T_DONE
             if not self.book_markers:
@@ -1065,36 +1347,278 @@ cdef class OkxParser(StrictParser):
         lc.checksum = checksum
         lc.grouped = False
         lc.side = 1
-        rc = self.each_level(&lc, fb)
+        rc = self.book_side(&lc, fb)
         if rc < 0:
             return rc
         lc.side = -1
-        return self.each_level(&lc, fa)
+        return self.book_side(&lc, fa)
+
+    cdef int book_side(self, LevelContext* lc, Field* arr) except -100:
+        """The rows of one side: levels plain_rows captured (validated, unescaped) written
+        here, anything else through each_level."""
+        cdef Py_ssize_t i, r0, rows = arr.lv_rows, used, n
+        cdef Scalar* lv
+        cdef RecordBuffer b = self.b_delta
+        if self.lexed or rows < 0:
+            return self.each_level(lc, arr)
+        if b.n + rows > b.cap:
+            b.grow(b.n + rows)
+        if b.arena_n + arr.vlen > b.arena_cap:  # the texts lie within the array's own span
+            b.grow_arena(arr.vlen)
+        r0 = b.n
+        # Column pointers held in locals: the stores below go through char-typed pointers,
+        # which may alias anything, so reading b.ptr[] inside the loop would reload it.
+        cdef uint32_t* c_inst = <uint32_t*>b.ptr[COL_INSTRUMENT] + r0
+        cdef uint32_t* c_frame = <uint32_t*>b.ptr[COL_FRAME] + r0
+        cdef int64_t* c_ts = <int64_t*>b.ptr[COL_TS_EVENT] + r0
+        cdef int64_t* c_recv = <int64_t*>b.ptr[COL_TS_RECV] + r0
+        cdef int8_t* c_side = <int8_t*>b.ptr[BOOK_DELTA_SIDE] + r0
+        cdef double* c_price = <double*>b.ptr[BOOK_DELTA_PRICE] + r0
+        cdef double* c_amount = <double*>b.ptr[BOOK_DELTA_AMOUNT] + r0
+        cdef uint64_t* c_first = <uint64_t*>b.ptr[BOOK_DELTA_FIRST_UPDATE_ID] + r0
+        cdef uint64_t* c_last = <uint64_t*>b.ptr[BOOK_DELTA_UPDATE_ID] + r0
+        cdef uint64_t* c_prev = <uint64_t*>b.ptr[BOOK_DELTA_PREV_UPDATE_ID] + r0
+        cdef uint8_t* c_snap = <uint8_t*>b.ptr[BOOK_DELTA_IS_SNAPSHOT] + r0
+        cdef int64_t* c_sum = <int64_t*>b.ptr[BOOK_DELTA_CHECKSUM] + r0
+        cdef uint32_t* c_ptoff = <uint32_t*>b.ptr[BOOK_DELTA_PRICE_TEXT_OFF] + r0
+        cdef uint16_t* c_ptlen = <uint16_t*>b.ptr[BOOK_DELTA_PRICE_TEXT_LEN] + r0
+        cdef uint32_t* c_atoff = <uint32_t*>b.ptr[BOOK_DELTA_AMOUNT_TEXT_OFF] + r0
+        cdef uint16_t* c_atlen = <uint16_t*>b.ptr[BOOK_DELTA_AMOUNT_TEXT_LEN] + r0
+        cdef char* arena = b.arena
+        cdef uint32_t frame = self.frame, inst = lc.inst
+        cdef int64_t recv = self.ts_recv, ts = lc.ts, checksum = lc.checksum
+        cdef uint64_t update_id = lc.update_id, prev = lc.prev_update_id
+        cdef int8_t side = lc.side
+        cdef uint8_t snapshot = lc.snapshot
+        used = b.arena_n
+        lv = self.lv.items + arr.lv_start
+        for i in range(rows):
+            if lv[1].type == 0:
+                return -E_VALUE  # a level is [price, size, ...]; rows past b.n are not kept
+            if not scalar_decimal(&lv[0], &c_price[i]) or not scalar_decimal(&lv[1], &c_amount[i]):
+                return -E_NUMBER
+            if lv[0].vlen > 65535 or lv[1].vlen > 65535:
+                return -E_TEXT
+            c_inst[i] = inst
+            c_frame[i] = frame
+            c_ts[i] = ts
+            c_recv[i] = recv
+            c_side[i] = side
+            c_first[i] = update_id
+            c_last[i] = update_id
+            c_prev[i] = prev
+            c_snap[i] = snapshot
+            c_sum[i] = checksum
+            # the book builder verifies OKX checksums over the venue's own texts
+            n = lv[0].vlen
+            copy_short(arena + used, lv[0].val, n)
+            c_ptoff[i] = <uint32_t>used
+            c_ptlen[i] = <uint16_t>n
+            used += n
+            n = lv[1].vlen
+            copy_short(arena + used, lv[1].val, n)
+            c_atoff[i] = <uint32_t>used
+            c_atlen[i] = <uint16_t>n
+            used += n
+            lv += LEVEL_WIDTH
+        b.n = r0 + rows
+        b.arena_n = used
+        arr.type = T_DONE
+        return RC_PARSED
 
     cdef int on_level(self, LevelContext* lc, Scalar* row) except -100:
-        """A level ``[price, size, ...]`` of decimal texts, kept as sent too."""
-        cdef double price, amount
-        cdef Py_ssize_t r
-        cdef RecordBuffer b = self.b_delta
-        if row[1].type == 0:
-            return -E_VALUE
-        if not scalar_decimal(&row[0], &price) or not scalar_decimal(&row[1], &amount):
-            return -E_NUMBER
-        r = append_row(self, b, lc.inst, lc.ts)
-        set_i1(b, BOOK_DELTA_SIDE, r, lc.side)
-        set_f8(b, BOOK_DELTA_PRICE, r, price)
-        set_f8(b, BOOK_DELTA_AMOUNT, r, amount)
-        set_u8(b, BOOK_DELTA_FIRST_UPDATE_ID, r, lc.update_id)
-        set_u8(b, BOOK_DELTA_UPDATE_ID, r, lc.update_id)
-        set_u8(b, BOOK_DELTA_PREV_UPDATE_ID, r, lc.prev_update_id)
-        set_u1(b, BOOK_DELTA_IS_SNAPSHOT, r, lc.snapshot)
-        set_i8(b, BOOK_DELTA_CHECKSUM, r, lc.checksum)
-        # the book builder verifies OKX checksums over the venue's own texts
-        if not b.put_text(BOOK_DELTA_PRICE_TEXT_OFF, r, row[0].val, row[0].vlen, row[0].escaped):
-            return -E_TEXT
-        if not b.put_text(BOOK_DELTA_AMOUNT_TEXT_OFF, r, row[1].val, row[1].vlen, row[1].escaped):
-            return -E_TEXT
-        return RC_PARSED
+        return okx_level(self, self.b_delta, lc, row)
+
+    cdef int scan_item(self, void* ctx, const char* s, Py_ssize_t n, Field* f, int* nf, Levels* lv) except -1:
+        """Plain text: a book item in one pass (its ``bids``/``asks`` levels captured by
+        plain_rows), a flat object of texts by flat_strings; else scan_object."""
+        cdef int c = (<OkxContext*>ctx).channel
+        if self.lexed:
+            return scan_object(s, n, f, nf, True, lv)
+        if c == OKX_BOOKS or c == OKX_BOOKS5:
+            return self.scan_book_item(s, n, f, nf)
+        if flat_strings(s, n, f, nf):  # trades, tickers, funding, open interest
+            return E_OK
+        return scan_object(s, n, f, nf, True, lv)
+
+    cdef int scan_book_item(self, const char* s, Py_ssize_t n, Field* fields, int* count) except -1:
+        # scan_object's member loop; it cannot call plain_rows (the core's capture converts
+        # every element of a level, and OKX levels have four of which two are read)
+        cdef Cursor c
+        cdef Field* f
+        cdef int k = 0, rc
+        c.p = s
+        c.end = s + n
+        c.err = E_OK
+        skip_ws(&c)
+        if c.p >= c.end or c.p[0] != 123:
+            return E_SYNTAX
+        c.p += 1
+        skip_ws(&c)
+        if c.p < c.end and c.p[0] == 125:
+            c.p += 1
+        else:
+            while True:
+                skip_ws(&c)
+                if c.p >= c.end:
+                    return E_TRUNCATED
+                if c.p[0] != 34:
+                    return E_SYNTAX
+                if k >= MAX_FIELDS:
+                    return E_TOO_MANY_FIELDS
+                f = &fields[k]
+                if not scan_string(&c, &f.key, &f.klen, &f.escaped):
+                    return c.err
+                skip_ws(&c)
+                if c.p >= c.end:
+                    return E_TRUNCATED
+                if c.p[0] != 58:
+                    return E_SYNTAX
+                c.p += 1
+                skip_ws(&c)
+                if c.p >= c.end:
+                    return E_TRUNCATED
+                if c.p[0] == 91 and f.klen == 4 and (memcmp(f.key, b"bids", 4) == 0 or memcmp(f.key, b"asks", 4) == 0):
+                    rc = self.plain_rows(&c, f)
+                    if rc:
+                        return rc
+                elif not scan_value(&c, f, True, NULL):
+                    return c.err
+                k += 1
+                skip_ws(&c)
+                if c.p >= c.end:
+                    return E_TRUNCATED
+                if c.p[0] == 44:
+                    c.p += 1
+                    continue
+                if c.p[0] == 125:
+                    c.p += 1
+                    break
+                return E_SYNTAX
+        skip_ws(&c)
+        if c.p != c.end:
+            return E_SYNTAX
+        count[0] = k
+        return E_OK
+
+    cdef int plain_rows(self, Cursor* at, Field* f) except -1:
+        """At the '[' of a plain-text levels array ``[[price, size, liq, orders], ...]``:
+        price and size into self.lv (LEVEL_WIDTH per row, the other two absent), every other
+        element validated; ``f`` becomes the captured array. An element that is not a level,
+        or a level holding a container, leaves the array lazy for the element-by-element
+        path. E_*."""
+        # the cursor and the level count live in locals: stores into the rows (int8 fields
+        # may alias anything) would otherwise force them to be reloaded after every write
+        cdef Cursor cur = at[0]
+        cdef Cursor* c = &cur
+        cdef const char* start = c.p
+        cdef Py_ssize_t first = self.lv.n, used = self.lv.n, rows = 0
+        cdef Scalar* row
+        cdef const char* t
+        cdef int k
+        cdef char ch
+        c.p += 1
+        skip_ws(c)
+        if c.p < c.end and c.p[0] == 93:
+            at.p = c.p + 1
+            return captured_levels(f, start, at.p, first, 0)
+        while True:
+            if c.p >= c.end:
+                return E_TRUNCATED
+            if c.p[0] != 91:
+                return self.not_levels(at, f, start, first)
+            c.p += 1
+            if used + LEVEL_WIDTH > self.lv.cap:
+                self.grow_levels()
+            row = self.lv.items + used
+            if compact_level(c, row):  # the common shape, in one go
+                k = 4
+            else:
+                row[0].type = 0
+                row[1].type = 0
+                skip_ws(c)
+                k = 0
+            if k == 0 and c.p < c.end and c.p[0] != 93:
+                while True:
+                    if c.p >= c.end:
+                        return E_TRUNCATED
+                    ch = c.p[0]
+                    if ch == 91 or ch == 123:
+                        return self.not_levels(at, f, start, first)
+                    if ch == 34:
+                        if k >= 2 or not quick_decimal(c, &row[k], True):
+                            t = c.p + 1  # plain text: no escapes, the next quote ends it
+                            c.p = t
+                            while c.p < c.end and c.p[0] != 34:
+                                c.p += 1
+                            if c.p >= c.end:
+                                return E_TRUNCATED
+                            if k < 2:
+                                row[k].type = T_STRING
+                                row[k].has_num = 0
+                                row[k].val = t
+                                row[k].vlen = <int32_t>(c.p - t)
+                                row[k].escaped = False
+                            c.p += 1
+                    else:
+                        t = c.p
+                        if ch == 116:
+                            if not scan_literal(c, "true", 4):
+                                return c.err
+                        elif ch == 102:
+                            if not scan_literal(c, "false", 5):
+                                return c.err
+                        elif ch == 110:
+                            if not scan_literal(c, "null", 4):
+                                return c.err
+                        elif not scan_number_token(c):
+                            return c.err
+                        elif not number_token_ok(t, c.p - t):
+                            return E_NUMBER
+                        if k < 2:
+                            row[k].type = T_NUMBER  # not a decimal text: the reader rejects it
+                            row[k].has_num = 0
+                            row[k].val = t
+                    k += 1
+                    skip_ws(c)
+                    if c.p >= c.end:
+                        return E_TRUNCATED
+                    if c.p[0] == 44:
+                        c.p += 1
+                        skip_ws(c)
+                    elif c.p[0] == 93:
+                        break
+                    else:
+                        return E_SYNTAX
+            c.p += 1
+            used += LEVEL_WIDTH
+            self.lv.n = used
+            rows += 1
+            skip_ws(c)
+            if c.p >= c.end:
+                return E_TRUNCATED
+            if c.p[0] == 44:
+                c.p += 1
+                skip_ws(c)
+            elif c.p[0] == 93:
+                at.p = c.p + 1
+                return captured_levels(f, start, at.p, first, rows)
+            else:
+                return E_SYNTAX
+
+    cdef void grow_levels(self) except *:
+        cdef Scalar* grown = <Scalar*>realloc(self.lv.items, (self.lv.cap * 2 + 64 * LEVEL_WIDTH) * sizeof(Scalar))
+        if grown == NULL:
+            raise MemoryError()
+        self.lv.items = grown
+        self.lv.cap = self.lv.cap * 2 + 64 * LEVEL_WIDTH
+
+    cdef int not_levels(self, Cursor* c, Field* f, const char* start, Py_ssize_t first) except -1:
+        """Give up capturing an array: skip it lazily from its start, as scan_value does."""
+        self.lv.n = first
+        c.p = start
+        c.err = E_OK
+        return E_OK if scan_value(c, f, True, NULL) else c.err
 
     cdef int best(self, Field* arr, double* price, double* amount) except -100:
         """bbo-tbt: the first level of a side (NaN, NaN when the side is empty)."""
@@ -1367,7 +1891,7 @@ cdef class OkxParser(StrictParser):
         detail.channel = OKX_LIQUIDATION_DETAIL
         detail.inst = v[0]
         detail.resolved = False
-        rc = self.each_object(&detail, v[1])
+        rc = self.each_object(&detail, v[1], False)
         v[1].type = T_DONE
         return rc
 
@@ -1420,7 +1944,7 @@ cdef class OkxParser(StrictParser):
         x.channel = OKX_OPEN_INTEREST
         x.arg_inst = NULL
         x.resolved = False
-        rc = self.each_object(&x, v[1])
+        rc = self.each_object(&x, v[1], False)
         if rc < 0:
             return rc
         v[1].type = T_DONE
