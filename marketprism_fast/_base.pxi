@@ -64,6 +64,15 @@ cdef inline Py_ssize_t append_row(ParserBase self, RecordBuffer b, uint32_t inst
     return r
 
 
+cdef inline void commit_rows(ParserBase self, RecordBuffer b, int kind_id) noexcept:
+    """Make the frame's rows of one buffer part of the next batch (the buffers parsers
+    write are the typed attributes: no list walk per frame)."""
+    if b.n != b.committed:
+        self.n_records[kind_id] += b.n - b.committed - (self.frame_markers if kind_id == K_BOOK_DELTA else 0)
+        b.committed = b.n
+        b.arena_committed = b.arena_n
+
+
 cdef class ParserBase:
     """Common machinery of the compiled venue parsers (see marketprism_fast.parsing.Parser)."""
 
@@ -197,33 +206,43 @@ cdef class ParserBase:
         return self._finish(self.parse_frame(p, n), p, n)
 
     cdef int _finish(self, int rc, const char* p, Py_ssize_t n) except -2:
-        cdef RecordBuffer b
-        cdef int i
         if rc >= 0:
-            for i in range(N_KINDS):
-                if i == K_BOOK_SNAPSHOT:
-                    continue
-                b = <RecordBuffer>self.buffers[i]
-                if b.n != b.committed:
-                    self.n_records[i] += b.n - b.committed - (self.frame_markers if i == K_BOOK_DELTA else 0)
-                    b.committed = b.n
-                    b.arena_committed = b.arena_n
+            commit_rows(self, self.b_trade, K_TRADE)
+            commit_rows(self, self.b_delta, K_BOOK_DELTA)
+            commit_rows(self, self.b_quote, K_QUOTE)
+            commit_rows(self, self.b_ticker, K_TICKER)
+            commit_rows(self, self.b_kline, K_KLINE)
+            commit_rows(self, self.b_funding, K_FUNDING_RATE)
+            commit_rows(self, self.b_oi, K_OPEN_INTEREST)
+            commit_rows(self, self.b_liq, K_LIQUIDATION)
             if rc == RC_PARSED:
                 self.n_parsed += 1
                 return 0
             self.n_skipped[rc - RC_SKIP] += 1
             return 1
-        for i in range(N_KINDS):
-            if i == K_BOOK_SNAPSHOT:
-                continue
-            b = <RecordBuffer>self.buffers[i]
-            b.n = b.committed
-            b.arena_n = b.arena_committed
+        for b in (self.b_trade, self.b_delta, self.b_quote, self.b_ticker, self.b_kline, self.b_funding,
+                  self.b_oi, self.b_liq):
+            (<RecordBuffer>b).n = (<RecordBuffer>b).committed
+            (<RecordBuffer>b).arena_n = (<RecordBuffer>b).arena_committed
         self.n_malformed += 1
         self.sampler.report(ERROR_TEXT[-rc] if -rc < len(ERROR_TEXT) else "error", p[:min(n, 160)], self.err_at)
         return 2
 
     # ---- for venue parsers ------------------------------------------------------------------
+
+    cdef int begin_text(self, const char* p, Py_ssize_t n) except -100:
+        """The lexical check of a frame (see _lexical.pxi): 1 when it is plain text (printable
+        ASCII without backslashes: its strings need no further check and end at the next
+        quote), 0 when lex_check passed it whole, or an error code negated."""
+        cdef int rc
+        if mpf_plain_text(p, n):
+            self.lexed = False
+            return 1
+        rc = lex_check(p, n)
+        if rc:
+            return -rc
+        self.lexed = True
+        return 0
 
     cdef int parse_frame(self, const char* p, Py_ssize_t n) except -100:
         raise NotImplementedError

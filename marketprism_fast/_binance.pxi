@@ -14,10 +14,14 @@ cdef class BinanceParser(ParserBase):
 
     cdef int parse_frame(self, const char* p, Py_ssize_t n) except -100:
         cdef Field top[MAX_FIELDS]
+        cdef uint8_t letters[128]
         cdef int nt = 0, rc, i
         cdef Field* data = NULL
         cdef Field* stream = NULL
         cdef Py_ssize_t s = 0
+        rc = self.begin_text(p, n)
+        if rc < 0:
+            return rc
         while s < n and (p[s] == 32 or p[s] == 10 or p[s] == 13 or p[s] == 9):
             s += 1
         if s < n and p[s] == 91:  # a raw all-market stream sends a JSON array of events
@@ -25,7 +29,8 @@ cdef class BinanceParser(ParserBase):
         rc = self.combined_fast(p, n)
         if rc != FAST_PATH_MISSED:
             return rc
-        rc = scan_object(p, n, top, &nt, True, &self.lv)
+        memset(letters, 0, 128)
+        rc = scan_members(p, n, top, &nt, True, &self.lv, letters)
         if rc:
             return -rc
         for i in range(nt):
@@ -48,7 +53,7 @@ cdef class BinanceParser(ParserBase):
                 if nt:
                     return -nt
             return rc
-        return self.dispatch(top, nt)
+        return self.dispatch(top, nt, letters)
 
     cdef int combined_fast(self, const char* p, Py_ssize_t n) except -100:
         """``{"stream":"...","data":{...}}`` exactly as Binance sends it, in one scan.
@@ -61,6 +66,7 @@ cdef class BinanceParser(ParserBase):
         cdef const char* e = p + n
         cdef const char* d
         cdef Field f[MAX_FIELDS]
+        cdef uint8_t letters[128]
         cdef int nf = 0
         if n < 20 or memcmp(p, b'{"stream":"', 11) != 0:
             return FAST_PATH_MISSED
@@ -74,21 +80,26 @@ cdef class BinanceParser(ParserBase):
             e -= 1
         if e - d < 2 or e[-1] != 125:
             return FAST_PATH_MISSED
-        if scan_object(d, (e - 1) - d, f, &nf, True, &self.lv) != E_OK:
+        memset(letters, 0, 128)
+        if scan_members(d, (e - 1) - d, f, &nf, True, &self.lv, letters) != E_OK:
             return FAST_PATH_MISSED
-        return self.dispatch(f, nf)
+        return self.dispatch(f, nf, letters)
 
     cdef int event_object(self, const char* p, Py_ssize_t n) except -100:
         cdef Field f[MAX_FIELDS]
+        cdef uint8_t letters[128]
         cdef int nf = 0
-        cdef int rc = scan_object(p, n, f, &nf, True, &self.lv)
+        cdef int rc
+        memset(letters, 0, 128)
+        rc = scan_members(p, n, f, &nf, True, &self.lv, letters)
         if rc:
             return -rc
-        return self.dispatch(f, nf)
+        return self.dispatch(f, nf, letters)
 
-    cdef int dispatch(self, Field* f, int nf) except -100:
-        """Route one event object; containers no handler consumed are validated after."""
-        cdef int rc = self.route(f, nf)
+    cdef int dispatch(self, Field* f, int nf, const uint8_t* letters) except -100:
+        """Route one event object (``letters``: scan_members' index of its one-character
+        member names); containers no handler consumed are validated after."""
+        cdef int rc = self.route(f, nf, letters)
         cdef int v
         if rc >= 0:
             v = validate_lazy(f, nf)
@@ -128,27 +139,20 @@ cdef class BinanceParser(ParserBase):
                 result = RC_PARSED
         return result
 
-    cdef int route(self, Field* f, int nf) except -100:
-        cdef Field* e = NULL
-        cdef Field* u = NULL
+    cdef int route(self, Field* f, int nf, const uint8_t* letters) except -100:
+        cdef Field* e = letter(f, letters, b"e")
         cdef int i
-        for i in range(nf):
-            if f[i].klen == 1:
-                if f[i].key[0] == ord("e"):
-                    e = &f[i]
-                elif f[i].key[0] == ord("u"):
-                    u = &f[i]
         if e != NULL:
             if e.type != T_STRING:
                 return -E_TYPE
             if field_is(e, "trade", 5):
-                return self.on_trade(f, nf, False)
+                return self.on_trade(f, letters, False)
             if field_is(e, "aggTrade", 8):
-                return self.on_trade(f, nf, True)
+                return self.on_trade(f, letters, True)
             if field_is(e, "depthUpdate", 11):
-                return self.on_depth(f, nf)
+                return self.on_depth(f, nf, letters)
             if field_is(e, "bookTicker", 10):
-                return self.on_book_ticker(f, nf)
+                return self.on_book_ticker(f, letters)
             if field_is(e, "24hrTicker", 10):
                 return self.on_ticker(f, nf)
             if field_is(e, "kline", 5):
@@ -158,8 +162,8 @@ cdef class BinanceParser(ParserBase):
             if field_is(e, "forceOrder", 10):
                 return self.on_force_order(f, nf)
             return RC_SKIP + SKIP_UNKNOWN_CHANNEL
-        if u != NULL:  # spot bookTicker carries no event type
-            return self.on_book_ticker(f, nf)
+        if letter(f, letters, b"u") != NULL:  # spot bookTicker carries no event type
+            return self.on_book_ticker(f, letters)
         for i in range(nf):
             if key_is(&f[i], "result", 6) or key_is(&f[i], "id", 2):
                 for i in range(nf):
@@ -182,32 +186,18 @@ cdef class BinanceParser(ParserBase):
 
     # ---- messages ---------------------------------------------------------------------------
 
-    cdef int on_trade(self, Field* f, int nf, bint agg) except -100:
-        cdef Field *fs = NULL, *fp = NULL, *fq = NULL, *fT = NULL, *fm = NULL, *fid = NULL
-        cdef int i
-        cdef char k
+    cdef int on_trade(self, Field* f, const uint8_t* letters, bint agg) except -100:
+        cdef Field* fs = letter(f, letters, b"s")
+        cdef Field* fp = letter(f, letters, b"p")
+        cdef Field* fq = letter(f, letters, b"q")
+        cdef Field* fT = letter(f, letters, b"T")
+        cdef Field* fm = letter(f, letters, b"m")
+        cdef Field* fid = letter(f, letters, b"a" if agg else b"t")
         cdef double price, amount
         cdef int64_t ts
         cdef uint32_t inst
         cdef int8_t side = 0
         cdef Py_ssize_t r
-        cdef char id_key = ord("a") if agg else ord("t")
-        for i in range(nf):
-            if f[i].klen != 1:
-                continue
-            k = f[i].key[0]
-            if k == ord("s"):
-                fs = &f[i]
-            elif k == ord("p"):
-                fp = &f[i]
-            elif k == ord("q"):
-                fq = &f[i]
-            elif k == ord("T"):
-                fT = &f[i]
-            elif k == ord("m"):
-                fm = &f[i]
-            elif k == id_key:
-                fid = &f[i]
         if fs == NULL or fp == NULL or fq == NULL or fT == NULL or fid == NULL:
             return -E_MISSING
         if not field_double(fp, &price) or not field_double(fq, &amount):
@@ -289,29 +279,20 @@ cdef class BinanceParser(ParserBase):
         b.n = r0 + rows
         return 0
 
-    cdef int on_depth(self, Field* f, int nf) except -100:
-        cdef Field *fs = NULL, *fE = NULL, *fU = NULL, *fu = NULL, *fpu = NULL, *fb = NULL, *fa = NULL
+    cdef int on_depth(self, Field* f, int nf, const uint8_t* letters) except -100:
+        cdef Field* fs = letter(f, letters, b"s")
+        cdef Field* fE = letter(f, letters, b"E")
+        cdef Field* fU = letter(f, letters, b"U")
+        cdef Field* fu = letter(f, letters, b"u")
+        cdef Field* fb = letter(f, letters, b"b")
+        cdef Field* fa = letter(f, letters, b"a")
+        cdef Field* fpu = NULL
         cdef int i, rc
-        cdef char k
         cdef int64_t ts
         cdef uint64_t first = 0, last = 0, prev = 0
         cdef uint32_t inst
         for i in range(nf):
-            if f[i].klen == 1:
-                k = f[i].key[0]
-                if k == ord("s"):
-                    fs = &f[i]
-                elif k == ord("E"):
-                    fE = &f[i]
-                elif k == ord("U"):
-                    fU = &f[i]
-                elif k == ord("u"):
-                    fu = &f[i]
-                elif k == ord("b"):
-                    fb = &f[i]
-                elif k == ord("a"):
-                    fa = &f[i]
-            elif key_is(&f[i], "pu", 2):
+            if key_is(&f[i], "pu", 2):
                 fpu = &f[i]
         if fs == NULL or fE == NULL or fU == NULL or fu == NULL or fb == NULL or fa == NULL:
             return -E_MISSING
@@ -334,34 +315,20 @@ cdef class BinanceParser(ParserBase):
             self.book_marker(inst, ts, first, last, prev, 0, 0)
         return RC_PARSED
 
-    cdef int on_book_ticker(self, Field* f, int nf) except -100:
-        cdef Field *fs = NULL, *fE = NULL, *fu = NULL, *fb = NULL, *fB = NULL, *fa = NULL, *fA = NULL
-        cdef int i
-        cdef char k
+    cdef int on_book_ticker(self, Field* f, const uint8_t* letters) except -100:
+        cdef Field* fs = letter(f, letters, b"s")
+        cdef Field* fE = letter(f, letters, b"E")
+        cdef Field* fu = letter(f, letters, b"u")
+        cdef Field* fb = letter(f, letters, b"b")
+        cdef Field* fB = letter(f, letters, b"B")
+        cdef Field* fa = letter(f, letters, b"a")
+        cdef Field* fA = letter(f, letters, b"A")
         cdef int64_t ts
         cdef uint64_t uid
         cdef double bp, bq, ap, aq
         cdef uint32_t inst
         cdef Py_ssize_t r
         cdef RecordBuffer b = self.b_quote
-        for i in range(nf):
-            if f[i].klen != 1:
-                continue
-            k = f[i].key[0]
-            if k == ord("s"):
-                fs = &f[i]
-            elif k == ord("E"):
-                fE = &f[i]
-            elif k == ord("u"):
-                fu = &f[i]
-            elif k == ord("b"):
-                fb = &f[i]
-            elif k == ord("B"):
-                fB = &f[i]
-            elif k == ord("a"):
-                fa = &f[i]
-            elif k == ord("A"):
-                fA = &f[i]
         if fs == NULL or fu == NULL or fb == NULL or fB == NULL or fa == NULL or fA == NULL:
             return -E_MISSING
         if not field_u64(fu, &uid):
@@ -636,6 +603,9 @@ cdef class BinanceParser(ParserBase):
         cdef uint64_t last
         cdef uint32_t inst
         cdef bytes sym
+        rc = self.begin_text(p, n)
+        if rc < 0:
+            return rc
         rc = scan_object(p, n, f, &nf, True, &self.lv)
         if rc:
             return -rc
@@ -673,6 +643,9 @@ cdef class BinanceParser(ParserBase):
         cdef uint32_t inst
         cdef Py_ssize_t r
         cdef RecordBuffer b = self.b_oi
+        rc = self.begin_text(p, n)
+        if rc < 0:
+            return rc
         rc = scan_object(p, n, f, &nf)
         if rc:
             return -rc

@@ -7,8 +7,30 @@
 # keep a flag saying whether they contain escapes, so that text columns can be unescaped
 # when they are copied out.
 
-from libc.string cimport memchr, memcmp, memcpy
+from libc.string cimport memchr, memcmp, memcpy, memset
 from libc.stdlib cimport realloc, free
+
+cdef extern from *:
+    """
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
+    /* The first '"' or '\\' in [p, end), or end: sixteen bytes a step where SSE2 exists. */
+    static inline const char *mpf_find_quote_or_backslash(const char *p, const char *end) {
+    #if defined(__SSE2__)
+        const __m128i quote = _mm_set1_epi8(0x22);
+        const __m128i backslash = _mm_set1_epi8(0x5c);
+        for (; end - p >= 16; p += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)p);
+            int mask = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+            if (mask) return p + __builtin_ctz((unsigned)mask);
+        }
+    #endif
+        while (p < end && *p != 0x22 && *p != 0x5c) p++;
+        return p;
+    }
+    """
+    const char* mpf_find_quote_or_backslash(const char* p, const char* end) noexcept nogil
 
 DEF MAX_FIELDS = 48
 DEF LEVEL_WIDTH = 4   # scalars kept per level row (Binance sends 2, Deribit 3, OKX 4)
@@ -78,30 +100,30 @@ cdef inline bint scan_string(Cursor* c, const char** start, Py_ssize_t* n, bint*
     cdef const char* end = c.end
     cdef char ch
     escaped[0] = False
-    while q < end:
-        ch = q[0]
-        if ch == 34:
+    while True:
+        q = mpf_find_quote_or_backslash(q, end)
+        if q >= end:
+            break
+        if q[0] == 34:
             start[0] = s
             n[0] = q - s
             c.p = q + 1
             return True
-        if ch == 92:  # backslash: a valid JSON escape must follow
-            escaped[0] = True
-            if q + 1 >= end:
-                break
-            ch = q[1]
-            if ch == 117:  # \uXXXX
-                if q + 6 > end or not (is_hex(q[2]) and is_hex(q[3]) and is_hex(q[4]) and is_hex(q[5])):
-                    c.p = q
-                    return fail(c, E_SYNTAX)
-                q += 6
-                continue
-            if not (ch == 34 or ch == 92 or ch == 47 or ch == 98 or ch == 102 or ch == 110 or ch == 114 or ch == 116):
+        # backslash: a valid JSON escape must follow
+        escaped[0] = True
+        if q + 1 >= end:
+            break
+        ch = q[1]
+        if ch == 117:  # \uXXXX
+            if q + 6 > end or not (is_hex(q[2]) and is_hex(q[3]) and is_hex(q[4]) and is_hex(q[5])):
                 c.p = q
                 return fail(c, E_SYNTAX)
-            q += 2
+            q += 6
             continue
-        q += 1
+        if not (ch == 34 or ch == 92 or ch == 47 or ch == 98 or ch == 102 or ch == 110 or ch == 114 or ch == 116):
+            c.p = q
+            return fail(c, E_SYNTAX)
+        q += 2
     c.p = end
     return fail(c, E_TRUNCATED)
 
@@ -133,11 +155,12 @@ cdef inline bint skip_balanced(Cursor* c) noexcept nogil:
 
 
 cdef inline bint scan_number_token(Cursor* c) noexcept nogil:
-    """A JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? (validated here, so a
-    number nobody reads still makes a damaged frame malformed)."""
+    """A JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, finite as a double
+    (validated here, so a number nobody reads still makes a damaged frame malformed)."""
     cdef const char* p = c.p
     cdef const char* end = c.end
     cdef const char* d
+    cdef bint exponent = False
     if p < end and p[0] == 45:
         p += 1
     d = p
@@ -155,6 +178,7 @@ cdef inline bint scan_number_token(Cursor* c) noexcept nogil:
             c.p = p
             return fail(c, E_SYNTAX)
     if p < end and (p[0] == 101 or p[0] == 69):
+        exponent = True
         p += 1
         if p < end and (p[0] == 43 or p[0] == 45):
             p += 1
@@ -164,6 +188,9 @@ cdef inline bint scan_number_token(Cursor* c) noexcept nogil:
         if p == d:
             c.p = p
             return fail(c, E_SYNTAX)
+    # only these can leave the double range (a strict decoder rejects such a number)
+    if (exponent or p - c.p > 300) and not number_finite(c.p, p - c.p):
+        return fail(c, E_NUMBER)
     c.p = p
     return True
 
@@ -441,6 +468,48 @@ cdef bint capture_levels(Cursor* c, Field* f, Levels* lv) noexcept nogil:
     return False
 
 
+cdef inline bint quick_number(Cursor* c, Field* f) noexcept nogil:
+    """The common JSON number token, validated and converted in one pass: ``-?(0|[1-9]d*)(.d+)?``
+    of at most 19 digits, followed by a byte that is not part of a number. Sets f.inum and
+    has_int for a non-negative integer, f.num and has_num when the fast path converts it
+    exactly (parse_double's arithmetic: the value float() gives). False, cursor unchanged,
+    for anything else (exponents, long mantissas), which scan_number_token then takes."""
+    cdef const char* p = c.p
+    cdef const char* end = c.end
+    cdef const char* start
+    cdef uint64_t m = 0
+    cdef int nint, nfrac = 0
+    cdef bint neg = False
+    cdef double v
+    if p < end and p[0] == 45:
+        neg = True
+        p += 1
+    start = p
+    p = scan_digits(p, end, &m)
+    nint = <int>(p - start)
+    if nint == 0 or (nint > 1 and start[0] == 48):
+        return False
+    if p < end and p[0] == 46:
+        p += 1
+        start = p
+        p = scan_digits(p, end, &m)
+        nfrac = <int>(p - start)
+        if nfrac == 0:
+            return False
+    if p >= end or p[0] == 101 or p[0] == 69 or p[0] == 46 or nint + nfrac > 19:
+        return False
+    f.inum = m
+    f.has_int = not neg and nfrac == 0
+    if m <= MAX_EXACT:
+        v = <double>m / POW10[nfrac] if nfrac else <double>m
+        f.num = -v if neg else v
+        f.has_num = 1
+    else:
+        f.has_num = 0
+    c.p = p
+    return True
+
+
 cdef inline bint scan_value(Cursor* c, Field* f, bint lazy, Levels* lv=NULL) noexcept nogil:
     """At a value: record its type and span in *f and move past it."""
     cdef char ch = c.p[0]
@@ -476,19 +545,36 @@ cdef inline bint scan_value(Cursor* c, Field* f, bint lazy, Levels* lv=NULL) noe
             return False
     else:
         f.type = T_NUMBER
-        if not scan_number_token(c):
-            return False
+        if not quick_number(c, f):
+            f.has_num = 0
+            f.has_int = 0
+            if not scan_number_token(c):
+                return False
     f.vlen = c.p - s
     return True
 
 
-cdef int scan_object(const char* p, Py_ssize_t n, Field* fields, int* count, bint lazy=True,
-                     Levels* lv=NULL) noexcept nogil:
+cdef inline int scan_object(const char* p, Py_ssize_t n, Field* fields, int* count, bint lazy=True,
+                            Levels* lv=NULL) noexcept nogil:
     """Scan the object spanning exactly p[0:n] (leading/trailing whitespace allowed).
 
     Fills fields[0:count]. Returns E_OK or an error code. Members beyond MAX_FIELDS are an
     error rather than silently dropped (no venue message comes near that many).
     """
+    return scan_members(p, n, fields, count, lazy, lv, NULL)
+
+
+cdef inline Field* letter(Field* fields, const uint8_t* letters, char key) noexcept nogil:
+    """The member with the one-character name ``key`` in a scan_members letters index."""
+    cdef uint8_t i = letters[<unsigned char>key]
+    return &fields[i - 1] if i else NULL
+
+
+cdef int scan_members(const char* p, Py_ssize_t n, Field* fields, int* count, bint lazy, Levels* lv,
+                      uint8_t* letters) noexcept nogil:
+    """scan_object; with ``letters`` (128 zeroed bytes) also an index of the one-character
+    ASCII member names: letters[c] = 1 + the position of the last member named c (a decoded
+    object keeps the last of equal keys), so handlers of terse venues need no member walk."""
     cdef Cursor c
     cdef Field* f
     cdef int k = 0
@@ -516,6 +602,8 @@ cdef int scan_object(const char* p, Py_ssize_t n, Field* fields, int* count, bin
             f = &fields[k]
             if not scan_string(&c, &f.key, &f.klen, &f.escaped):
                 return c.err
+            if letters != NULL and f.klen == 1 and <unsigned char>f.key[0] < 128:
+                letters[<unsigned char>f.key[0]] = <uint8_t>(k + 1)
             skip_ws(&c)
             if c.p >= c.end:
                 return E_TRUNCATED
@@ -625,12 +713,18 @@ cdef inline int field_double(Field* f, double* out) except -1:
     if f == NULL:
         out[0] = NAN
         return 1
+    if f.type == T_NUMBER and f.has_num:
+        out[0] = f.num
+        return 1
     if f.type == T_STRING or f.type == T_NUMBER:
         if f.vlen == 0 and f.type == T_STRING:
             out[0] = NAN
             return 1
         if f.escaped:
             return 0
+        # an unescaped string's content is followed by its closing quote: fast_decimal's sentinel
+        if f.type == T_STRING and fast_decimal(f.val, out) == f.val + f.vlen:
+            return 1
         return parse_double(f.val, f.vlen, out)
     if f.type == T_NULL:
         out[0] = NAN
@@ -639,12 +733,18 @@ cdef inline int field_double(Field* f, double* out) except -1:
 
 
 cdef inline int field_u64(Field* f, uint64_t* out) noexcept nogil:
+    if f.type == T_NUMBER and f.has_int:
+        out[0] = f.inum
+        return 1
     if f.type == T_NUMBER or (f.type == T_STRING and not f.escaped):
         return parse_u64(f.val, f.vlen, out)
     return 0
 
 
 cdef inline int field_i64(Field* f, int64_t* out) noexcept nogil:
+    if f.type == T_NUMBER and f.has_int:  # at most 19 digits: below 2**63
+        out[0] = <int64_t>f.inum
+        return 1
     if f.type == T_NUMBER or (f.type == T_STRING and not f.escaped):
         return parse_i64(f.val, f.vlen, out)
     return 0

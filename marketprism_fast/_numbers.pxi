@@ -182,6 +182,103 @@ cdef inline int parse_i64(const char* s, Py_ssize_t n, int64_t* out) noexcept no
     return 1
 
 
+cdef inline const char* fast_decimal(const char* p, double* out) noexcept nogil:
+    """At ``-?(0|[1-9][0-9]*)(.[0-9]+)?`` followed by a byte that is not a digit, '-' or '.'
+    (the caller knows one comes before the buffer ends: it is the sentinel of the unchecked
+    loops): the first byte after it, *out set with parse_double's exact fast path (at most
+    19 digits, integer at most 2**53: one correctly rounded division, float()'s value);
+    NULL when the text does not start so or is not convertible that way."""
+    cdef const char* s
+    cdef uint64_t m = 0
+    cdef unsigned int d
+    cdef Py_ssize_t nint, nfrac = 0
+    cdef bint neg = p[0] == 45
+    cdef double v
+    if neg:
+        p += 1
+    s = p
+    d = <unsigned char>p[0] - 48
+    while d <= 9:
+        m = m * 10 + d
+        p += 1
+        d = <unsigned char>p[0] - 48
+    nint = p - s
+    if nint == 0 or (nint > 1 and s[0] == 48):
+        return NULL
+    if p[0] == 46:
+        p += 1
+        s = p
+        d = <unsigned char>p[0] - 48
+        while d <= 9:
+            m = m * 10 + d
+            p += 1
+            d = <unsigned char>p[0] - 48
+        nfrac = p - s
+        if nfrac == 0:
+            return NULL
+    if nint + nfrac > 19 or m > MAX_EXACT:
+        return NULL
+    v = <double>m
+    if nfrac:
+        v = v / POW10[nfrac]
+    out[0] = -v if neg else v
+    return p
+
+
+# 2**1024 - 2**970, halfway between DBL_MAX and 2**1024: float() of a decimal at or above it
+# overflows (the tie rounds to even, which is up).
+cdef const char* OVERFLOW_DIGITS = (
+    b"17976931348623158079372897140530341507993413271003782693617377898044496829276475094664901797758720709"
+    b"63302864166928879109465555478519404026306574886715058206819089020007083836762738548458177115317644757"
+    b"30270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792")
+DEF OVERFLOW_MAGNITUDE = 308  # OVERFLOW_DIGITS is d.ddd... * 10**308 (309 digits)
+
+
+cdef bint number_finite(const char* s, Py_ssize_t n) noexcept nogil:
+    """float() of the JSON number token s[0:n] (grammar already checked) is finite. Decided
+    from the decimal magnitude; at the edge of the range, digit by digit against the exact
+    overflow threshold (no conversion, no locale)."""
+    cdef Py_ssize_t i = 0, m_end, dot, first = -1, k
+    cdef int64_t mag, x = 0
+    cdef bint xneg = False
+    cdef char d
+    if i < n and s[i] == 45:
+        i += 1
+    m_end = i
+    while m_end < n and s[m_end] != 101 and s[m_end] != 69:
+        m_end += 1
+    dot = m_end
+    for k in range(i, m_end):
+        if s[k] == 46:
+            dot = k
+        elif first < 0 and s[k] != 48:
+            first = k
+    if first < 0:
+        return True  # zero
+    mag = (dot - first - 1) if first < dot else -(first - dot)
+    if m_end < n:
+        k = m_end + 1
+        if k < n and (s[k] == 43 or s[k] == 45):
+            xneg = s[k] == 45
+            k += 1
+        while k < n:
+            if x < 100000:
+                x = x * 10 + (s[k] - 48)
+            k += 1
+        mag += -x if xneg else x
+    if mag != OVERFLOW_MAGNITUDE:
+        return mag < OVERFLOW_MAGNITUDE
+    k = first
+    for i in range(OVERFLOW_MAGNITUDE + 1):
+        if k < m_end and s[k] == 46:
+            k += 1
+        d = s[k] if k < m_end else 48
+        k += 1
+        if d != OVERFLOW_DIGITS[i]:
+            return d < OVERFLOW_DIGITS[i]
+    return False  # equal to the threshold in its 309 digits: at or above it
+
+
 def float_from_text(text) -> float:
     """The compiled decimal conversion, exposed for tests (``float(text)`` is the oracle)."""
     cdef bytes b = text.encode() if isinstance(text, str) else bytes(text)

@@ -14,6 +14,10 @@ cdef struct Field:
     bint lazy           # a container skipped without validation (see validate_lazy)
     Py_ssize_t lv_start # an array of scalar arrays (book levels): its first Scalar in Levels
     Py_ssize_t lv_rows  # ... and its number of rows; -1 when not captured as levels
+    double num          # numbers the scanner converted while validating (has_num) ...
+    uint64_t inum       # ... and plain non-negative integers of at most 19 digits (has_int)
+    int8_t has_num
+    int8_t has_int
 
 
 cdef struct Scalar:
@@ -119,8 +123,10 @@ cdef class ParserBase:
     cdef Levels lv                    # level scratch of the current frame
     cdef public bint book_markers     # emit a side-0 book_delta row for a book message with no level
     cdef uint64_t frame_markers       # marker rows written by the current frame (not records)
+    cdef bint lexed                   # the frame passed lex_check whole (else it is plain text: see begin_text)
 
     cdef void _begin(self, int64_t ts_recv) noexcept
+    cdef int begin_text(self, const char* p, Py_ssize_t n) except -100
     cdef int feed_ptr(self, const char* p, Py_ssize_t n, int64_t ts_recv) except -2
     cdef int parse_frame(self, const char* p, Py_ssize_t n) except -100
     cdef int parse_snapshot(self, const char* p, Py_ssize_t n, str raw_symbol) except -100

@@ -16,6 +16,7 @@ _log = logging.getLogger("marketprism_fast.parse")
 include "_columns.pxi"
 include "_numbers.pxi"
 include "_json.pxi"
+include "_lexical.pxi"
 include "_buffers.pxi"
 include "_base.pxi"
 include "_binance.pxi"
