@@ -30,7 +30,7 @@ cdef class BinanceParser(ParserBase):
         if rc != FAST_PATH_MISSED:
             return rc
         memset(letters, 0, 128)
-        rc = scan_members(p, n, top, &nt, True, &self.lv, letters)
+        rc = scan_members(p, n, top, &nt, True, &self.lv, letters, not self.lexed)
         if rc:
             return -rc
         for i in range(nt):
@@ -81,7 +81,7 @@ cdef class BinanceParser(ParserBase):
         if e - d < 2 or e[-1] != 125:
             return FAST_PATH_MISSED
         memset(letters, 0, 128)
-        if scan_members(d, (e - 1) - d, f, &nf, True, &self.lv, letters) != E_OK:
+        if scan_members(d, (e - 1) - d, f, &nf, True, &self.lv, letters, not self.lexed) != E_OK:
             return FAST_PATH_MISSED
         return self.dispatch(f, nf, letters)
 
@@ -91,7 +91,7 @@ cdef class BinanceParser(ParserBase):
         cdef int nf = 0
         cdef int rc
         memset(letters, 0, 128)
-        rc = scan_members(p, n, f, &nf, True, &self.lv, letters)
+        rc = scan_members(p, n, f, &nf, True, &self.lv, letters, not self.lexed)
         if rc:
             return -rc
         return self.dispatch(f, nf, letters)

@@ -180,7 +180,7 @@ cdef class DeribitParser(StrictParser):
             return rc
         if data.type != T_OBJECT:
             return -E_TYPE
-        rc = scan_object(data.val, data.vlen, f, &nf, True, &self.lv)
+        rc = scan_members(data.val, data.vlen, f, &nf, True, &self.lv, NULL, not self.lexed)
         if rc:
             return -rc
         data.type = T_DONE
@@ -392,7 +392,7 @@ cdef class DeribitParser(StrictParser):
             for j in range(5):
                 st[j] = NAN
         elif v[2].type == T_OBJECT:
-            rc = scan_object(v[2].val, v[2].vlen, sf, &ns, False)
+            rc = scan_members(v[2].val, v[2].vlen, sf, &ns, False, NULL, NULL, not self.lexed)
             if rc:
                 return -rc
             pick(sf, ns, "high low volume volume_usd price_change", s)

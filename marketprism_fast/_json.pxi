@@ -29,8 +29,21 @@ cdef extern from *:
         while (p < end && *p != 0x22 && *p != 0x5c) p++;
         return p;
     }
+    /* The first '"' in [p, end), or end. */
+    static inline const char *mpf_find_quote(const char *p, const char *end) {
+    #if defined(__SSE2__)
+        const __m128i quote = _mm_set1_epi8(0x22);
+        for (; end - p >= 16; p += 16) {
+            int mask = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), quote));
+            if (mask) return p + __builtin_ctz((unsigned)mask);
+        }
+    #endif
+        while (p < end && *p != 0x22) p++;
+        return p;
+    }
     """
     const char* mpf_find_quote_or_backslash(const char* p, const char* end) noexcept nogil
+    const char* mpf_find_quote(const char* p, const char* end) noexcept nogil
 
 DEF MAX_FIELDS = 48
 DEF LEVEL_WIDTH = 4   # scalars kept per level row (Binance sends 2, Deribit 3, OKX 4)
@@ -443,7 +456,8 @@ cdef bint capture_levels(Cursor* c, Field* f, Levels* lv) noexcept nogil:
                         break
                     k = -1
                     break
-                if c.p >= c.end or c.p[0] != 93 or k < 0:
+                # an element that failed to scan may leave the cursor at a ']' (a trailing comma)
+                if c.p >= c.end or c.p[0] != 93 or k < 0 or c.err != E_OK:
                     break
                 c.p += 1
         lv.n += LEVEL_WIDTH
@@ -570,14 +584,98 @@ cdef inline Field* letter(Field* fields, const uint8_t* letters, char key) noexc
     return &fields[i - 1] if i else NULL
 
 
+cdef inline void index_letter(uint8_t* letters, Field* f, int k) noexcept nogil:
+    if letters != NULL and f.klen == 1 and <unsigned char>f.key[0] < 128:
+        letters[<unsigned char>f.key[0]] = <uint8_t>(k + 1)
+
+
+cdef inline int plain_members(Cursor* c, Field* fields, int k, uint8_t* letters, bint* closed) noexcept nogil:
+    """Members of an object in compact plain text (no backslash anywhere, so the next quote
+    ends a string), from the one at the cursor, which is fields[k]: those with a string,
+    number or literal value are recorded as scan_value would, in one tight pass. Stops at the
+    first member it does not take (a container, whitespace, anything unusual), cursor at that
+    member's start for the general loop; *closed when it took the object's closing brace.
+    Returns the number of members recorded so far."""
+    cdef const char* p = c.p
+    cdef const char* end = c.end
+    cdef const char* q
+    cdef const char* v
+    cdef const char* nxt
+    cdef Field* f
+    cdef Cursor num
+    cdef char ch
+    closed[0] = False
+    while k < MAX_FIELDS and end - p > 4 and p[0] == 34:
+        q = mpf_find_quote(p + 1, end)
+        if end - q < 3 or q[1] != 58:
+            break
+        v = q + 2
+        ch = v[0]
+        f = &fields[k]
+        if ch == 34:
+            nxt = mpf_find_quote(v + 1, end)
+            if nxt >= end:
+                break
+            f.type = T_STRING
+            f.val = v + 1
+            f.vlen = nxt - f.val
+            nxt += 1
+        elif ch == 45 or is_digit(ch):
+            num.p = v
+            num.end = end
+            if not quick_number(&num, f):
+                break
+            f.type = T_NUMBER
+            f.val = v
+            f.vlen = num.p - v
+            nxt = num.p
+        elif ch == 116 and end - v > 4 and memcmp(v, b"true", 4) == 0:
+            f.type = T_TRUE
+            f.val = v
+            f.vlen = 4
+            nxt = v + 4
+        elif ch == 102 and end - v > 5 and memcmp(v, b"false", 5) == 0:
+            f.type = T_FALSE
+            f.val = v
+            f.vlen = 5
+            nxt = v + 5
+        elif ch == 110 and end - v > 4 and memcmp(v, b"null", 4) == 0:
+            f.type = T_NULL
+            f.val = v
+            f.vlen = 4
+            nxt = v + 4
+        else:
+            break
+        if nxt >= end or (nxt[0] != 44 and nxt[0] != 125):
+            break
+        f.key = p + 1
+        f.klen = q - f.key
+        f.escaped = False
+        f.lazy = False
+        f.lv_rows = -1
+        if f.type != T_NUMBER:
+            f.has_num = 0
+            f.has_int = 0
+        index_letter(letters, f, k)
+        k += 1
+        p = nxt + 1
+        if nxt[0] == 125:
+            closed[0] = True
+            break
+    c.p = p
+    return k
+
+
 cdef int scan_members(const char* p, Py_ssize_t n, Field* fields, int* count, bint lazy, Levels* lv,
-                      uint8_t* letters) noexcept nogil:
+                      uint8_t* letters, bint plain=False) noexcept nogil:
     """scan_object; with ``letters`` (128 zeroed bytes) also an index of the one-character
     ASCII member names: letters[c] = 1 + the position of the last member named c (a decoded
-    object keeps the last of equal keys), so handlers of terse venues need no member walk."""
+    object keeps the last of equal keys), so handlers of terse venues need no member walk.
+    ``plain``: the text holds no backslash (see plain_members)."""
     cdef Cursor c
     cdef Field* f
     cdef int k = 0
+    cdef bint closed = False
     c.p = p
     c.end = p + n
     c.err = E_OK
@@ -592,6 +690,10 @@ cdef int scan_members(const char* p, Py_ssize_t n, Field* fields, int* count, bi
         c.p += 1
     else:
         while True:
+            if plain:  # the common members in one tight pass, the rest one by one below
+                k = plain_members(&c, fields, k, letters, &closed)
+                if closed:
+                    break
             skip_ws(&c)
             if c.p >= c.end:
                 return E_TRUNCATED
@@ -602,8 +704,7 @@ cdef int scan_members(const char* p, Py_ssize_t n, Field* fields, int* count, bi
             f = &fields[k]
             if not scan_string(&c, &f.key, &f.klen, &f.escaped):
                 return c.err
-            if letters != NULL and f.klen == 1 and <unsigned char>f.key[0] < 128:
-                letters[<unsigned char>f.key[0]] = <uint8_t>(k + 1)
+            index_letter(letters, f, k)
             skip_ws(&c)
             if c.p >= c.end:
                 return E_TRUNCATED

@@ -42,21 +42,8 @@ cdef extern from *:
         }
         return 1;
     }
-    /* The first '"' in [p, end), or end. */
-    static inline const char *mpf_find_quote(const char *p, const char *end) {
-    #if defined(__SSE2__)
-        const __m128i quote = _mm_set1_epi8(0x22);
-        for (; end - p >= 16; p += 16) {
-            int mask = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p), quote));
-            if (mask) return p + __builtin_ctz((unsigned)mask);
-        }
-    #endif
-        while (p < end && *p != 0x22) p++;
-        return p;
-    }
     """
     bint mpf_plain_text(const char* p, Py_ssize_t n) nogil
-    const char* mpf_find_quote(const char* p, const char* end) nogil
 
 
 # ---- lexical checks (what orjson rejects and the scanner lets through) ---------------------

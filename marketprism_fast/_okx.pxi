@@ -317,7 +317,7 @@ cdef const char* row_tail(const char* s, const char* end) except? NULL:
         elif ch == 110:
             if not scan_literal(&c, "null", 4):
                 return NULL
-        elif not scan_number_token(&c) or not number_token_ok(v, c.p - v):
+        elif not scan_number_token(&c):
             return NULL
 
 
@@ -423,16 +423,13 @@ cdef class StrictParser(ParserBase):
     """Base of the OKX and Deribit parsers: lexical strictness and arrays of objects."""
 
     cdef int check_rest(self, Field* f, int nf) except -1:
-        """Validate the members no handler consumed: lazily skipped containers strictly, and
-        number tokens (in containers too) unless the frame was checked whole. E_* code."""
+        """Validate the members no handler consumed: lazily skipped containers strictly (the
+        scanner checks number tokens wherever it reads them, and begin_text the strings).
+        E_* code."""
         cdef Cursor c
-        cdef int i, rc
+        cdef int i
         for i in range(nf):
-            if f[i].type == T_NUMBER:
-                # a token the scanner converted has the grammar and a finite value already
-                if not self.lexed and not (f[i].has_num or f[i].has_int) and not number_token_ok(f[i].val, f[i].vlen):
-                    return E_NUMBER
-            elif f[i].type == T_OBJECT or f[i].type == T_ARRAY:
+            if f[i].type == T_OBJECT or f[i].type == T_ARRAY:
                 if f[i].lazy:
                     c.p = f[i].val
                     c.end = f[i].val + f[i].vlen
@@ -442,17 +439,13 @@ cdef class StrictParser(ParserBase):
                     if c.p != c.end:  # a span a fast path guessed may run past the value
                         return E_SYNTAX
                     f[i].lazy = False
-                if not self.lexed:
-                    rc = lex_check(f[i].val, f[i].vlen)
-                    if rc:
-                        return rc
         return E_OK
 
     cdef int check_captured(self, Field* arr) except -1:
         """Captured level rows of a plain frame, walked row by row: every row must end right
         after its last captured element (a number token that failed just before a row's ']'
-        can leave the row captured short), number tokens must stay in the double range, and
-        elements beyond the captured width must be valid too. E_* code."""
+        can leave the row captured short), and elements beyond the captured width must be
+        valid too. E_* code."""
         cdef Py_ssize_t r
         cdef Scalar* row
         cdef const char* s = arr.val + 1
@@ -470,8 +463,6 @@ cdef class StrictParser(ParserBase):
                 if row[k].type == 0:
                     break
                 last = k
-                if row[k].type == T_NUMBER and not row[k].has_num and not number_token_ok(row[k].val, row[k].vlen):
-                    return E_NUMBER
             if last >= 0:
                 s = after_scalar(&row[last])
             if last == LEVEL_WIDTH - 1:  # maybe more elements: check them up to the row's end
@@ -494,7 +485,7 @@ cdef class StrictParser(ParserBase):
         every element is checked. E_* code."""
         cdef ArrayIter it
         cdef Field v
-        cdef int k = 0, got, rc
+        cdef int k = 0, got
         array_begin(&it, elem.val, elem.vlen)
         while True:
             got = array_next(&it, &v)
@@ -504,14 +495,6 @@ cdef class StrictParser(ParserBase):
                 return it.c.err if it.c.err != E_OK else E_SYNTAX
             if k < width:
                 set_scalar(&row[k], &v)
-            if not self.lexed:
-                if v.type == T_NUMBER:
-                    if not number_token_ok(v.val, v.vlen):
-                        return E_NUMBER
-                elif v.type == T_OBJECT or v.type == T_ARRAY:
-                    rc = lex_check(v.val, v.vlen)
-                    if rc:
-                        return rc
             k += 1
         for got in range(k, width):
             row[got].type = 0
@@ -1302,8 +1285,6 @@ cdef class OkxParser(StrictParser):
                                 return c.err
                         elif not scan_number_token(c):
                             return c.err
-                        elif not number_token_ok(t, c.p - t):
-                            return E_NUMBER
                         if k < 2:
                             row[k].type = T_NUMBER  # not a decimal text: the reader rejects it
                             row[k].has_num = 0
