@@ -16,6 +16,7 @@ import sys
 from typing import IO, Sequence
 
 from . import __version__
+from .ddl import DEFAULT_DATABASE, LEGACY, MODERN, ServerCapabilities, render_schema
 from .errors import MarketPrismError
 from .normalize import DEFAULT_BOOK_DEPTH, DEFAULT_BOOK_INTERVAL_MS, NormalizeOptions, Normalizer
 from .parsers import IMPLEMENTATIONS
@@ -78,11 +79,39 @@ def _add_normalize(commands) -> None:
     )
 
 
+def _add_ddl(commands) -> None:
+    p = commands.add_parser(
+        "ddl",
+        help="print the ClickHouse schema (database and one table per record kind)",
+        description="Print the ClickHouse DDL for the record kinds: CREATE DATABASE, then one CREATE TABLE per kind.",
+    )
+    p.add_argument("--database", default=DEFAULT_DATABASE, metavar="NAME", help=f"database name (default {DEFAULT_DATABASE})")
+    server = p.add_mutually_exclusive_group()
+    server.add_argument(
+        "--server-version", metavar="X.Y", help="the server's version (SELECT version()): use what that version has"
+    )
+    server.add_argument(
+        "--modern",
+        action="store_const",
+        dest="capabilities",
+        const=MODERN,
+        help="DateTime64, LowCardinality and codecs (20.1 and later; the default)",
+    )
+    server.add_argument(
+        "--legacy",
+        action="store_const",
+        dest="capabilities",
+        const=LEGACY,
+        help="Int64 nanosecond timestamps, plain String, no codecs (18.x)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(prog=PROG, description="Crypto market-data ingest node.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_normalize(commands)
+    _add_ddl(commands)
     return parser
 
 
@@ -117,7 +146,17 @@ def _run_normalize(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str])
     return summary.exit_status
 
 
-_COMMANDS = {"normalize": _run_normalize}
+def _run_ddl(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
+    if args.server_version is not None:
+        capabilities = ServerCapabilities.from_version(args.server_version)
+    else:
+        capabilities = args.capabilities or MODERN
+    stdout.write(render_schema(args.database, capabilities).encode())
+    stdout.flush()
+    return EXIT_OK
+
+
+_COMMANDS = {"normalize": _run_normalize, "ddl": _run_ddl}
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: IO[bytes] | None = None, stderr: IO[str] | None = None) -> int:

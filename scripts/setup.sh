@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine (Python 3.11) and builds it:
-# system packages (compiler, Python headers, venv), a virtualenv in .venv with the runtime
-# and test dependencies, and the compiled extensions. Safe to run again: it only does
-# what is missing.
+# system packages (compiler, Python headers, venv, the ClickHouse server the tests run
+# against), a virtualenv in .venv with the runtime and test dependencies, and the compiled
+# extensions. Safe to run again: it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,11 @@ command -v "$PYTHON" >/dev/null 2>&1 || need_apt+=(python3)
 import os, sysconfig
 assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))
 PY
+# The tests start their own ClickHouse server (tests/servers.py; Debian's is 18.16), in a
+# time zone other than UTC, so they need the zone files too.
+[ -x /usr/sbin/clickhouse-server ] || need_apt+=(clickhouse-server)
+command -v clickhouse-client >/dev/null 2>&1 || need_apt+=(clickhouse-client)
+[ -e /usr/share/zoneinfo/Asia/Tokyo ] || need_apt+=(tzdata)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
         echo "setup: please install: ${need_apt[*]} (needs root and apt-get)" >&2

@@ -1,6 +1,9 @@
+from typing import Iterator
+
 import pytest
 
 from marketprism_fast import parsers
+from tests import servers
 
 
 def parser_implementations() -> list[str]:
@@ -14,3 +17,10 @@ def parser_implementations() -> list[str]:
 @pytest.fixture(params=parser_implementations())
 def implementation(request) -> str:
     return request.param
+
+
+@pytest.fixture(scope="session")
+def clickhouse() -> Iterator[servers.ClickHouse]:
+    """A real ClickHouse server for the whole session (tests/servers.py says which)."""
+    with servers.clickhouse() as server:
+        yield server
