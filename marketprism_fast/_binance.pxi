@@ -1,12 +1,25 @@
 # Binance spot, USD-M and COIN-M: raw (`{"e":...}`) and combined (`{"stream":..,"data":..}`)
-# frames, and the REST depth-snapshot and openInterest bodies.
+# frames, and the REST depth-snapshot and openInterest bodies. reference/binance.py is the
+# oracle: same records, same verdicts (parsed / skipped / malformed) for every frame.
 #
 # Binance keys are single letters (`s` symbol, `E` event time, `T` trade/transaction time,
 # `p` price, `q` quantity, `m` buyer-is-maker, `U`/`u` first/final update id, `pu` previous
 # final update id, `b`/`a` bids/asks), case-sensitive, in any order.
 
-DEF ID_TEXT_MAX = 64
 DEF FAST_PATH_MISSED = -99
+
+
+cdef inline int json_bool(Field* f, bint* out) noexcept nogil:
+    """A required JSON true or false (reference ``boolean``)."""
+    if f == NULL or (f.type != T_TRUE and f.type != T_FALSE):
+        return 0
+    out[0] = f.type == T_TRUE
+    return 1
+
+
+cdef inline int text_or_empty(Field* f) noexcept nogil:
+    """Absent, null or a JSON string (reference ``text_or_empty``); 0 for anything else."""
+    return f == NULL or f.type == T_NULL or f.type == T_STRING
 
 
 cdef class BinanceParser(ParserBase):
@@ -14,10 +27,10 @@ cdef class BinanceParser(ParserBase):
 
     cdef int parse_frame(self, const char* p, Py_ssize_t n) except -100:
         cdef Field top[MAX_FIELDS]
+        cdef Field* w[5]
         cdef uint8_t letters[128]
-        cdef int nt = 0, rc, i
-        cdef Field* data = NULL
-        cdef Field* stream = NULL
+        cdef int nt = 0, rc
+        cdef Field *stream, *data
         cdef Py_ssize_t s = 0
         rc = self.begin_text(p, n)
         if rc < 0:
@@ -33,14 +46,11 @@ cdef class BinanceParser(ParserBase):
         rc = scan_members(p, n, top, &nt, True, &self.lv, letters, not self.lexed)
         if rc:
             return -rc
-        for i in range(nt):
-            if key_is(&top[i], "data", 4):
-                data = &top[i]
-            elif key_is(&top[i], "stream", 6):
-                stream = &top[i]
-        if data != NULL and stream != NULL:
-            if stream.type != T_STRING:
-                return -E_TYPE
+        pick(top, nt, "stream data error result id", w)
+        stream, data = w[0], w[1]
+        if stream != NULL:  # a combined-stream frame: its data is the event (or events)
+            if stream.type != T_STRING or data == NULL:
+                return -E_MISSING
             if data.type == T_OBJECT:
                 rc = self.event_object(data.val, data.vlen)
             elif data.type == T_ARRAY:
@@ -48,12 +58,18 @@ cdef class BinanceParser(ParserBase):
             else:
                 return -E_TYPE
             data.lazy = False
-            if rc >= 0:
-                nt = validate_lazy(top, nt)
-                if nt:
-                    return -nt
-            return rc
-        return self.dispatch(top, nt, letters)
+        elif w[2] != NULL:
+            self.report_error_event(w[2])
+            rc = RC_SKIP + SKIP_ERROR_EVENT
+        elif w[3] != NULL and w[4] != NULL:
+            rc = RC_SKIP + SKIP_ACK
+        else:
+            return self.dispatch(top, nt, letters)
+        if rc >= 0:
+            nt = validate_lazy(top, nt)
+            if nt:
+                return -nt
+        return rc
 
     cdef int combined_fast(self, const char* p, Py_ssize_t n) except -100:
         """``{"stream":"...","data":{...}}`` exactly as Binance sends it, in one scan.
@@ -108,12 +124,14 @@ cdef class BinanceParser(ParserBase):
         return rc
 
     cdef int event_array(self, const char* p, Py_ssize_t n, bint validate) except -100:
-        """Every element an event object (e.g. ``!markPrice@arr``); the frame's status is
-        that of its events: parsed if any parsed, malformed if any is malformed."""
+        """Every element an event object (e.g. ``!markPrice@arr``). Parsed when every event
+        is of a known type (an empty array too), skipped when none is, malformed when known
+        and unknown types mix or any event is malformed."""
         cdef Cursor c
         cdef ArrayIter it
         cdef Field elem
-        cdef int got, rc, result = RC_SKIP + SKIP_UNKNOWN_CHANNEL
+        cdef int got, rc
+        cdef bint known = False, unknown = False
         if validate:
             c.p = p
             c.end = p + n
@@ -136,50 +154,46 @@ cdef class BinanceParser(ParserBase):
             if rc < 0:
                 return rc
             if rc == RC_PARSED:
-                result = RC_PARSED
-        return result
+                known = True
+            else:
+                unknown = True
+            if known and unknown:
+                return -E_VALUE
+        return RC_SKIP + SKIP_UNKNOWN_CHANNEL if unknown else RC_PARSED
 
     cdef int route(self, Field* f, int nf, const uint8_t* letters) except -100:
+        """The handler for an event by its ``e`` (spot bookTicker has none: its keys tell
+        it); an event of another type is an unknown channel."""
         cdef Field* e = letter(f, letters, b"e")
-        cdef int i
-        if e != NULL:
-            if e.type != T_STRING:
-                return -E_TYPE
-            if field_is(e, "trade", 5):
+        if e != NULL and e.type != T_NULL:
+            if e.type == T_OBJECT or e.type == T_ARRAY:
+                return -E_TYPE  # not a type name at all
+            if word_is(e, "trade", 5):
                 return self.on_trade(f, letters, False)
-            if field_is(e, "aggTrade", 8):
+            if word_is(e, "aggTrade", 8):
                 return self.on_trade(f, letters, True)
-            if field_is(e, "depthUpdate", 11):
+            if word_is(e, "depthUpdate", 11):
                 return self.on_depth(f, nf, letters)
-            if field_is(e, "bookTicker", 10):
+            if word_is(e, "bookTicker", 10):
                 return self.on_book_ticker(f, letters)
-            if field_is(e, "24hrTicker", 10):
-                return self.on_ticker(f, nf)
-            if field_is(e, "kline", 5):
-                return self.on_kline(f, nf)
-            if field_is(e, "markPriceUpdate", 15):
-                return self.on_mark_price(f, nf)
-            if field_is(e, "forceOrder", 10):
-                return self.on_force_order(f, nf)
+            if word_is(e, "24hrTicker", 10):
+                return self.on_ticker(f, letters)
+            if word_is(e, "kline", 5):
+                return self.on_kline(f, letters)
+            if word_is(e, "markPriceUpdate", 15):
+                return self.on_mark_price(f, letters)
+            if word_is(e, "forceOrder", 10):
+                return self.on_force_order(f, letters)
             return RC_SKIP + SKIP_UNKNOWN_CHANNEL
-        if letter(f, letters, b"u") != NULL:  # spot bookTicker carries no event type
-            return self.on_book_ticker(f, letters)
-        for i in range(nf):
-            if key_is(&f[i], "result", 6) or key_is(&f[i], "id", 2):
-                for i in range(nf):
-                    if key_is(&f[i], "error", 5):
-                        self.report_error_event(f, nf)
-                        return RC_SKIP + SKIP_ERROR_EVENT
-                return RC_SKIP + SKIP_ACK
-            if key_is(&f[i], "error", 5):
-                self.report_error_event(f, nf)
-                return RC_SKIP + SKIP_ERROR_EVENT
+        if (letter(f, letters, b"u") != NULL and letter(f, letters, b"s") != NULL
+                and letter(f, letters, b"b") != NULL and letter(f, letters, b"B") != NULL
+                and letter(f, letters, b"a") != NULL and letter(f, letters, b"A") != NULL):
+            return self.on_book_ticker(f, letters)  # spot bookTicker carries no event type
         return RC_SKIP + SKIP_UNKNOWN_CHANNEL
 
-    cdef void report_error_event(self, Field* f, int nf) noexcept:
-        cdef Field* err = find_field(f, nf, "error", 5)
+    cdef void report_error_event(self, Field* err) noexcept:
         try:
-            text = (err.val[:err.vlen] if err != NULL else b"").decode("utf-8", "replace")
+            text = err.val[:err.vlen].decode("utf-8", "replace")
             _log.warning("%s: error event from the venue: %s", self.venue, text[:200])
         except Exception:
             pass
@@ -188,52 +202,45 @@ cdef class BinanceParser(ParserBase):
 
     cdef int on_trade(self, Field* f, const uint8_t* letters, bint agg) except -100:
         cdef Field* fs = letter(f, letters, b"s")
-        cdef Field* fp = letter(f, letters, b"p")
-        cdef Field* fq = letter(f, letters, b"q")
-        cdef Field* fT = letter(f, letters, b"T")
-        cdef Field* fm = letter(f, letters, b"m")
         cdef Field* fid = letter(f, letters, b"a" if agg else b"t")
         cdef double price, amount
         cdef int64_t ts
+        cdef uint64_t trade_id
+        cdef bint buyer_maker
         cdef uint32_t inst
-        cdef int8_t side = 0
         cdef Py_ssize_t r
-        if fs == NULL or fp == NULL or fq == NULL or fT == NULL or fid == NULL:
+        cdef RecordBuffer b = self.b_trade
+        if not is_text(fs):
             return -E_MISSING
-        if not field_double(fp, &price) or not field_double(fq, &amount):
+        if not json_millis(letter(f, letters, b"T"), &ts) or not json_u64(fid, &trade_id):
             return -E_NUMBER
-        if not field_ms_to_ns(fT, &ts):
+        if not decimal(letter(f, letters, b"p"), &price) or not decimal(letter(f, letters, b"q"), &amount):
             return -E_NUMBER
-        if fm != NULL:
-            if fm.type == T_TRUE:
-                side = -1  # the buyer was the maker: the taker sold
-            elif fm.type == T_FALSE:
-                side = 1
-            else:
-                return -E_TYPE
-        if fid.type != T_NUMBER and fid.type != T_STRING:
+        if not json_bool(letter(f, letters, b"m"), &buyer_maker):
             return -E_TYPE
-        if fid.vlen == 0 or fid.vlen > ID_TEXT_MAX:
-            return -E_TEXT
         if not self.instrument(fs, &inst):
             return -E_TEXT
-        r = append_row(self, self.b_trade, inst, ts)
-        if not self.b_trade.put_text(TRADE_TRADE_ID_OFF, r, fid.val, fid.vlen, fid.escaped):
+        r = append_row(self, b, inst, ts)
+        # an integer token is the decimal text of its value: the id text as sent
+        if not b.put_text(TRADE_TRADE_ID_OFF, r, fid.val, fid.vlen, False):
             return -E_TEXT
-        set_f8(self.b_trade, TRADE_PRICE, r, price)
-        set_f8(self.b_trade, TRADE_AMOUNT, r, amount)
-        set_i1(self.b_trade, TRADE_SIDE, r, side)
-        set_u1(self.b_trade, TRADE_AGGREGATED, r, 1 if agg else 0)
+        set_f8(b, TRADE_PRICE, r, price)
+        set_f8(b, TRADE_AMOUNT, r, amount)
+        set_i1(b, TRADE_SIDE, r, -1 if buyer_maker else 1)  # the buyer was the maker: the taker sold
+        set_u1(b, TRADE_AGGREGATED, r, 1 if agg else 0)
         return RC_PARSED
 
-    cdef int levels(self, Field* arr, int8_t side, uint32_t inst, int64_t ts, uint64_t first,
-                    uint64_t last, uint64_t prev, uint8_t snapshot) except -100:
-        """One book_delta row per level of a ``[["p","q"], ...]`` array."""
+    cdef Py_ssize_t levels(self, Field* arr, int8_t side, uint32_t inst, int64_t ts, uint64_t first,
+                           uint64_t last, uint64_t prev, uint8_t snapshot) except -100:
+        """One book_delta row per level of a ``[["price","amount", ...], ...]`` array (decimal
+        texts; elements past the second ignored); returns the number of rows."""
         cdef Py_ssize_t i, r0, rows = arr.lv_rows
         cdef Scalar* lv
         cdef RecordBuffer b = self.b_delta
-        if arr.type != T_ARRAY or rows < 0:
+        if arr.type != T_ARRAY:
             return -E_TYPE
+        if rows < 0:  # a level held a container: not captured while scanning
+            return self.uncaptured_levels(arr, side, inst, ts, first, last, prev, snapshot)
         if b.n + rows > b.cap:
             b.grow(b.n + rows)
         r0 = b.n
@@ -259,7 +266,7 @@ cdef class BinanceParser(ParserBase):
         cdef int64_t recv = self.ts_recv
         lv = self.lv.items + arr.lv_start
         for i in range(rows):
-            if not scalar_double(&lv[0], &c_price[i]) or not scalar_double(&lv[1], &c_amount[i]):
+            if not scalar_decimal(&lv[0], &c_price[i]) or not scalar_decimal(&lv[1], &c_amount[i]):
                 return -E_NUMBER  # rows past b.n are not committed: nothing to undo
             lv += LEVEL_WIDTH
             c_inst[i] = inst
@@ -277,68 +284,118 @@ cdef class BinanceParser(ParserBase):
             c_atoff[i] = 0
             c_atlen[i] = 0
         b.n = r0 + rows
-        return 0
+        arr.lazy = False
+        return rows
+
+    cdef Py_ssize_t uncaptured_levels(self, Field* arr, int8_t side, uint32_t inst, int64_t ts, uint64_t first,
+                                      uint64_t last, uint64_t prev, uint8_t snapshot) except -100:
+        """levels() element by element, for an array the scanner did not capture as rows."""
+        cdef ArrayIter it, row_it
+        cdef Field level, v
+        cdef Scalar pa[2]
+        cdef double price, amount
+        cdef Py_ssize_t rows = 0, r
+        cdef int got, k
+        cdef RecordBuffer b = self.b_delta
+        array_begin(&it, arr.val, arr.vlen)
+        while True:
+            got = array_next(&it, &level)  # validates the element strictly
+            if got == 0:
+                break
+            if got < 0:
+                return -it.c.err
+            if level.type != T_ARRAY:
+                return -E_TYPE
+            array_begin(&row_it, level.val, level.vlen)
+            k = 0
+            while True:
+                got = array_next(&row_it, &v)
+                if got == 0:
+                    break
+                if got < 0:
+                    return -row_it.c.err
+                if k < 2:
+                    set_scalar(&pa[k], &v)
+                k += 1
+            if k < 2:
+                return -E_VALUE
+            if not scalar_decimal(&pa[0], &price) or not scalar_decimal(&pa[1], &amount):
+                return -E_NUMBER
+            r = append_row(self, b, inst, ts)
+            set_i1(b, BOOK_DELTA_SIDE, r, side)
+            set_f8(b, BOOK_DELTA_PRICE, r, price)
+            set_f8(b, BOOK_DELTA_AMOUNT, r, amount)
+            set_u8(b, BOOK_DELTA_FIRST_UPDATE_ID, r, first)
+            set_u8(b, BOOK_DELTA_UPDATE_ID, r, last)
+            set_u8(b, BOOK_DELTA_PREV_UPDATE_ID, r, prev)
+            set_u1(b, BOOK_DELTA_IS_SNAPSHOT, r, snapshot)
+            set_i8(b, BOOK_DELTA_CHECKSUM, r, 0)
+            empty_text(b, BOOK_DELTA_PRICE_TEXT_OFF, r)
+            empty_text(b, BOOK_DELTA_AMOUNT_TEXT_OFF, r)
+            rows += 1
+        arr.lazy = False
+        return rows
+
+    cdef int book_message(self, Field* fb, Field* fa, uint32_t inst, int64_t ts, uint64_t first,
+                          uint64_t last, uint64_t prev, uint8_t snapshot) except -100:
+        """The rows of one book message: all bids as listed, then all asks (a marker row
+        when it changes no level)."""
+        cdef Py_ssize_t bids, asks
+        bids = self.levels(fb, 1, inst, ts, first, last, prev, snapshot)
+        if bids < 0:
+            return <int>bids
+        asks = self.levels(fa, -1, inst, ts, first, last, prev, snapshot)
+        if asks < 0:
+            return <int>asks
+        if bids == 0 and asks == 0:
+            self.book_marker(inst, ts, first, last, prev, snapshot, 0)
+        return RC_PARSED
 
     cdef int on_depth(self, Field* f, int nf, const uint8_t* letters) except -100:
         cdef Field* fs = letter(f, letters, b"s")
-        cdef Field* fE = letter(f, letters, b"E")
-        cdef Field* fU = letter(f, letters, b"U")
-        cdef Field* fu = letter(f, letters, b"u")
         cdef Field* fb = letter(f, letters, b"b")
         cdef Field* fa = letter(f, letters, b"a")
-        cdef Field* fpu = NULL
-        cdef int i, rc
+        cdef Field* w[1]
         cdef int64_t ts
-        cdef uint64_t first = 0, last = 0, prev = 0
+        cdef uint64_t first, last, prev = 0
         cdef uint32_t inst
-        for i in range(nf):
-            if key_is(&f[i], "pu", 2):
-                fpu = &f[i]
-        if fs == NULL or fE == NULL or fU == NULL or fu == NULL or fb == NULL or fa == NULL:
+        if not is_text(fs):
             return -E_MISSING
-        if not field_ms_to_ns(fE, &ts) or not field_u64(fU, &first) or not field_u64(fu, &last):
+        if fb == NULL or fa == NULL:
+            return -E_MISSING
+        if not json_millis(letter(f, letters, b"E"), &ts):
             return -E_NUMBER
-        if fpu != NULL and not field_u64(fpu, &prev):
-            # futures send pu = -1 on the first event after a reset; no predecessor then
-            if not (fpu.type == T_NUMBER and fpu.vlen == 2 and fpu.val[0] == 45 and fpu.val[1] == 49):
+        if not json_u64(letter(f, letters, b"U"), &first) or not json_u64(letter(f, letters, b"u"), &last):
+            return -E_NUMBER
+        pick(f, nf, "pu", w)
+        if not json_u64_or_zero(w[0], &prev):
+            # futures send pu = -1 on the first event after a reset: no predecessor then
+            if not (w[0].type == T_NUMBER and w[0].vlen == 2 and w[0].val[0] == 45 and w[0].val[1] == 49):
                 return -E_NUMBER
             prev = 0
         if not self.instrument(fs, &inst):
             return -E_TEXT
-        rc = self.levels(fb, 1, inst, ts, first, last, prev, 0)
-        if rc < 0:
-            return rc
-        rc = self.levels(fa, -1, inst, ts, first, last, prev, 0)
-        if rc < 0:
-            return rc
-        if fb.lv_rows == 0 and fa.lv_rows == 0:
-            self.book_marker(inst, ts, first, last, prev, 0, 0)
-        return RC_PARSED
+        return self.book_message(fb, fa, inst, ts, first, last, prev, 0)
 
     cdef int on_book_ticker(self, Field* f, const uint8_t* letters) except -100:
         cdef Field* fs = letter(f, letters, b"s")
         cdef Field* fE = letter(f, letters, b"E")
-        cdef Field* fu = letter(f, letters, b"u")
-        cdef Field* fb = letter(f, letters, b"b")
-        cdef Field* fB = letter(f, letters, b"B")
-        cdef Field* fa = letter(f, letters, b"a")
-        cdef Field* fA = letter(f, letters, b"A")
         cdef int64_t ts
         cdef uint64_t uid
         cdef double bp, bq, ap, aq
         cdef uint32_t inst
         cdef Py_ssize_t r
         cdef RecordBuffer b = self.b_quote
-        if fs == NULL or fu == NULL or fb == NULL or fB == NULL or fa == NULL or fA == NULL:
+        if not is_text(fs):
             return -E_MISSING
-        if not field_u64(fu, &uid):
+        if not json_u64(letter(f, letters, b"u"), &uid):
             return -E_NUMBER
-        if fE != NULL:
-            if not field_ms_to_ns(fE, &ts):
-                return -E_NUMBER
-        else:
+        if fE == NULL:
             ts = self.ts_recv  # spot bookTicker has no event time
-        if not (field_double(fb, &bp) and field_double(fB, &bq) and field_double(fa, &ap) and field_double(fA, &aq)):
+        elif not json_millis(fE, &ts):
+            return -E_NUMBER
+        if not (decimal(letter(f, letters, b"b"), &bp) and decimal(letter(f, letters, b"B"), &bq)
+                and decimal(letter(f, letters, b"a"), &ap) and decimal(letter(f, letters, b"A"), &aq)):
             return -E_NUMBER
         if not self.instrument(fs, &inst):
             return -E_TEXT
@@ -350,47 +407,30 @@ cdef class BinanceParser(ParserBase):
         set_u8(b, QUOTE_UPDATE_ID, r, uid)
         return RC_PARSED
 
-    cdef int on_ticker(self, Field* f, int nf) except -100:
+    cdef int on_ticker(self, Field* f, const uint8_t* letters) except -100:
         # 24hrTicker: c Q o h l v q p P w b B a A n -> ticker columns (data-model.md)
-        cdef Field* slot[15]
-        cdef Field *fs = NULL, *fE = NULL
-        cdef int i, j
-        cdef char k
+        cdef Field* fs = letter(f, letters, b"s")
+        cdef int j
         cdef int64_t ts
-        cdef uint64_t count = 0
+        cdef uint64_t count
         cdef double v[14]
         cdef uint32_t inst
         cdef Py_ssize_t r
         cdef RecordBuffer b = self.b_ticker
-        cdef const char* keys = b"cQohlvqpPwbBaAn"
+        cdef const char* keys = b"cQohlvqpPwbBaA"
         cdef int cols[14]
         cols[:] = [TICKER_LAST_PRICE, TICKER_LAST_AMOUNT, TICKER_OPEN_PRICE, TICKER_HIGH_PRICE,
                    TICKER_LOW_PRICE, TICKER_VOLUME, TICKER_QUOTE_VOLUME, TICKER_PRICE_CHANGE,
                    TICKER_PRICE_CHANGE_PCT, TICKER_WEIGHTED_AVG_PRICE, TICKER_BID_PRICE,
                    TICKER_BID_AMOUNT, TICKER_ASK_PRICE, TICKER_ASK_AMOUNT]
-        for j in range(15):
-            slot[j] = NULL
-        for i in range(nf):
-            if f[i].klen != 1:
-                continue
-            k = f[i].key[0]
-            if k == ord("s"):
-                fs = &f[i]
-            elif k == ord("E"):
-                fE = &f[i]
-            else:
-                for j in range(15):
-                    if keys[j] == k:
-                        slot[j] = &f[i]
-                        break
-        if fs == NULL or fE == NULL:
+        if not is_text(fs):
             return -E_MISSING
-        if not field_ms_to_ns(fE, &ts):
+        if not json_millis(letter(f, letters, b"E"), &ts):
             return -E_NUMBER
         for j in range(14):
-            if not field_double(slot[j], &v[j]):
+            if not decimal_or_nan(letter(f, letters, keys[j]), &v[j]):
                 return -E_NUMBER
-        if slot[14] != NULL and not field_u64(slot[14], &count):
+        if not json_u64_or_zero(letter(f, letters, b"n"), &count):
             return -E_NUMBER
         if not self.instrument(fs, &inst):
             return -E_TEXT
@@ -403,76 +443,52 @@ cdef class BinanceParser(ParserBase):
         set_u8(b, TICKER_TRADE_COUNT, r, count)
         return RC_PARSED
 
-    cdef int on_kline(self, Field* f, int nf) except -100:
+    cdef int on_kline(self, Field* f, const uint8_t* letters) except -100:
         cdef Field kf[MAX_FIELDS]
-        cdef int nk = 0, i, j, rc
-        cdef Field *fs = NULL, *fE = NULL, *fk = NULL, *ft = NULL, *fT = NULL, *fi = NULL
-        cdef Field *fn = NULL, *fx = NULL
-        cdef Field* slot[8]
+        cdef uint8_t kl[128]
+        cdef int nk = 0, j, rc
+        cdef Field* fs = letter(f, letters, b"s")
+        cdef Field* fk = letter(f, letters, b"k")
+        cdef Field *fi
         cdef double v[8]
-        cdef char k
         cdef int64_t ts, t_open, t_close
-        cdef uint64_t count = 0
+        cdef uint64_t count
+        cdef bint closed
         cdef uint32_t inst
         cdef Py_ssize_t r
         cdef RecordBuffer b = self.b_kline
+        # o h l c v are required, q V Q may be absent (NaN)
         cdef const char* keys = b"ohlcvqVQ"
         cdef int cols[8]
         cols[:] = [KLINE_OPEN, KLINE_HIGH, KLINE_LOW, KLINE_CLOSE, KLINE_VOLUME, KLINE_QUOTE_VOLUME,
                    KLINE_TAKER_BUY_VOLUME, KLINE_TAKER_BUY_QUOTE_VOLUME]
-        for i in range(nf):
-            if f[i].klen != 1:
-                continue
-            k = f[i].key[0]
-            if k == ord("s"):
-                fs = &f[i]
-            elif k == ord("E"):
-                fE = &f[i]
-            elif k == ord("k"):
-                fk = &f[i]
-        if fE == NULL or fk == NULL:
+        if not is_text(fs):
+            return -E_MISSING
+        if not json_millis(letter(f, letters, b"E"), &ts):
+            return -E_NUMBER
+        if fk == NULL:
             return -E_MISSING
         if fk.type != T_OBJECT:
             return -E_TYPE
-        rc = scan_object(fk.val, fk.vlen, kf, &nk, False)
+        memset(kl, 0, 128)
+        rc = scan_members(fk.val, fk.vlen, kf, &nk, False, NULL, kl, not self.lexed)
         if rc:
             return -rc
         fk.lazy = False
-        for j in range(8):
-            slot[j] = NULL
-        for i in range(nk):
-            if kf[i].klen != 1:
-                continue
-            k = kf[i].key[0]
-            if k == ord("t"):
-                ft = &kf[i]
-            elif k == ord("T"):
-                fT = &kf[i]
-            elif k == ord("i"):
-                fi = &kf[i]
-            elif k == ord("n"):
-                fn = &kf[i]
-            elif k == ord("x"):
-                fx = &kf[i]
-            elif k == ord("s") and fs == NULL:
-                fs = &kf[i]
-            else:
-                for j in range(8):
-                    if keys[j] == k:
-                        slot[j] = &kf[i]
-                        break
-        if fs == NULL or ft == NULL or fT == NULL or fi == NULL:
+        fi = letter(kf, kl, b"i")
+        if not is_text(fi):
             return -E_MISSING
-        if fi.type != T_STRING or fi.vlen == 0 or fi.vlen > 16:
-            return -E_TEXT
-        if not (field_ms_to_ns(fE, &ts) and field_ms_to_ns(ft, &t_open) and field_ms_to_ns(fT, &t_close)):
+        if not json_millis(letter(kf, kl, b"t"), &t_open) or not json_millis(letter(kf, kl, b"T"), &t_close):
             return -E_NUMBER
-        for j in range(8):
-            if not field_double(slot[j], &v[j]):
+        for j in range(5):
+            if not decimal(letter(kf, kl, keys[j]), &v[j]):
                 return -E_NUMBER
-        if fn != NULL and not field_u64(fn, &count):
+        for j in range(5, 8):
+            if not decimal_or_nan(letter(kf, kl, keys[j]), &v[j]):
+                return -E_NUMBER
+        if not json_u64_or_zero(letter(kf, kl, b"n"), &count):
             return -E_NUMBER
-        if fx != NULL and fx.type != T_TRUE and fx.type != T_FALSE:
+        if not json_bool(letter(kf, kl, b"x"), &closed):
             return -E_TYPE
         if not self.instrument(fs, &inst):
             return -E_TEXT
@@ -484,41 +500,25 @@ cdef class BinanceParser(ParserBase):
         for j in range(8):
             set_f8(b, cols[j], r, v[j])
         set_u8(b, KLINE_TRADE_COUNT, r, count)
-        set_u1(b, KLINE_CLOSED, r, 1 if (fx != NULL and fx.type == T_TRUE) else 0)
+        set_u1(b, KLINE_CLOSED, r, 1 if closed else 0)
         return RC_PARSED
 
-    cdef int on_mark_price(self, Field* f, int nf) except -100:
-        cdef Field *fs = NULL, *fE = NULL, *fp = NULL, *fi = NULL, *fr = NULL, *fT = NULL
-        cdef int i
-        cdef char k
+    cdef int on_mark_price(self, Field* f, const uint8_t* letters) except -100:
+        cdef Field* fs = letter(f, letters, b"s")
+        cdef Field* fT = letter(f, letters, b"T")
         cdef int64_t ts, t_funding = 0
         cdef double mark, index, rate
         cdef uint32_t inst
         cdef Py_ssize_t r
         cdef RecordBuffer b = self.b_funding
-        for i in range(nf):
-            if f[i].klen != 1:
-                continue
-            k = f[i].key[0]
-            if k == ord("s"):
-                fs = &f[i]
-            elif k == ord("E"):
-                fE = &f[i]
-            elif k == ord("p"):
-                fp = &f[i]
-            elif k == ord("i"):
-                fi = &f[i]
-            elif k == ord("r"):
-                fr = &f[i]
-            elif k == ord("T"):
-                fT = &f[i]
-        if fs == NULL or fE == NULL:
+        if not is_text(fs):
             return -E_MISSING
-        if not field_ms_to_ns(fE, &ts):
+        if not json_millis(letter(f, letters, b"E"), &ts):
             return -E_NUMBER
-        if not (field_double(fp, &mark) and field_double(fi, &index) and field_double(fr, &rate)):
+        if not (decimal_or_nan(letter(f, letters, b"r"), &rate) and decimal(letter(f, letters, b"p"), &mark)
+                and decimal_or_nan(letter(f, letters, b"i"), &index)):
             return -E_NUMBER
-        if fT != NULL and not field_ms_to_ns(fT, &t_funding):
+        if fT != NULL and fT.type != T_NULL and not json_millis(fT, &t_funding):
             return -E_NUMBER
         if not self.instrument(fs, &inst):
             return -E_TEXT
@@ -530,55 +530,43 @@ cdef class BinanceParser(ParserBase):
         set_i8(b, FUNDING_RATE_FUNDING_TIME, r, t_funding)
         return RC_PARSED
 
-    cdef int on_force_order(self, Field* f, int nf) except -100:
+    cdef int on_force_order(self, Field* f, const uint8_t* letters) except -100:
         cdef Field of[MAX_FIELDS]
-        cdef int no = 0, i, rc
-        cdef Field *fo = NULL, *fs = NULL, *fS = NULL, *fq = NULL, *fp = NULL, *fX = NULL, *fT = NULL
-        cdef char k
+        cdef uint8_t ol[128]
+        cdef int no = 0, rc
+        cdef Field* fo = letter(f, letters, b"o")
+        cdef Field *fs, *fS, *fX
         cdef int64_t ts
         cdef double price, amount
         cdef int8_t side
         cdef uint32_t inst
         cdef Py_ssize_t r
         cdef RecordBuffer b = self.b_liq
-        fo = find_field(f, nf, "o", 1)
         if fo == NULL:
             return -E_MISSING
         if fo.type != T_OBJECT:
             return -E_TYPE
-        rc = scan_object(fo.val, fo.vlen, of, &no, False)
+        memset(ol, 0, 128)
+        rc = scan_members(fo.val, fo.vlen, of, &no, False, NULL, ol, not self.lexed)
         if rc:
             return -rc
         fo.lazy = False
-        for i in range(no):
-            if of[i].klen != 1:
-                continue
-            k = of[i].key[0]
-            if k == ord("s"):
-                fs = &of[i]
-            elif k == ord("S"):
-                fS = &of[i]
-            elif k == ord("q"):
-                fq = &of[i]
-            elif k == ord("p"):
-                fp = &of[i]
-            elif k == ord("X"):
-                fX = &of[i]
-            elif k == ord("T"):
-                fT = &of[i]
-        if fs == NULL or fS == NULL or fq == NULL or fp == NULL or fT == NULL:
+        fs = letter(of, ol, b"s")
+        fS = letter(of, ol, b"S")
+        fX = letter(of, ol, b"X")
+        if not is_text(fs):
             return -E_MISSING
-        if field_is(fS, "BUY", 3):
+        if not json_millis(letter(of, ol, b"T"), &ts):
+            return -E_NUMBER
+        if word_is(fS, "BUY", 3):
             side = 1
-        elif field_is(fS, "SELL", 4):
+        elif word_is(fS, "SELL", 4):
             side = -1
         else:
             return -E_VALUE
-        if not (field_double(fp, &price) and field_double(fq, &amount)):
+        if not (decimal(letter(of, ol, b"p"), &price) and decimal(letter(of, ol, b"q"), &amount)):
             return -E_NUMBER
-        if not field_ms_to_ns(fT, &ts):
-            return -E_NUMBER
-        if fX != NULL and fX.type != T_STRING:
+        if not text_or_empty(fX):
             return -E_TYPE
         if not self.instrument(fs, &inst):
             return -E_TEXT
@@ -587,7 +575,7 @@ cdef class BinanceParser(ParserBase):
         set_f8(b, LIQUIDATION_PRICE, r, price)
         set_f8(b, LIQUIDATION_AMOUNT, r, amount)
         empty_text(b, LIQUIDATION_ORDER_ID_OFF, r)
-        if fX != NULL:
+        if fX != NULL and fX.type == T_STRING:
             if not b.put_text(LIQUIDATION_STATUS_OFF, r, fX.val, fX.vlen, fX.escaped):
                 return -E_TEXT
         else:
@@ -596,69 +584,67 @@ cdef class BinanceParser(ParserBase):
 
     # ---- REST bodies ------------------------------------------------------------------------
 
+    cdef int rest_object(self, const char* p, Py_ssize_t n, Field* f, int* nf) except -100:
+        """A REST body: one JSON object, not a Binance error reply (``code`` and ``msg``)."""
+        cdef Field* w[2]
+        cdef int rc = self.begin_text(p, n)
+        if rc < 0:
+            return rc
+        rc = scan_object(p, n, f, nf, True, &self.lv)
+        if rc:
+            return -rc
+        pick(f, nf[0], "code msg", w)
+        if w[0] != NULL and w[1] != NULL:
+            return -E_VALUE
+        return 0
+
     cdef int parse_snapshot(self, const char* p, Py_ssize_t n, str raw_symbol) except -100:
         cdef Field f[MAX_FIELDS]
+        cdef Field* w[4]
         cdef int nf = 0, rc
-        cdef Field *fid = NULL, *fb = NULL, *fa = NULL, *fs = NULL
         cdef uint64_t last
         cdef uint32_t inst
         cdef bytes sym
-        rc = self.begin_text(p, n)
+        rc = self.rest_object(p, n, f, &nf)
         if rc < 0:
             return rc
-        rc = scan_object(p, n, f, &nf, True, &self.lv)
-        if rc:
-            return -rc
-        fid = find_field(f, nf, "lastUpdateId", 12)
-        fb = find_field(f, nf, "bids", 4)
-        fa = find_field(f, nf, "asks", 4)
-        fs = find_field(f, nf, "symbol", 6)
-        if fid == NULL or fb == NULL or fa == NULL:
-            return -E_MISSING
-        if not field_u64(fid, &last):
-            return -E_NUMBER
+        pick(f, nf, "lastUpdateId bids asks symbol", w)
         if raw_symbol:
             sym = raw_symbol.encode()
             if not self.symbols.lookup(sym, len(sym), False, &inst):
                 return -E_TEXT
-        elif not self.instrument(fs, &inst):
+        elif not is_text(w[3]) or not self.instrument(w[3], &inst):
             return -E_MISSING
-        rc = self.levels(fb, 1, inst, self.ts_recv, last, last, 0, 1)
+        if not json_u64(w[0], &last):
+            return -E_NUMBER
+        if w[1] == NULL or w[2] == NULL:
+            return -E_MISSING
+        rc = self.book_message(w[1], w[2], inst, self.ts_recv, last, last, 0, 1)
         if rc < 0:
             return rc
-        rc = self.levels(fa, -1, inst, self.ts_recv, last, last, 0, 1)
-        if rc < 0:
-            return rc
-        if fb.lv_rows == 0 and fa.lv_rows == 0:
-            self.book_marker(inst, self.ts_recv, last, last, 0, 1, 0)
         rc = validate_lazy(f, nf)
         return -rc if rc else RC_PARSED
 
     cdef int parse_open_interest(self, const char* p, Py_ssize_t n) except -100:
         cdef Field f[MAX_FIELDS]
+        cdef Field* w[3]
         cdef int nf = 0, rc
-        cdef Field *fo, *fs, *ft
         cdef double oi
         cdef int64_t ts
         cdef uint32_t inst
         cdef Py_ssize_t r
         cdef RecordBuffer b = self.b_oi
-        rc = self.begin_text(p, n)
+        rc = self.rest_object(p, n, f, &nf)
         if rc < 0:
             return rc
-        rc = scan_object(p, n, f, &nf)
-        if rc:
-            return -rc
-        fo = find_field(f, nf, "openInterest", 12)
-        fs = find_field(f, nf, "symbol", 6)
-        ft = find_field(f, nf, "time", 4)
-        if fo == NULL or fs == NULL or ft == NULL:
+        pick(f, nf, "openInterest symbol time", w)
+        if not is_text(w[1]):
             return -E_MISSING
-        if not field_double(fo, &oi):
+        if not json_millis(w[2], &ts):
             return -E_NUMBER
-        if not field_ms_to_ns(ft, &ts):
+        if not decimal(w[0], &oi):
             return -E_NUMBER
-        if not self.instrument(fs, &inst):
+        if not self.instrument(w[1], &inst):
             return -E_TEXT
         r = append_row(self, b, inst, ts)
         set_f8(b, OPEN_INTEREST_OPEN_INTEREST, r, oi)

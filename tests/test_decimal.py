@@ -70,27 +70,45 @@ def test_not_json_decimals_are_rejected(text: str) -> None:
         _parse.float_from_text(text)
 
 
-@given(json_decimals(), json_decimals(), st.booleans())
-@settings(max_examples=500)
-def test_frame_values_convert_like_float(price: str, amount: str, quoted: bool) -> None:
-    """Through a whole frame: quoted strings and bare number tokens, trade and book paths."""
-    q = '"' if quoted else ""
-    registry = InstrumentRegistry("binance_usdm")
-    parser = parsers.make_parser("binance_usdm", registry, implementation="compiled")
-    trade = f'{{"e":"trade","E":1,"T":2,"s":"BTCUSDT","t":7,"p":{q}{price}{q},"q":{q}{amount}{q},"m":false}}'
+@given(json_decimals(), json_decimals())
+@settings(max_examples=300)
+def test_decimal_texts_in_frames_convert_like_float(price: str, amount: str) -> None:
+    """Binance decimal texts through whole frames, trade and book paths."""
+    parser = parsers.make_parser("binance_usdm", InstrumentRegistry("binance_usdm"), implementation="compiled")
+    trade = f'{{"e":"trade","E":1,"T":2,"s":"BTCUSDT","t":7,"p":"{price}","q":"{amount}","m":false}}'
     depth = (
         f'{{"stream":"btcusdt@depth","data":{{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"pu":0,'
-        f'"b":[[{q}{price}{q},{q}{amount}{q}]],"a":[]}}}}'
+        f'"b":[["{price}","{amount}"]],"a":[]}}}}'
     )
-    if not quoted and not (math.isfinite(float(price)) and math.isfinite(float(amount))):
-        # a number token beyond the double range is not JSON a strict decoder accepts
-        assert parser.feed(trade.encode(), 0) == 2
-        assert parser.feed(depth.encode(), 0) == 2
-        assert parser.take() == []
-        return
     assert parser.feed(trade.encode(), 0) == 0
     assert parser.feed(depth.encode(), 0) == 0
     trades, deltas = parser.take()
     for batch in (trades, deltas):
         assert _same(float(batch.column("price")[0]), float(price))
         assert _same(float(batch.column("amount")[0]), float(amount))
+
+
+@given(json_decimals(), json_decimals())
+@settings(max_examples=300)
+def test_number_tokens_in_frames_convert_like_float(price: str, amount: str) -> None:
+    """Bare JSON number tokens (Deribit sends numbers) through whole frames; a token beyond
+    the double range is not JSON a strict decoder accepts, and neither is a decimal text
+    where Binance sends texts."""
+    parser = parsers.make_parser("deribit", InstrumentRegistry("deribit"), implementation="compiled")
+    quote = (
+        '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"quote.BTC-PERPETUAL","data":'
+        f'{{"timestamp":1,"instrument_name":"BTC-PERPETUAL","best_bid_price":{price},"best_bid_amount":{amount},'
+        f'"best_ask_price":{amount},"best_ask_amount":{price}}}}}}}'
+    )
+    binance = parsers.make_parser("binance_usdm", InstrumentRegistry("binance_usdm"), implementation="compiled")
+    bare_trade = f'{{"e":"trade","E":1,"T":2,"s":"BTCUSDT","t":7,"p":{price},"q":{amount},"m":false}}'
+    assert binance.feed(bare_trade.encode(), 0) == 2
+    if not (math.isfinite(float(price)) and math.isfinite(float(amount))):
+        assert parser.feed(quote.encode(), 0) == 2
+        assert parser.take() == []
+        return
+    assert parser.feed(quote.encode(), 0) == 0
+    (quotes,) = parser.take()
+    assert _same(float(quotes.column("bid_price")[0]), float(price))
+    assert _same(float(quotes.column("bid_amount")[0]), float(amount))
+    assert _same(float(quotes.column("ask_price")[0]), float(amount))

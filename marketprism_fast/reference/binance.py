@@ -140,7 +140,7 @@ class BinanceParser(ReferenceParser):
             decimal_level,
             first_update_id=integer(ev, "U"),
             update_id=integer(ev, "u"),
-            prev_update_id=integer_or_zero(ev, "pu"),  # futures only
+            prev_update_id=_previous_update_id(ev),
             is_snapshot=0,
         )
 
@@ -244,6 +244,14 @@ class BinanceParser(ReferenceParser):
             open_interest_value=NAN,
         )
         return None
+
+
+def _previous_update_id(ev: Event) -> int:
+    """Futures ``pu`` (spot has none: 0). -1, sent on the first event after a reset, means
+    there is no predecessor: 0 as well."""
+    if ev.get("pu") == -1 and type(ev["pu"]) is int:
+        return 0
+    return integer_or_zero(ev, "pu")
 
 
 def _rest_object(body: bytes, what: str) -> dict:
