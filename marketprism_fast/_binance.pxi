@@ -22,6 +22,111 @@ cdef inline int text_or_empty(Field* f) noexcept nogil:
     return f == NULL or f.type == T_NULL or f.type == T_STRING
 
 
+# ---- the fast path: one pass over a compact plain-text event, values read as they come ----------
+#
+# For the single-record events of every real stream (trade, aggTrade, bookTicker), a pass that
+# reads each member straight into its typed value, with no member table. It takes only the
+# canonical shape: compact plain text (begin_text said so: the next quote ends a string),
+# one-letter keys, scalar values, the values the reference accepts; anything else -> MISSED
+# before a row is written, and the general path decides (so the verdict and the records are
+# the general path's, by construction).
+
+DEF HAS_S = 1
+DEF HAS_P = 2
+DEF HAS_Q = 4
+DEF HAS_T = 8
+DEF HAS_ID = 16
+DEF HAS_M = 32
+DEF HAS_U = 64
+DEF HAS_BID = 128
+DEF HAS_BID_AMOUNT = 256
+DEF HAS_ASK = 512
+DEF HAS_ASK_AMOUNT = 1024
+DEF HAS_E_TIME = 2048
+
+
+cdef inline const char* fast_key(const char* p, const char* end, char* key) noexcept nogil:
+    """At a member: its one-letter key ``"k":``, the value's first byte after it; else NULL."""
+    if end - p < 6 or p[0] != 34 or p[1] == 34 or p[2] != 34 or p[3] != 58:
+        return NULL
+    key[0] = p[1]
+    return p + 4
+
+
+cdef inline const char* fast_uint(const char* p, uint64_t* out) noexcept nogil:
+    """A JSON integer token of at most 19 digits (no sign, no leading zero), the byte after it
+    a sentinel that is not a digit; NULL otherwise."""
+    cdef const char* s = p
+    cdef uint64_t v = 0
+    cdef unsigned int d = <unsigned char>p[0] - 48
+    while d <= 9:
+        v = v * 10 + d
+        p += 1
+        d = <unsigned char>p[0] - 48
+    if p == s or p - s > 19 or (p - s > 1 and s[0] == 48):
+        return NULL
+    out[0] = v
+    return p
+
+
+cdef inline const char* fast_text(const char* p, const char* end, const char** s, Py_ssize_t* n) noexcept nogil:
+    """A string of plain text at its opening quote: content span, the byte after it; else NULL."""
+    cdef const char* q
+    if p[0] != 34:
+        return NULL
+    q = mpf_find_quote(p + 1, end)
+    if q >= end:
+        return NULL
+    s[0] = p + 1
+    n[0] = q - (p + 1)
+    return q + 1
+
+
+cdef inline const char* fast_decimal_text(const char* p, double* out) noexcept nogil:
+    """A decimal text ``"-?d+(.d+)?"`` the exact fast path converts; the byte after it, or NULL."""
+    cdef const char* q
+    if p[0] != 34:
+        return NULL
+    q = fast_decimal(p + 1, out)
+    if q == NULL or q[0] != 34:
+        return NULL
+    return q + 1
+
+
+cdef inline const char* fast_other(const char* p, const char* end) noexcept nogil:
+    """Past a scalar the handler does not read (validated as the scanner would); NULL for a
+    container or anything unusual."""
+    cdef Field f
+    cdef Cursor c
+    cdef const char* s
+    cdef Py_ssize_t n
+    if p[0] == 34:
+        return fast_text(p, end, &s, &n)
+    if p[0] == 116:
+        return p + 4 if end - p > 4 and memcmp(p, b"true", 4) == 0 else NULL
+    if p[0] == 102:
+        return p + 5 if end - p > 5 and memcmp(p, b"false", 5) == 0 else NULL
+    if p[0] == 110:
+        return p + 4 if end - p > 4 and memcmp(p, b"null", 4) == 0 else NULL
+    c.p = p
+    c.end = end
+    if (p[0] == 45 or is_digit(p[0])) and quick_number(&c, &f):
+        return c.p
+    return NULL
+
+
+cdef inline const char* fast_next(const char* p, const char* end, bint* done) noexcept nogil:
+    """After a value: past its ',' (or, at the object's closing brace, *done); else NULL."""
+    if p >= end:
+        return NULL
+    if p[0] == 44:
+        return p + 1
+    if p[0] == 125 and p + 1 == end:
+        done[0] = True
+        return p
+    return NULL
+
+
 cdef class BinanceParser(ParserBase):
     """Compiled parser for binance_spot / binance_usdm / binance_coinm."""
 
@@ -40,6 +145,8 @@ cdef class BinanceParser(ParserBase):
         if s < n and p[s] == 91:  # a raw all-market stream sends a JSON array of events
             return self.event_array(p + s, n - s, True)
         rc = self.combined_fast(p, n)
+        if rc == FAST_PATH_MISSED:
+            rc = self.event_fast(p, p + n)
         if rc != FAST_PATH_MISSED:
             return rc
         memset(letters, 0, 128)
@@ -83,7 +190,7 @@ cdef class BinanceParser(ParserBase):
         cdef const char* d
         cdef Field f[MAX_FIELDS]
         cdef uint8_t letters[128]
-        cdef int nf = 0
+        cdef int nf = 0, rc
         if n < 20 or memcmp(p, b'{"stream":"', 11) != 0:
             return FAST_PATH_MISSED
         c.p = p + 10
@@ -96,6 +203,9 @@ cdef class BinanceParser(ParserBase):
             e -= 1
         if e - d < 2 or e[-1] != 125:
             return FAST_PATH_MISSED
+        rc = self.event_fast(d, e - 1)
+        if rc != FAST_PATH_MISSED:
+            return rc
         memset(letters, 0, 128)
         if scan_members(d, (e - 1) - d, f, &nf, True, &self.lv, letters, not self.lexed) != E_OK:
             return FAST_PATH_MISSED
@@ -197,6 +307,156 @@ cdef class BinanceParser(ParserBase):
             _log.warning("%s: error event from the venue: %s", self.venue, text[:200])
         except Exception:
             pass
+
+    # ---- the fast path (see fast_key) ---------------------------------------------------------
+
+    cdef int event_fast(self, const char* p, const char* end) except -100:
+        """A trade, aggTrade or bookTicker event spanning [p, end) (its closing brace last),
+        in one pass; FAST_PATH_MISSED (nothing written) for any other event or shape."""
+        if self.lexed or end - p < 16 or end[-1] != 125:
+            return FAST_PATH_MISSED
+        if memcmp(p, b'{"e":"trade",', 13) == 0:
+            return self.trade_fast(p + 13, end, False)
+        if memcmp(p, b'{"e":"aggTrade",', 16) == 0:
+            return self.trade_fast(p + 16, end, True)
+        if memcmp(p, b'{"e":"bookTicker",', 18) == 0:
+            return self.book_ticker_fast(p + 18, end, True)
+        if memcmp(p, b'{"u":', 5) == 0:
+            return self.book_ticker_fast(p + 1, end, False)
+        return FAST_PATH_MISSED
+
+    cdef int trade_fast(self, const char* p, const char* end, bint agg) except -100:
+        cdef char key
+        cdef char id_key = 97 if agg else 116  # a / t
+        cdef unsigned int seen = 0
+        cdef bint done = False, buyer_maker = False
+        cdef const char* sym = NULL
+        cdef const char* id_text = NULL
+        cdef Py_ssize_t sym_n = 0, id_n = 0
+        cdef double price = 0, amount = 0
+        cdef uint64_t ms = 0, trade_id
+        cdef uint32_t inst
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_trade
+        while not done:
+            p = fast_key(p, end, &key)
+            if p == NULL:
+                return FAST_PATH_MISSED
+            if key == 115:  # s
+                p = fast_text(p, end, &sym, &sym_n)
+                seen |= HAS_S
+            elif key == 112:  # p
+                p = fast_decimal_text(p, &price)
+                seen |= HAS_P
+            elif key == 113:  # q
+                p = fast_decimal_text(p, &amount)
+                seen |= HAS_Q
+            elif key == 84:  # T
+                p = fast_uint(p, &ms)
+                seen |= HAS_T
+            elif key == id_key:
+                id_text = p
+                p = fast_uint(p, &trade_id)
+                id_n = (p - id_text) if p != NULL else 0
+                seen |= HAS_ID
+            elif key == 109:  # m
+                if end - p > 4 and memcmp(p, b"true", 4) == 0:
+                    buyer_maker = True
+                    p += 4
+                elif end - p > 5 and memcmp(p, b"false", 5) == 0:
+                    buyer_maker = False
+                    p += 5
+                else:
+                    return FAST_PATH_MISSED
+                seen |= HAS_M
+            elif key == 101:  # a second event type: the general path decides
+                return FAST_PATH_MISSED
+            else:
+                p = fast_other(p, end)
+            if p == NULL:
+                return FAST_PATH_MISSED
+            p = fast_next(p, end, &done)
+            if p == NULL:
+                return FAST_PATH_MISSED
+        if seen != (HAS_S | HAS_P | HAS_Q | HAS_T | HAS_ID | HAS_M) or sym_n == 0 or ms > MAX_MS:
+            return FAST_PATH_MISSED
+        if not self.symbols.lookup(sym, sym_n, False, &inst):
+            return FAST_PATH_MISSED
+        r = append_row(self, b, inst, <int64_t>ms * 1000000)
+        if not b.put_text(TRADE_TRADE_ID_OFF, r, id_text, id_n, False):
+            return -E_TEXT
+        set_f8(b, TRADE_PRICE, r, price)
+        set_f8(b, TRADE_AMOUNT, r, amount)
+        set_i1(b, TRADE_SIDE, r, -1 if buyer_maker else 1)  # the buyer was the maker: the taker sold
+        set_u1(b, TRADE_AGGREGATED, r, 1 if agg else 0)
+        return RC_PARSED
+
+    cdef int book_ticker_fast(self, const char* p, const char* end, bint typed) except -100:
+        """Futures ``{"e":"bookTicker",...}`` (typed) or spot ``{"u":...}`` (no event type,
+        no event time: every one of u s b B a A present, as the router wants)."""
+        cdef char key
+        cdef unsigned int seen = 0
+        cdef unsigned int required = HAS_U | HAS_S | HAS_BID | HAS_BID_AMOUNT | HAS_ASK | HAS_ASK_AMOUNT
+        cdef bint done = False
+        cdef const char* sym = NULL
+        cdef Py_ssize_t sym_n = 0
+        cdef double bp = 0, bq = 0, ap = 0, aq = 0
+        cdef uint64_t uid = 0, ms = 0
+        cdef int64_t ts
+        cdef uint32_t inst
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_quote
+        while not done:
+            p = fast_key(p, end, &key)
+            if p == NULL:
+                return FAST_PATH_MISSED
+            if key == 117:  # u
+                p = fast_uint(p, &uid)
+                seen |= HAS_U
+            elif key == 115:  # s
+                p = fast_text(p, end, &sym, &sym_n)
+                seen |= HAS_S
+            elif key == 98:  # b
+                p = fast_decimal_text(p, &bp)
+                seen |= HAS_BID
+            elif key == 66:  # B
+                p = fast_decimal_text(p, &bq)
+                seen |= HAS_BID_AMOUNT
+            elif key == 97:  # a
+                p = fast_decimal_text(p, &ap)
+                seen |= HAS_ASK
+            elif key == 65:  # A
+                p = fast_decimal_text(p, &aq)
+                seen |= HAS_ASK_AMOUNT
+            elif key == 69:  # E
+                p = fast_uint(p, &ms)
+                seen |= HAS_E_TIME
+            elif key == 101:  # an event type where none or one was: the general path decides
+                return FAST_PATH_MISSED
+            else:
+                p = fast_other(p, end)
+            if p == NULL:
+                return FAST_PATH_MISSED
+            p = fast_next(p, end, &done)
+            if p == NULL:
+                return FAST_PATH_MISSED
+        if (seen & required) != required or sym_n == 0:
+            return FAST_PATH_MISSED
+        if seen & HAS_E_TIME:
+            if ms > MAX_MS:
+                return FAST_PATH_MISSED
+            ts = <int64_t>ms * 1000000
+        else:
+            ts = self.ts_recv  # spot bookTicker has no event time
+        if not self.symbols.lookup(sym, sym_n, False, &inst):
+            return FAST_PATH_MISSED
+        r = append_row(self, b, inst, ts)
+        set_f8(b, QUOTE_BID_PRICE, r, bp)
+        set_f8(b, QUOTE_BID_AMOUNT, r, bq)
+        set_f8(b, QUOTE_ASK_PRICE, r, ap)
+        set_f8(b, QUOTE_ASK_AMOUNT, r, aq)
+        set_u8(b, QUOTE_UPDATE_ID, r, uid)
+        return RC_PARSED
 
     # ---- messages ---------------------------------------------------------------------------
 

@@ -84,6 +84,16 @@ VALID = (
     b'{"e":5,"s":"X"}',
     b'{"u":1,"s":"BNBUSDT","b":"1"}',  # a partial spot bookTicker is not one
     combined(b"x", b"[" + b'{"e":"x"},' * 2 + b'{"e":"y"}]'),
+    # the compact single-record shapes, the way the one-pass readers take them
+    TRADE.replace(b',"M":true', b"").replace(b'"m":true', b'"m":false'),  # m last
+    combined(b"bnbbtc@aggTrade", AGG_TRADE),
+    combined(b"bnbusdt@bookTicker", SPOT_BOOK_TICKER),
+    b'{"e":"bookTicker","u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000",'
+    b'"A":"40.66000000","T":1568014460891,"E":1568014460893}',
+    b'{"A":"40.66","a":"25.3","B":"31.2","b":"25.1","s":"BNBUSDT","u":400900217,"x":null}',  # spot, any order
+    with_field(TRADE, b'"p":"0.002","q":"-0"'),
+    with_field(TRADE, b'"t":18446744073709551615'),  # 20 digits: still an id
+    TRADE.replace(b'"p":"0.001"', b'"p":"123456789012345678901.5"'),  # beyond the exact fast path
 )
 
 INVALID = (
@@ -115,6 +125,12 @@ INVALID = (
     b"[7]",
     b"7",
     b"",
+    with_field(TRADE, b'"p":"0.002","p":"x"'),  # the last of equal keys is read
+    with_field(TRADE, b'"""":1'),
+    with_field(TRADE, b'"T":9223372036855'),  # beyond the int64 nanosecond range
+    with_field(TRADE, b'"e":"aggTrade"'),  # now an aggTrade without its id
+    with_field(SPOT_BOOK_TICKER, b'"u":1.5'),
+    TRADE.replace(b'"m":true,"M":true}', b'"m":true}x'),
 )
 
 
