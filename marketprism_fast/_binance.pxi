@@ -6,9 +6,6 @@
 # `p` price, `q` quantity, `m` buyer-is-maker, `U`/`u` first/final update id, `pu` previous
 # final update id, `b`/`a` bids/asks), case-sensitive, in any order.
 
-DEF FAST_PATH_MISSED = -99
-
-
 cdef inline int json_bool(Field* f, bint* out) noexcept nogil:
     """A required JSON true or false (reference ``boolean``)."""
     if f == NULL or (f.type != T_TRUE and f.type != T_FALSE):
@@ -22,14 +19,7 @@ cdef inline int text_or_empty(Field* f) noexcept nogil:
     return f == NULL or f.type == T_NULL or f.type == T_STRING
 
 
-# ---- the fast path: one pass over a compact plain-text event, values read as they come ----------
-#
-# For the single-record events of every real stream (trade, aggTrade, bookTicker), a pass that
-# reads each member straight into its typed value, with no member table. It takes only the
-# canonical shape: compact plain text (begin_text said so: the next quote ends a string),
-# one-letter keys, scalar values, the values the reference accepts; anything else -> MISSED
-# before a row is written, and the general path decides (so the verdict and the records are
-# the general path's, by construction).
+# ---- the one-pass readers (_onepass.pxi) for trade, aggTrade and bookTicker ----------------------
 
 DEF HAS_S = 1
 DEF HAS_P = 2
@@ -45,86 +35,6 @@ DEF HAS_ASK_AMOUNT = 1024
 DEF HAS_E_TIME = 2048
 
 
-cdef inline const char* fast_key(const char* p, const char* end, char* key) noexcept nogil:
-    """At a member: its one-letter key ``"k":``, the value's first byte after it; else NULL."""
-    if end - p < 6 or p[0] != 34 or p[1] == 34 or p[2] != 34 or p[3] != 58:
-        return NULL
-    key[0] = p[1]
-    return p + 4
-
-
-cdef inline const char* fast_uint(const char* p, uint64_t* out) noexcept nogil:
-    """A JSON integer token of at most 19 digits (no sign, no leading zero), the byte after it
-    a sentinel that is not a digit; NULL otherwise."""
-    cdef const char* s = p
-    cdef uint64_t v = 0
-    cdef unsigned int d = <unsigned char>p[0] - 48
-    while d <= 9:
-        v = v * 10 + d
-        p += 1
-        d = <unsigned char>p[0] - 48
-    if p == s or p - s > 19 or (p - s > 1 and s[0] == 48):
-        return NULL
-    out[0] = v
-    return p
-
-
-cdef inline const char* fast_text(const char* p, const char* end, const char** s, Py_ssize_t* n) noexcept nogil:
-    """A string of plain text at its opening quote: content span, the byte after it; else NULL."""
-    cdef const char* q
-    if p[0] != 34:
-        return NULL
-    q = mpf_find_quote(p + 1, end)
-    if q >= end:
-        return NULL
-    s[0] = p + 1
-    n[0] = q - (p + 1)
-    return q + 1
-
-
-cdef inline const char* fast_decimal_text(const char* p, double* out) noexcept nogil:
-    """A decimal text ``"-?d+(.d+)?"`` the exact fast path converts; the byte after it, or NULL."""
-    cdef const char* q
-    if p[0] != 34:
-        return NULL
-    q = fast_decimal(p + 1, out)
-    if q == NULL or q[0] != 34:
-        return NULL
-    return q + 1
-
-
-cdef inline const char* fast_other(const char* p, const char* end) noexcept nogil:
-    """Past a scalar the handler does not read (validated as the scanner would); NULL for a
-    container or anything unusual."""
-    cdef Field f
-    cdef Cursor c
-    cdef const char* s
-    cdef Py_ssize_t n
-    if p[0] == 34:
-        return fast_text(p, end, &s, &n)
-    if p[0] == 116:
-        return p + 4 if end - p > 4 and memcmp(p, b"true", 4) == 0 else NULL
-    if p[0] == 102:
-        return p + 5 if end - p > 5 and memcmp(p, b"false", 5) == 0 else NULL
-    if p[0] == 110:
-        return p + 4 if end - p > 4 and memcmp(p, b"null", 4) == 0 else NULL
-    c.p = p
-    c.end = end
-    if (p[0] == 45 or is_digit(p[0])) and quick_number(&c, &f):
-        return c.p
-    return NULL
-
-
-cdef inline const char* fast_next(const char* p, const char* end, bint* done) noexcept nogil:
-    """After a value: past its ',' (or, at the object's closing brace, *done); else NULL."""
-    if p >= end:
-        return NULL
-    if p[0] == 44:
-        return p + 1
-    if p[0] == 125 and p + 1 == end:
-        done[0] = True
-        return p
-    return NULL
 
 
 cdef class BinanceParser(ParserBase):

@@ -45,6 +45,105 @@ cdef Py_ssize_t last_dot(const char* s, Py_ssize_t n) noexcept nogil:
     return i
 
 
+# ---- ticker: its values, and the one-pass reader's key table -------------------------------------
+
+# t.d: last_price best_bid_price best_bid_amount best_ask_price best_ask_amount mark_price
+#      index_price open_interest current_funding funding_8h (NaN when absent or null)
+DEF TICKER_NUMBERS = 10
+DEF TICKER_OPEN_INTEREST_SLOT = 7
+DEF TICKER_FUNDING_SLOT = 8
+DEF SLOT_INSTRUMENT = -2
+DEF SLOT_TIMESTAMP = -3
+DEF SLOT_STATS = -4
+DEF SLOT_OTHER = -1
+
+
+cdef struct TickerValues:
+    double d[TICKER_NUMBERS]
+    double stats[5]           # high low volume volume_usd price_change
+    bint has_open_interest    # the key is there (even null): an open_interest record too
+    bint has_funding          # likewise current_funding: a funding_rate record
+
+
+cdef inline bint name_is(const char* key, Py_ssize_t klen, const char* name, Py_ssize_t n) noexcept nogil:
+    return klen == n and memcmp(key, name, n) == 0
+
+
+cdef int ticker_slot(const char* k, Py_ssize_t n) noexcept nogil:
+    """Where a ticker member's value goes: 0.. TICKER_NUMBERS-1 into t.d, or a SLOT_*."""
+    if n == 10:
+        if memcmp(k, b"last_price", 10) == 0:
+            return 0
+        if memcmp(k, b"mark_price", 10) == 0:
+            return 5
+        if memcmp(k, b"funding_8h", 10) == 0:
+            return 9
+    elif n == 14:
+        if memcmp(k, b"best_bid_price", 14) == 0:
+            return 1
+        if memcmp(k, b"best_ask_price", 14) == 0:
+            return 3
+    elif n == 15:
+        if memcmp(k, b"best_bid_amount", 15) == 0:
+            return 2
+        if memcmp(k, b"best_ask_amount", 15) == 0:
+            return 4
+        if memcmp(k, b"instrument_name", 15) == 0:
+            return SLOT_INSTRUMENT
+        if memcmp(k, b"current_funding", 15) == 0:
+            return 8
+    elif n == 11:
+        if memcmp(k, b"index_price", 11) == 0:
+            return 6
+    elif n == 13:
+        if memcmp(k, b"open_interest", 13) == 0:
+            return 7
+    elif n == 9:
+        if memcmp(k, b"timestamp", 9) == 0:
+            return SLOT_TIMESTAMP
+    elif n == 5:
+        if memcmp(k, b"stats", 5) == 0:
+            return SLOT_STATS
+    return SLOT_OTHER
+
+
+cdef const char* stats_fast(const char* p, const char* end, double* st) noexcept nogil:
+    """A ticker's ``stats`` object at its '{': high low volume volume_usd price_change into
+    st[0:5] (NaN when absent or null), the byte after its '}'; NULL for anything unusual."""
+    cdef const char* key
+    cdef Py_ssize_t klen
+    cdef int j
+    cdef double* slot
+    for j in range(5):
+        st[j] = NAN
+    p += 1
+    if p < end and p[0] == 125:
+        return p + 1
+    while True:
+        p = fast_name(p, end, &key, &klen)
+        if p == NULL:
+            return NULL
+        slot = NULL
+        if name_is(key, klen, b"high", 4):
+            slot = &st[0]
+        elif name_is(key, klen, b"low", 3):
+            slot = &st[1]
+        elif name_is(key, klen, b"volume", 6):
+            slot = &st[2]
+        elif name_is(key, klen, b"volume_usd", 10):
+            slot = &st[3]
+        elif name_is(key, klen, b"price_change", 12):
+            slot = &st[4]
+        p = fast_number_or_null(p, end, slot) if slot != NULL else fast_skip(p, end)
+        if p == NULL or p >= end:
+            return NULL
+        if p[0] == 125:
+            return p + 1
+        if p[0] != 44:
+            return NULL
+        p += 1
+
+
 cdef class DeribitParser(StrictParser):
     """Compiled parser for deribit."""
 
@@ -180,6 +279,11 @@ cdef class DeribitParser(StrictParser):
             return rc
         if data.type != T_OBJECT:
             return -E_TYPE
+        if kind == DERIBIT_TICKER:
+            rc = self.ticker_fast(data.val, data.val + data.vlen)
+            if rc != FAST_PATH_MISSED:
+                data.type = T_DONE
+                return rc
         rc = scan_members(data.val, data.vlen, f, &nf, True, &self.lv, NULL, not self.lexed)
         if rc:
             return -rc
@@ -371,16 +475,10 @@ cdef class DeribitParser(StrictParser):
         cdef Field sf[MAX_FIELDS]
         cdef Field* v[13]
         cdef Field* s[5]
-        cdef double d[8]
-        cdef double st[5]
-        cdef double funding, predicted
+        cdef TickerValues t
         cdef int64_t ts
         cdef uint32_t inst
         cdef int j, ns = 0, rc
-        cdef Py_ssize_t r
-        cdef RecordBuffer b = self.b_ticker
-        # d: last_price best_bid_price best_bid_amount best_ask_price best_ask_amount mark_price
-        #    index_price open_interest
         pick(f, nf, "instrument_name timestamp stats last_price best_bid_price best_bid_amount "
                     "best_ask_price best_ask_amount mark_price index_price open_interest "
                     "current_funding funding_8h", v)
@@ -390,14 +488,14 @@ cdef class DeribitParser(StrictParser):
             return -E_NUMBER
         if v[2] == NULL or v[2].type == T_NULL:
             for j in range(5):
-                st[j] = NAN
+                t.stats[j] = NAN
         elif v[2].type == T_OBJECT:
             rc = scan_members(v[2].val, v[2].vlen, sf, &ns, False, NULL, NULL, not self.lexed)
             if rc:
                 return -rc
             pick(sf, ns, "high low volume volume_usd price_change", s)
             for j in range(5):
-                if not json_number_or_nan(s[j], &st[j]):
+                if not json_number_or_nan(s[j], &t.stats[j]):
                     return -E_NUMBER
             rc = self.check_rest(sf, ns)
             if rc:
@@ -405,14 +503,81 @@ cdef class DeribitParser(StrictParser):
             v[2].type = T_DONE
         else:
             return -E_TYPE
-        for j in range(8):
-            if not json_number_or_nan(v[3 + j], &d[j]):
-                return -E_NUMBER
-        if v[11] != NULL:
-            if not json_number_or_nan(v[11], &funding) or not json_number_or_nan(v[12], &predicted):
+        t.has_open_interest = v[10] != NULL
+        t.has_funding = v[11] != NULL
+        # funding_8h is read only with current_funding, as the funding_rate record's
+        for j in range(TICKER_NUMBERS if t.has_funding else TICKER_FUNDING_SLOT):
+            if not json_number_or_nan(v[3 + j], &t.d[j]):
                 return -E_NUMBER
         if not self.instrument(v[0], &inst):
             return -E_TEXT
+        self.ticker_rows(inst, ts, &t)
+        return RC_PARSED
+
+    cdef int ticker_fast(self, const char* p, const char* end) except -100:
+        """ticker() in one pass over a compact plain-text data object [p, end) (see
+        _onepass.pxi); FAST_PATH_MISSED, nothing written, for anything else."""
+        cdef TickerValues t
+        cdef const char* key
+        cdef const char* sym = NULL
+        cdef Py_ssize_t klen, sym_n = 0
+        cdef uint64_t ms = 0
+        cdef bint done = False, has_ts = False
+        cdef int slot, j
+        cdef uint32_t inst
+        if self.lexed or end - p < 2 or p[0] != 123 or end[-1] != 125:
+            return FAST_PATH_MISSED
+        for j in range(TICKER_NUMBERS):
+            t.d[j] = NAN
+        for j in range(5):
+            t.stats[j] = NAN
+        t.has_open_interest = False
+        t.has_funding = False
+        p += 1
+        while not done:
+            p = fast_name(p, end, &key, &klen)
+            if p == NULL:
+                return FAST_PATH_MISSED
+            slot = ticker_slot(key, klen)
+            if slot >= 0:
+                p = fast_number_or_null(p, end, &t.d[slot])
+                if slot == TICKER_OPEN_INTEREST_SLOT:
+                    t.has_open_interest = True
+                elif slot == TICKER_FUNDING_SLOT:
+                    t.has_funding = True
+            elif slot == SLOT_INSTRUMENT:
+                p = fast_text(p, end, &sym, &sym_n)
+            elif slot == SLOT_TIMESTAMP:
+                p = fast_uint(p, &ms)
+                has_ts = True
+            elif slot == SLOT_STATS:
+                if p[0] == 123:
+                    p = stats_fast(p, end, t.stats)
+                elif end - p > 4 and memcmp(p, b"null", 4) == 0:
+                    for j in range(5):
+                        t.stats[j] = NAN
+                    p += 4
+                else:
+                    return FAST_PATH_MISSED
+            else:
+                p = fast_skip(p, end)
+            if p == NULL:
+                return FAST_PATH_MISSED
+            p = fast_next(p, end, &done)
+            if p == NULL:
+                return FAST_PATH_MISSED
+        if sym_n == 0 or not has_ts or ms > MAX_MS:
+            return FAST_PATH_MISSED
+        if not self.symbols.lookup(sym, sym_n, False, &inst):
+            return FAST_PATH_MISSED
+        self.ticker_rows(inst, <int64_t>ms * 1000000, &t)
+        return RC_PARSED
+
+    cdef void ticker_rows(self, uint32_t inst, int64_t ts, TickerValues* t) except *:
+        cdef double* d = t.d
+        cdef double* st = t.stats
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_ticker
         r = append_row(self, b, inst, ts)
         set_f8(b, TICKER_LAST_PRICE, r, d[0])
         set_f8(b, TICKER_LAST_AMOUNT, r, NAN)
@@ -432,20 +597,19 @@ cdef class DeribitParser(StrictParser):
         set_f8(b, TICKER_INDEX_PRICE, r, d[6])
         set_f8(b, TICKER_OPEN_INTEREST, r, d[7])
         set_u8(b, TICKER_TRADE_COUNT, r, 0)
-        if v[10] != NULL:
+        if t.has_open_interest:
             b = self.b_oi
             r = append_row(self, b, inst, ts)
             set_f8(b, OPEN_INTEREST_OPEN_INTEREST, r, d[7])
             set_f8(b, OPEN_INTEREST_OPEN_INTEREST_VALUE, r, NAN)
-        if v[11] != NULL:
+        if t.has_funding:
             b = self.b_funding
             r = append_row(self, b, inst, ts)
-            set_f8(b, FUNDING_RATE_FUNDING_RATE, r, funding)
-            set_f8(b, FUNDING_RATE_PREDICTED_RATE, r, predicted)
+            set_f8(b, FUNDING_RATE_FUNDING_RATE, r, d[8])
+            set_f8(b, FUNDING_RATE_PREDICTED_RATE, r, d[9])
             set_f8(b, FUNDING_RATE_MARK_PRICE, r, d[5])
             set_f8(b, FUNDING_RATE_INDEX_PRICE, r, d[6])
             set_i8(b, FUNDING_RATE_FUNDING_TIME, r, 0)
-        return RC_PARSED
 
     cdef int chart(self, const char* ch, Py_ssize_t chn, Field* f, int nf) except -100:
         """``chart.trades.{instrument_name}.{resolution}`` (instrument names hold no '.')."""
