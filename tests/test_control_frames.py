@@ -40,6 +40,7 @@ def test_okx_error_event_is_skipped_as_error_event_and_logged(
     assert message in record.getMessage() and "okx" in record.getMessage()
 
 
+@pytest.mark.corpus
 def test_okx_error_event_does_not_disturb_the_frames_around_it(implementation: str) -> None:
     """In a real session, an error event in the middle changes nothing else the parser does."""
     frames = read_lines(corpus_dir() / "okx" / "okx.cf_2022-05-13.frames.jsonl.zst")
@@ -98,6 +99,7 @@ def test_other_frames_leave_the_counter_alone(implementation: str, frame: bytes)
     assert counted(parser, frame) == 0
 
 
+@pytest.mark.corpus
 def test_test_requests_are_seen_as_they_arrive_in_a_real_stream(implementation: str) -> None:
     """A recorded session with heartbeats of both kinds spread through it (and the documented
     RPC/heartbeat fixture frames): after every frame, the counter has moved exactly when that

@@ -171,6 +171,7 @@ DAMAGE = [
 ]
 
 
+@pytest.mark.corpus
 @pytest.mark.skipif(not compiled_available(), reason="the compiled core is not built")
 @pytest.mark.parametrize("damage,reason", DAMAGE)
 @pytest.mark.parametrize("venue,session,marker", REAL_FRAMES)
