@@ -11,6 +11,7 @@ from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_Check
 from .records import KINDS as _KINDS, KIND_NAMES as _KIND_NAMES
 from .parsing import SKIP_REASONS as _SKIP_REASONS, FrameStatus as _FrameStatus
 from .log import MalformedSampler as _MalformedSampler
+from orjson import loads as _orjson_loads
 
 _KIND_IDS = {k.name: i for i, k in enumerate(_KINDS)}
 
@@ -71,6 +72,19 @@ cdef inline void commit_rows(ParserBase self, RecordBuffer b, int kind_id) noexc
         self.n_records[kind_id] += b.n - b.committed - (self.frame_markers if kind_id == K_BOOK_DELTA else 0)
         b.committed = b.n
         b.arena_committed = b.arena_n
+
+
+cdef str value_text(Field* f):
+    """A member's value as a log line shows it: a string decoded, any other value as sent."""
+    if f == NULL:
+        return ""
+    raw = f.val[:f.vlen]
+    if f.type == T_STRING:
+        try:
+            return _orjson_loads(b'"' + raw + b'"')
+        except ValueError:
+            pass
+    return raw.decode("utf-8", "replace")
 
 
 cdef class ParserBase:
@@ -243,6 +257,15 @@ cdef class ParserBase:
             return -rc
         self.lexed = True
         return 0
+
+    cdef void log_venue_error(self, Field* code, Field* message) noexcept:
+        """The venue answered with an error (bad subscription, rate limit...): say so, with
+        its code and message as the venue meant them (strings decoded)."""
+        try:
+            _log.warning("%s: venue error event: code %s: %s", self.venue,
+                         value_text(code)[:40], value_text(message)[:200])
+        except Exception:
+            pass
 
     cdef int parse_frame(self, const char* p, Py_ssize_t n) except -100:
         raise NotImplementedError

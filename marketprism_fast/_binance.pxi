@@ -212,11 +212,15 @@ cdef class BinanceParser(ParserBase):
         return RC_SKIP + SKIP_UNKNOWN_CHANNEL
 
     cdef void report_error_event(self, Field* err) noexcept:
-        try:
-            text = err.val[:err.vlen].decode("utf-8", "replace")
-            _log.warning("%s: error event from the venue: %s", self.venue, text[:200])
-        except Exception:
-            pass
+        """``{"error":{"code":..,"msg":..}}``, or an error that is not an object: logged."""
+        cdef Field f[MAX_FIELDS]
+        cdef Field* w[2]
+        cdef int nf = 0
+        if err.type == T_OBJECT and scan_object(err.val, err.vlen, f, &nf, False) == E_OK:
+            pick(f, nf, "code msg", w)
+            self.log_venue_error(w[0], w[1])
+        else:
+            self.log_venue_error(NULL, err)
 
     # ---- the fast path (see fast_key) ---------------------------------------------------------
 

@@ -414,15 +414,6 @@ cdef class StrictParser(ParserBase):
                 b.arena_n = b.arena_committed
         self.lv.n = 0
 
-    cdef void log_venue_error(self, Field* code, Field* message) noexcept:
-        """The venue answered with an error (bad subscription, rate limit...): say so."""
-        try:
-            code_text = code.val[:code.vlen].decode("utf-8", "replace") if code != NULL else ""
-            message_text = message.val[:message.vlen].decode("utf-8", "replace") if message != NULL else ""
-            _log.warning("%s: venue error event: code %s: %s", self.venue, code_text[:40], message_text[:200])
-        except Exception:
-            pass
-
 
 # ---- OKX ---------------------------------------------------------------------------------------
 

@@ -133,6 +133,7 @@ cdef class ParserBase:
     cdef int parse_open_interest(self, const char* p, Py_ssize_t n) except -100
     cdef int _finish(self, int rc, const char* p, Py_ssize_t n) except -2
     cdef int instrument(self, Field* f, uint32_t* code) except -1
+    cdef void log_venue_error(self, Field* code, Field* message) noexcept
     cdef Py_ssize_t row(self, RecordBuffer b, uint32_t inst, int64_t ts_event) except -1
     cdef int book_marker(self, uint32_t inst, int64_t ts, uint64_t first, uint64_t last, uint64_t prev,
                          uint8_t snapshot, int64_t checksum) except -1

@@ -40,6 +40,43 @@ def test_okx_error_event_is_skipped_as_error_event_and_logged(
     assert message in record.getMessage() and "okx" in record.getMessage()
 
 
+# Error messages with JSON escapes (OKX echoes the request it refused; the texts of the venues'
+# docs), one per venue: the log shows them decoded, as the venue meant them.
+ESCAPED_ERRORS = [
+    pytest.param(
+        "okx",
+        b'{"event":"error","code":"60012","msg":"Invalid request: {\\"op\\": \\"subscribe\\", \\"argss\\": [{ \\"channel\\" : \\"index-candle1D\\", \\"instId\\" : \\"BTC-USD\\"}]}"}',
+        ("60012", 'Invalid request: {"op": "subscribe", "argss": [{ "channel" : "index-candle1D", "instId" : "BTC-USD"}]}'),
+        id="okx",
+    ),
+    pytest.param(
+        "deribit",
+        b'{"jsonrpc":"2.0","id":8,"error":{"message":"bad \\"x\\" caf\\u00e9","code":-32602}}',
+        ("-32602", 'bad "x" caf\u00e9'),
+        id="deribit",
+    ),
+    pytest.param(
+        "binance_spot",
+        b'{"error":{"code":2,"msg":"Invalid request: unknown variant \\u0060SUBSCRIB\\u0060"},"id":1}',
+        ("2", "Invalid request: unknown variant `SUBSCRIB`"),
+        id="binance",
+    ),
+]
+
+
+@pytest.mark.parametrize("venue,frame,expected", ESCAPED_ERRORS)
+def test_error_messages_are_logged_decoded(
+    implementation: str, venue: str, frame: bytes, expected: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    code, message = expected
+    parser = make_parser(venue, implementation=implementation)
+    with caplog.at_level(logging.WARNING, logger="marketprism_fast"):
+        assert parser.feed(frame, TS) == FrameStatus.SKIPPED
+    assert parser.stats()["skipped"]["error_event"] == 1
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert f"code {code}: {message}" in line and venue in line
+
+
 @pytest.mark.corpus
 def test_okx_error_event_does_not_disturb_the_frames_around_it(implementation: str) -> None:
     """In a real session, an error event in the middle changes nothing else the parser does."""
