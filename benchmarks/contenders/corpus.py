@@ -145,11 +145,14 @@ def load(spec: WorkloadSpec) -> Workload:
     return Workload(spec, frames)
 
 
+REPEAT_SMALL_SETS = 10_000
+
 BINANCE_WORKLOADS: tuple[WorkloadSpec, ...] = (
     WorkloadSpec("trade", "binance_usdm", ("hbt_2024-08-08_btcusdt",),
                  "usdm BTCUSDT trade frames", binance_event("trade"), tags=("trade",)),
     WorkloadSpec("aggTrade", "binance_usdm", ("cf_2021-04-17", "cf_2021-07-22"),
-                 "usdm aggTrade frames, 4 symbols", binance_event("aggTrade")),
+                 "usdm aggTrade frames, 4 symbols (276 real, the set repeated)", binance_event("aggTrade"),
+                 repeat_to=REPEAT_SMALL_SETS),
     WorkloadSpec("bookTicker", "binance_usdm", ("hbt_2024-08-08_btcusdt",),
                  "usdm BTCUSDT bookTicker frames", binance_stream("bookTicker"), limit=30_000),
     WorkloadSpec("depth30", "binance_spot", ("hbt_2024-08-08_btcusdt", "hbt_2024-08-09_btcusdt"),
@@ -169,7 +172,6 @@ BINANCE_WORKLOADS: tuple[WorkloadSpec, ...] = (
 # Run only where the compiled parser of the venue is complete (compiled vs msgspec and reference).
 OKX_SESSIONS = ("cf_2022-05-13", "cf_2022-02-27")
 DERIBIT_SESSIONS = ("cf_2021-04-17", "cf_2021-07-22")
-REPEAT_SMALL_SETS = 10_000
 
 OTHER_WORKLOADS: tuple[WorkloadSpec, ...] = (
     WorkloadSpec("okx_trades", "okx", OKX_SESSIONS, "OKX trades data frames (93 real, the set repeated)",
