@@ -274,7 +274,9 @@ cdef class DeribitParser(StrictParser):
             rc = self.check_rest(data, 1)
             return -rc if rc else RC_SKIP + SKIP_UNKNOWN_CHANNEL
         if kind == DERIBIT_TRADES:
-            rc = self.each_object(NULL, data, True)
+            rc = self.trades_fast(data.val, data.val + data.vlen)
+            if rc == FAST_PATH_MISSED:
+                rc = self.each_object(NULL, data, True)
             data.type = T_DONE
             return rc
         if data.type != T_OBJECT:
@@ -316,8 +318,7 @@ cdef class DeribitParser(StrictParser):
         cdef Field* fid
         cdef Field* flag
         cdef const char* status = NULL
-        cdef Py_ssize_t r, status_len = 0
-        cdef RecordBuffer b = self.b_trade
+        cdef Py_ssize_t status_len = 0
         pick(f, nf, "instrument_name timestamp price amount direction trade_id liquidation", v)
         fid, flag = v[5], v[6]
         if not is_text(v[0]) or fid == NULL:
@@ -342,8 +343,15 @@ cdef class DeribitParser(StrictParser):
                 return -E_VALUE
         if not self.instrument(v[0], &inst):
             return -E_TEXT
+        return self.trade_rows(inst, ts, fid.val, fid.vlen, fid.escaped, price, amount, side, status, status_len)
+
+    cdef int trade_rows(self, uint32_t inst, int64_t ts, const char* trade_id, Py_ssize_t id_len, bint escaped,
+                        double price, double amount, int side, const char* status, Py_ssize_t status_len) except -100:
+        """A trade's row, and a liquidation's when it carries a flag (``status``: M, T or MT)."""
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_trade
         r = append_row(self, b, inst, ts)
-        if not b.put_text(TRADE_TRADE_ID_OFF, r, fid.val, fid.vlen, fid.escaped):
+        if not b.put_text(TRADE_TRADE_ID_OFF, r, trade_id, id_len, escaped):
             return -E_TEXT
         set_f8(b, TRADE_PRICE, r, price)
         set_f8(b, TRADE_AMOUNT, r, amount)
@@ -352,12 +360,112 @@ cdef class DeribitParser(StrictParser):
         if status != NULL:
             b = self.b_liq
             r = append_row(self, b, inst, ts)
+            # the liquidated order is the taker's for T/MT, the resting maker's for M
             set_i1(b, LIQUIDATION_SIDE, r, <int8_t>(-side if status_len == 1 and status[0] == 77 else side))
             set_f8(b, LIQUIDATION_PRICE, r, price)
             set_f8(b, LIQUIDATION_AMOUNT, r, amount)
             empty_text(b, LIQUIDATION_ORDER_ID_OFF, r)
             b.put_text(LIQUIDATION_STATUS_OFF, r, status, status_len, False)
         return RC_PARSED
+
+    cdef int trades_fast(self, const char* p, const char* end) except -100:
+        """The ``trades.*`` data array [p, end) in one pass (see _onepass.pxi); FAST_PATH_MISSED
+        with the frame's rows rolled back for anything else."""
+        cdef int rc
+        if self.lexed or end - p < 3 or p[0] != 91 or end[-1] != 93 or p[1] != 123:
+            return FAST_PATH_MISSED
+        p += 1
+        while True:
+            p = self.trade_fast(p, end)
+            if p == NULL:
+                self.rollback()
+                return FAST_PATH_MISSED
+            if p[0] == 93 and p + 1 == end:
+                return RC_PARSED
+            if p[0] != 44 or p[1] != 123:
+                self.rollback()
+                return FAST_PATH_MISSED
+            p += 1
+
+    cdef const char* trade_fast(self, const char* p, const char* end) except? NULL:
+        """One trade object at its '{': its rows written, the byte after its '}'; NULL when it
+        is not one the one-pass reader takes."""
+        cdef const char* key
+        cdef const char* sym = NULL
+        cdef const char* trade_id = NULL
+        cdef const char* word
+        cdef const char* status = NULL
+        cdef Py_ssize_t klen, sym_n = 0, id_n = 0, word_n, status_n = 0
+        cdef uint64_t ms = 0, id_value
+        cdef double price = 0, amount = 0
+        cdef int side = 0
+        cdef unsigned int seen = 0
+        cdef bint done = False
+        cdef uint32_t inst
+        p += 1
+        while not done:
+            p = fast_name(p, end, &key, &klen)
+            if p == NULL:
+                return NULL
+            if klen == 15 and memcmp(key, b"instrument_name", 15) == 0:
+                p = fast_text(p, end, &sym, &sym_n)
+                seen |= 1
+            elif klen == 9 and memcmp(key, b"timestamp", 9) == 0:
+                p = fast_uint(p, &ms)
+                seen |= 2
+            elif klen == 5 and memcmp(key, b"price", 5) == 0:
+                p = fast_number(p, end, &price)
+                seen |= 4
+            elif klen == 6 and memcmp(key, b"amount", 6) == 0:
+                p = fast_number(p, end, &amount)
+                seen |= 8
+            elif klen == 9 and memcmp(key, b"direction", 9) == 0:
+                p = fast_text(p, end, &word, &word_n)
+                if p == NULL:
+                    return NULL
+                if word_n == 3 and memcmp(word, b"buy", 3) == 0:
+                    side = 1
+                elif word_n == 4 and memcmp(word, b"sell", 4) == 0:
+                    side = -1
+                else:
+                    return NULL
+                seen |= 16
+            elif klen == 8 and memcmp(key, b"trade_id", 8) == 0:
+                if p[0] == 34:
+                    p = fast_text(p, end, &trade_id, &id_n)
+                else:
+                    trade_id = p
+                    p = fast_uint(p, &id_value)
+                    id_n = (p - trade_id) if p != NULL else 0
+                seen |= 32
+            elif klen == 11 and memcmp(key, b"liquidation", 11) == 0:
+                if p[0] == 110 and end - p > 4 and memcmp(p, b"null", 4) == 0:
+                    status = NULL
+                    status_n = 0
+                    p += 4
+                else:
+                    p = fast_text(p, end, &word, &word_n)
+                    if p == NULL or not ((word_n == 1 and (word[0] == 77 or word[0] == 84))
+                                         or (word_n == 2 and word[0] == 77 and word[1] == 84)):
+                        return NULL
+                    status, status_n = word, word_n
+            else:
+                p = fast_skip(p, end)
+            if p == NULL or p >= end:
+                return NULL
+            if p[0] == 125:
+                done = True
+            elif p[0] != 44:
+                return NULL
+            p += 1
+        if seen != 63 or sym_n == 0 or id_n == 0 or ms > MAX_MS:
+            return NULL
+        if not self.symbols.lookup(sym, sym_n, False, &inst):
+            return NULL
+        if self.trade_rows(inst, <int64_t>ms * 1000000, trade_id, id_n, False, price, amount, side,
+                           status, status_n) < 0:
+            return NULL
+        return p
 
     cdef int book(self, Field* f, int nf) except -100:
         cdef Field* v[7]

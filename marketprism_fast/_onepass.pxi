@@ -105,21 +105,26 @@ cdef inline const char* fast_name(const char* p, const char* end, const char** k
     return q + 2
 
 
-cdef inline const char* fast_number_or_null(const char* p, const char* end, double* out) noexcept nogil:
-    """A JSON number the scanner's fast conversion takes, or null (NaN); NULL otherwise."""
+cdef inline const char* fast_number(const char* p, const char* end, double* out) noexcept nogil:
+    """A JSON number the scanner's fast conversion takes; NULL otherwise (null too)."""
     cdef Field f
     cdef Cursor c
-    if p[0] == 110:
-        if end - p > 4 and memcmp(p, b"null", 4) == 0:
-            out[0] = NAN
-            return p + 4
-        return NULL
     c.p = p
     c.end = end
     if not quick_number(&c, &f) or not f.has_num:
         return NULL
     out[0] = f.num
     return c.p
+
+
+cdef inline const char* fast_number_or_null(const char* p, const char* end, double* out) noexcept nogil:
+    """A JSON number the scanner's fast conversion takes, or null (NaN); NULL otherwise."""
+    if p[0] == 110:
+        if end - p > 4 and memcmp(p, b"null", 4) == 0:
+            out[0] = NAN
+            return p + 4
+        return NULL
+    return fast_number(p, end, out)
 
 
 cdef inline const char* fast_skip(const char* p, const char* end) noexcept nogil:

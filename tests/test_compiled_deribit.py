@@ -35,6 +35,17 @@ TRADES = _notification(
     '{"trade_id":"3","timestamp":1,"price":1e1,"liquidation":"MT","instrument_name":"BTC-PERPETUAL",'
     '"direction":"buy","amount":-0}]',
 )
+# Only what the one-pass trade reader takes (plain numbers), so that it is the one tested:
+# an integer id, a member holding containers, a repeated key (the last counts).
+PLAIN_TRADES = _notification(
+    "trades.BTC-PERPETUAL.100ms",
+    '[{"trade_seq":1,"trade_id":"283151421","timestamp":1700000015102,"price":36514.5,'
+    '"instrument_name":"BTC-PERPETUAL","direction":"sell","amount":2500.0,"block":{"x":[1,{"y":null}]}},'
+    '{"trade_id":7,"timestamp":1700000015103,"price":36514,"liquidation":"T","instrument_name":"BTC-PERPETUAL",'
+    '"direction":"buy","amount":10,"liquidation":"MT"},'
+    '{"trade_id":"8","timestamp":1700000015104,"price":-0.5,"liquidation":null,"instrument_name":"ETH-PERPETUAL",'
+    '"direction":"buy","amount":0}]',
+)
 BOOK = _notification(
     "book.BTC-PERPETUAL.100ms",
     '{"type":"change","timestamp":1700000015200,"prev_change_id":100,"instrument_name":"BTC-PERPETUAL",'
@@ -52,6 +63,7 @@ TICKER = _notification(
 )
 OTHER_CHANNELS = (
     TRADES,
+    PLAIN_TRADES,
     BOOK,
     TICKER,
     _notification(
@@ -84,6 +96,7 @@ VALID = (
     BOOK.replace(b'["delete",36500.0,0.0]', b'["delete",36500.0,0.0e+0]'),
     BOOK.replace(b'"book.', b'"unknown.'),
     TRADES.replace(b'"liquidation":"M"', b'"liquidation":null'),
+    PLAIN_TRADES.replace(b'"liquidation":"MT"', b'"liquidation":"M"'),
     TICKER.replace(b'"stats":{', b'"stats":null,"x":{'),
     TICKER.replace(b'"current_funding":0.0,', b'"funding_8h_x":"text",'),
     TICKER.replace(b'"funding_8h":0.00004', b'"funding_8h":"not read without current_funding"').replace(
@@ -111,6 +124,12 @@ INVALID = (
     TRADES.replace(b'"direction":"sell"', b'"direction":"Sell"'),
     TRADES.replace(b'"trade_id":283151422', b'"trade_id":-5'),
     TRADES.replace(b'"amount":2500.0', b'"amount":"2500.0"'),
+    # the first trades of a frame read, then one that is not a trade: nothing of the frame stays
+    PLAIN_TRADES.replace(b'"amount":0}', b'"amount":null}'),
+    PLAIN_TRADES.replace(b'"trade_id":"8"', b'"trade_id":""'),
+    PLAIN_TRADES.replace(b'"direction":"buy","amount":0', b'"amount":0'),
+    PLAIN_TRADES.replace(b'"liquidation":"MT"', b'"liquidation":"TM"'),
+    PLAIN_TRADES.replace(b'"timestamp":1700000015104', b'"timestamp":"1700000015104"'),
     TICKER.replace(b'"stats":{', b'"stats":[],"x":{'),
     TICKER.replace(b'"delta":0.5', b'"delta":0.5e'),  # in a part nobody reads
     TICKER.replace(b'"delta":0.5', b'"delta":1e999'),

@@ -80,6 +80,12 @@ def okx_data(prefix: str) -> FrameFilter:
     return lambda frame: frame.startswith(b'{"arg":') and is_channel(frame) and b'"data":' in frame
 
 
+def deribit_notification(prefix: str) -> FrameFilter:
+    """Deribit subscription notifications of a channel, keys in the venue's own order."""
+    head = b'{"jsonrpc":"2.0","method":"subscription","params":{"channel":"%s' % prefix.encode()
+    return lambda frame: frame.startswith(head)
+
+
 def okx_book_update_levels(low: int, high: int) -> FrameFilter:
     """OKX book ``update`` frames with ``low <= bids + asks <= high`` levels (all items)."""
     is_book = channel("books")
@@ -108,6 +114,9 @@ class WorkloadSpec:
     # Repeat the selected frames (whole sets, in order) up to at least this many, so that a
     # small real set still fills whole chunks and one take() per chunk does not dominate.
     repeat_to: int | None = None
+    # Frames of a test fixture (tests/fixtures/<fixture>.frames.jsonl) instead of corpus
+    # sessions: payloads written from the venue's documentation, for what no session holds.
+    fixture: str | None = None
 
 
 @dataclass
@@ -132,10 +141,16 @@ class Workload:
         return sum(map(len, self.frames)) / len(self.frames)
 
 
+def fixture_frames(name: str) -> tuple[bytes, ...]:
+    path = REPO / "tests" / "fixtures" / f"{name}.frames.jsonl"
+    return tuple(line for line in path.read_bytes().split(b"\n") if line)
+
+
 def load(spec: WorkloadSpec) -> Workload:
     frames: list[bytes] = []
-    for session in spec.sessions:
-        frames.extend(f for f in session_frames(spec.venue, session) if spec.select is None or spec.select(f))
+    sources = [fixture_frames(spec.fixture)] if spec.fixture else [session_frames(spec.venue, s) for s in spec.sessions]
+    for source in sources:
+        frames.extend(f for f in source if spec.select is None or spec.select(f))
     if spec.limit is not None:
         frames = frames[: spec.limit]
     if not frames:
@@ -185,6 +200,11 @@ OTHER_WORKLOADS: tuple[WorkloadSpec, ...] = (
                  "OKX books / books-l2-tbt frames", channel("books")),
     WorkloadSpec("deribit_book", "deribit", DERIBIT_SESSIONS, "Deribit book.*.raw frames (102 real, the set repeated)",
                  channel("book."), repeat_to=REPEAT_SMALL_SETS),
+    WorkloadSpec("deribit_trades", "deribit", (),
+                 "Deribit trades.* notifications written from the documented payload (no session holds "
+                 "a trade), as the venue orders their keys: 3 frames, 5 trades; the set repeated",
+                 deribit_notification("trades."), repeat_to=REPEAT_SMALL_SETS, tags=("venue_trade",),
+                 fixture="deribit/trades"),
     WorkloadSpec("deribit_ticker", "deribit", DERIBIT_SESSIONS,
                  "Deribit ticker.*.raw frames (181 real, the set repeated)", channel("ticker."),
                  repeat_to=REPEAT_SMALL_SETS),

@@ -9,7 +9,8 @@ Values as the reference parser (``marketprism_fast/reference/deribit.py``) gives
 numbers decoded straight into float fields (an absent or null number is NaN), millisecond
 times as nanoseconds, raw book levels ``[new|change|delete, price, amount]`` (delete: amount
 0). A ticker that carries ``open_interest`` also gives an open_interest row, and one that
-carries ``current_funding`` a funding_rate row.
+carries ``current_funding`` a funding_rate row; a trade with a ``liquidation`` flag also gives
+a liquidation row.
 """
 
 from __future__ import annotations
@@ -64,6 +65,25 @@ class Ticker(msgspec.Struct, gc=False):
     funding_8h: OptionalNumber = None
 
 
+class Trade(msgspec.Struct, gc=False):
+    instrument_name: str
+    timestamp: int
+    trade_id: Union[str, int]
+    price: float
+    amount: float
+    direction: Literal["buy", "sell"]
+    liquidation: Optional[Literal["M", "T", "MT"]] = None
+
+
+class TradesParams(msgspec.Struct, gc=False):
+    channel: str
+    data: list[Trade]
+
+
+class TradesFrame(msgspec.Struct, gc=False):
+    params: TradesParams
+
+
 class BookParams(msgspec.Struct, gc=False):
     channel: str
     data: Book
@@ -84,13 +104,34 @@ class TickerFrame(msgspec.Struct, gc=False):
 
 # ---- rows ------------------------------------------------------------------------------------
 
-KINDS = ("book_delta", "ticker", "open_interest", "funding_rate")
-BOOK, TICKER, OPEN_INTEREST, FUNDING_RATE = range(len(KINDS))
+KINDS = ("trade", "book_delta", "ticker", "open_interest", "funding_rate", "liquidation")
+TRADE, BOOK, TICKER, OPEN_INTEREST, FUNDING_RATE, LIQUIDATION = range(len(KINDS))
 _NO_STATS = Stats()
 
 
 def _nan_if_none(value: float | None) -> float:
     return NAN if value is None else value
+
+
+def _trades(msg: TradesFrame, out: list[Rows], code: Callable[[str], int]) -> None:
+    instrument, ts_event, recv, trade_id, price, amount, side, aggregated = out[TRADE].append
+    for trade in msg.params.data:
+        inst_code = code(trade.instrument_name)
+        ts = trade.timestamp * NS_PER_MS
+        taker = 1 if trade.direction == "buy" else -1
+        instrument(inst_code)
+        ts_event(ts)
+        recv(TS_RECV)
+        trade_id(str(trade.trade_id))
+        price(trade.price)
+        amount(trade.amount)
+        side(taker)
+        aggregated(0)
+        flag = trade.liquidation
+        if flag is not None:
+            # the liquidated order is the taker's for T/MT, the resting maker's for M
+            liquidated = taker if flag != "M" else -taker
+            append_row(out[LIQUIDATION], (inst_code, ts, TS_RECV, liquidated, trade.price, trade.amount, "", flag))
 
 
 def _book(msg: BookFrame, out: list[Rows], code: Callable[[str], int]) -> None:
@@ -158,6 +199,7 @@ def _ticker(msg: TickerFrame, out: list[Rows], code: Callable[[str], int]) -> No
 
 
 ROUTES: dict[bytes, Route] = {
+    b"trades": (msgspec.json.Decoder(TradesFrame).decode, _trades),
     b"book": (msgspec.json.Decoder(BookFrame).decode, _book),
     b"ticker": (msgspec.json.Decoder(TickerFrame).decode, _ticker),
 }
