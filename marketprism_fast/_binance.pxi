@@ -19,8 +19,7 @@ cdef inline int text_or_empty(Field* f) noexcept nogil:
     return f == NULL or f.type == T_NULL or f.type == T_STRING
 
 
-# ---- the one-pass readers (_onepass.pxi) for trade, aggTrade and bookTicker ----------------------
-
+# Members the one-pass readers of trade, aggTrade and bookTicker (event_fast) have seen.
 DEF HAS_S = 1
 DEF HAS_P = 2
 DEF HAS_Q = 4
@@ -33,8 +32,6 @@ DEF HAS_BID_AMOUNT = 256
 DEF HAS_ASK = 512
 DEF HAS_ASK_AMOUNT = 1024
 DEF HAS_E_TIME = 2048
-
-
 
 
 cdef class BinanceParser(ParserBase):
