@@ -234,13 +234,19 @@ cdef class ParserBase:
                 return 0
             self.n_skipped[rc - RC_SKIP] += 1
             return 1
+        self.rollback()
+        self.n_malformed += 1
+        self.sampler.report(ERROR_TEXT[-rc] if -rc < len(ERROR_TEXT) else "error", p[:min(n, 160)], self.err_at)
+        return 2
+
+    cdef void rollback(self) noexcept:
+        """Drop the rows of the frame being parsed (a failed frame; a fast path that missed
+        and is retried by the general path)."""
         for b in (self.b_trade, self.b_delta, self.b_quote, self.b_ticker, self.b_kline, self.b_funding,
                   self.b_oi, self.b_liq):
             (<RecordBuffer>b).n = (<RecordBuffer>b).committed
             (<RecordBuffer>b).arena_n = (<RecordBuffer>b).arena_committed
-        self.n_malformed += 1
-        self.sampler.report(ERROR_TEXT[-rc] if -rc < len(ERROR_TEXT) else "error", p[:min(n, 160)], self.err_at)
-        return 2
+        self.lv.n = 0
 
     # ---- for venue parsers ------------------------------------------------------------------
 

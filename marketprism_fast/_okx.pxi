@@ -403,17 +403,6 @@ cdef class StrictParser(ParserBase):
         """After array_next returned 0: E_OK when the closing bracket ends the value's span."""
         return E_OK if it.c.p + 1 == it.c.end else E_SYNTAX
 
-    cdef void rollback(self):
-        """Drop the rows of the frame being parsed (a fast path that missed is retried)."""
-        cdef RecordBuffer b
-        cdef int i
-        for i in range(N_KINDS):
-            if i != K_BOOK_SNAPSHOT:
-                b = <RecordBuffer>self.buffers[i]
-                b.n = b.committed
-                b.arena_n = b.arena_committed
-        self.lv.n = 0
-
 
 # ---- OKX ---------------------------------------------------------------------------------------
 

@@ -132,6 +132,7 @@ cdef class ParserBase:
     cdef int parse_snapshot(self, const char* p, Py_ssize_t n, str raw_symbol) except -100
     cdef int parse_open_interest(self, const char* p, Py_ssize_t n) except -100
     cdef int _finish(self, int rc, const char* p, Py_ssize_t n) except -2
+    cdef void rollback(self) noexcept
     cdef int instrument(self, Field* f, uint32_t* code) except -1
     cdef void log_venue_error(self, Field* code, Field* message) noexcept
     cdef Py_ssize_t row(self, RecordBuffer b, uint32_t inst, int64_t ts_event) except -1
