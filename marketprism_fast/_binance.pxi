@@ -6,19 +6,6 @@
 # `p` price, `q` quantity, `m` buyer-is-maker, `U`/`u` first/final update id, `pu` previous
 # final update id, `b`/`a` bids/asks), case-sensitive, in any order.
 
-cdef inline int json_bool(Field* f, bint* out) noexcept nogil:
-    """A required JSON true or false (reference ``boolean``)."""
-    if f == NULL or (f.type != T_TRUE and f.type != T_FALSE):
-        return 0
-    out[0] = f.type == T_TRUE
-    return 1
-
-
-cdef inline int text_or_empty(Field* f) noexcept nogil:
-    """Absent, null or a JSON string (reference ``text_or_empty``); 0 for anything else."""
-    return f == NULL or f.type == T_NULL or f.type == T_STRING
-
-
 # Members the one-pass readers of trade, aggTrade and bookTicker (event_fast) have seen.
 DEF HAS_S = 1
 DEF HAS_P = 2

@@ -225,3 +225,16 @@ cdef inline void set_scalar(Scalar* v, Field* f) noexcept nogil:
     v.escaped = f.escaped
     v.has_num = f.has_num if f.type == T_NUMBER else 0
     v.num = f.num
+
+
+cdef inline int json_bool(Field* f, bint* out) noexcept nogil:
+    """A required JSON true or false (reference ``boolean``)."""
+    if f == NULL or (f.type != T_TRUE and f.type != T_FALSE):
+        return 0
+    out[0] = f.type == T_TRUE
+    return 1
+
+
+cdef inline int text_or_empty(Field* f) noexcept nogil:
+    """Absent, null or a JSON string (reference ``text_or_empty``); 0 for anything else."""
+    return f == NULL or f.type == T_NULL or f.type == T_STRING

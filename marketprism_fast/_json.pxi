@@ -749,14 +749,6 @@ cdef int validate_lazy(Field* fields, int count) noexcept nogil:
     return E_OK
 
 
-cdef inline Field* find_field(Field* fields, int count, const char* key, Py_ssize_t klen) noexcept nogil:
-    cdef int i
-    for i in range(count):
-        if fields[i].klen == klen and memcmp(fields[i].key, key, klen) == 0:
-            return &fields[i]
-    return NULL
-
-
 # ---- arrays -------------------------------------------------------------------------
 
 cdef inline void array_begin(ArrayIter* it, const char* p, Py_ssize_t n) noexcept nogil:
@@ -787,82 +779,7 @@ cdef inline int array_next(ArrayIter* it, Field* out) noexcept nogil:
     return 1
 
 
-# ---- book levels captured by capture_levels ------------------------------------------------
-
-cdef inline int scalar_double(Scalar* v, double* out) except -1:
-    """A level element -> float64 (as field_double). 0 when it is not a number."""
-    if v.has_num:
-        out[0] = v.num
-        return 1
-    if v.type == T_STRING or v.type == T_NUMBER:
-        if v.vlen == 0 and v.type == T_STRING:
-            out[0] = NAN
-            return 1
-        if v.escaped:
-            return 0
-        return parse_double(v.val, v.vlen, out)
-    if v.type == T_NULL:
-        out[0] = NAN
-        return 1
-    return 0
-
-
-# ---- typed field access -----------------------------------------------------------------
-
-cdef inline int field_double(Field* f, double* out) except -1:
-    """String or number -> float64; null or empty string -> NaN. 0 when not a number."""
-    if f == NULL:
-        out[0] = NAN
-        return 1
-    if f.type == T_NUMBER and f.has_num:
-        out[0] = f.num
-        return 1
-    if f.type == T_STRING or f.type == T_NUMBER:
-        if f.vlen == 0 and f.type == T_STRING:
-            out[0] = NAN
-            return 1
-        if f.escaped:
-            return 0
-        # an unescaped string's content is followed by its closing quote: fast_decimal's sentinel
-        if f.type == T_STRING and fast_decimal(f.val, out) == f.val + f.vlen:
-            return 1
-        return parse_double(f.val, f.vlen, out)
-    if f.type == T_NULL:
-        out[0] = NAN
-        return 1
-    return 0
-
-
-cdef inline int field_u64(Field* f, uint64_t* out) noexcept nogil:
-    if f.type == T_NUMBER and f.has_int:
-        out[0] = f.inum
-        return 1
-    if f.type == T_NUMBER or (f.type == T_STRING and not f.escaped):
-        return parse_u64(f.val, f.vlen, out)
-    return 0
-
-
-cdef inline int field_i64(Field* f, int64_t* out) noexcept nogil:
-    if f.type == T_NUMBER and f.has_int:  # at most 19 digits: below 2**63
-        out[0] = <int64_t>f.inum
-        return 1
-    if f.type == T_NUMBER or (f.type == T_STRING and not f.escaped):
-        return parse_i64(f.val, f.vlen, out)
-    return 0
-
-
-cdef inline int field_ms_to_ns(Field* f, int64_t* out) noexcept nogil:
-    """Millisecond timestamp (number or numeric string) -> ns since the epoch."""
-    cdef int64_t v
-    if not field_i64(f, &v) or v < 0 or v > 9223372036854LL:
-        return 0
-    out[0] = v * 1000000
-    return 1
-
-
-cdef inline bint field_is(Field* f, const char* text, Py_ssize_t n) noexcept nogil:
-    return f != NULL and f.type == T_STRING and f.vlen == n and memcmp(f.val, text, n) == 0
-
+# ---- member names -----------------------------------------------------------------------
 
 cdef inline bint key_is(Field* f, const char* text, Py_ssize_t n) noexcept nogil:
     return f.klen == n and memcmp(f.key, text, n) == 0
