@@ -21,6 +21,11 @@ PY
 [ -x /usr/sbin/clickhouse-server ] || need_apt+=(clickhouse-server)
 command -v clickhouse-client >/dev/null 2>&1 || need_apt+=(clickhouse-client)
 [ -e /usr/share/zoneinfo/Asia/Tokyo ] || need_apt+=(tzdata)
+# NATS JetStream and Redis for the sink tests (started by the tests on free ports); promtool
+# (Debian prometheus) to check the metrics text.
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need_apt+=(nats-server)
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
         echo "setup: please install: ${need_apt[*]} (needs root and apt-get)" >&2
