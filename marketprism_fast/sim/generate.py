@@ -628,6 +628,13 @@ class DeribitGenerator(Generator):
             data = {"type": "change", "timestamp": now, "prev_change_id": prev, "change_id": change,
                     "instrument_name": inst, "bids": bids, "asks": asks}
             return self._note(key, data), "book_delta"
+        if prefix == "chart" and len(parts) == 4 and parts[1] == "trades":
+            inst = parts[2]
+            mid = self._inst_book(inst).best_bid()
+            n = self.next_id(f"c:{key}", 0)
+            tick = now - now % 60_000
+            return self._note(key, {"volume": float(n), "tick": tick, "open": self._num(mid - 10), "low": self._num(mid - 20),
+                                    "high": self._num(mid + 20), "cost": float(n * 100), "close": self._num(mid)}), "kline"
         book = self._inst_book(inst)
         if prefix == "trades":
             direction = "buy" if self.rng.random() < 0.5 else "sell"
@@ -636,6 +643,8 @@ class DeribitGenerator(Generator):
             trade = {"trade_seq": tid, "trade_id": str(tid), "timestamp": now, "tick_direction": 1, "price": self._num(price),
                      "mark_price": self._num(price), "instrument_name": inst, "index_price": self._num(price),
                      "direction": direction, "amount": self._amt(self.rng.randint(1, 50) * 10)}
+            if tid % 10 == 0:  # a liquidation trade now and then (its taker side liquidated)
+                trade["liquidation"] = "T"
             return self._note(key, [trade]), "trade"
         if prefix == "quote":
             bid, ask = book.best_bid(), book.best_ask()
