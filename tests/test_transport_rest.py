@@ -8,7 +8,6 @@ import time
 
 import orjson
 import pytest
-from aiohttp import web
 
 from marketprism_fast.books.scheduler import SnapshotScheduler
 from marketprism_fast.config import Backoff, VenueConfig
@@ -18,51 +17,13 @@ from marketprism_fast.symbols import SymbolMetadata
 from marketprism_fast.transport.rest import RestClient
 
 from .helpers import corpus_dir, read_lines
-from .wsserver import wait_for
+from .wsserver import HttpServer, wait_for
 
 FAST = Backoff(initial_seconds=0.02, max_seconds=0.1)
 
 
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 60))
-
-
-class HttpServer:
-    """Routes answer from a script: a list of (status, headers, body) used in turn (the last repeats)."""
-
-    def __init__(self) -> None:
-        self.scripts: dict[str, list] = {}
-        self.hits: list[tuple[float, str]] = []
-        self.delay = 0.0
-        self._runner = None
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> "HttpServer":
-        app = web.Application()
-        app.router.add_route("GET", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
-
-    async def close(self) -> None:
-        await self._runner.cleanup()
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        self.hits.append((time.monotonic(), request.path_qs))
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        script = self.scripts.get(request.path)
-        if not script:
-            return web.Response(status=404, text="no route")
-        status, headers, body = script.pop(0) if len(script) > 1 else script[0]
-        return web.Response(status=status, headers=headers, body=body)
 
 
 def ok(body: bytes, weight: int = 5) -> tuple:
@@ -211,3 +172,4 @@ def test_weight_budget_waits_for_the_next_minute_when_spent():
 
     waiting, stats = run(scenario())
     assert waiting and stats["used_weight"] == 5990
+
