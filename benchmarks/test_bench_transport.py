@@ -34,7 +34,7 @@ import picows
 import pytest
 import zstandard
 
-from marketprism_fast.parsers import make_parser
+from marketprism_fast.parser import make_parser
 from marketprism_fast.transport import _listener
 
 HERE = Path(__file__).resolve().parent

@@ -7,7 +7,7 @@ import asyncio
 import orjson
 
 from marketprism_fast.config import Backoff, Config, VenueConfig
-from marketprism_fast.parsers import make_parser
+from marketprism_fast.parser import make_parser
 from marketprism_fast.transport.recorder import record
 
 from .wsserver import HttpServer, WsServer, binance_reply, wait_for

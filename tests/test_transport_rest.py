@@ -12,7 +12,7 @@ import pytest
 from marketprism_fast.books.scheduler import SnapshotScheduler
 from marketprism_fast.config import Backoff, VenueConfig
 from marketprism_fast.errors import TransportError
-from marketprism_fast.parsers import make_parser
+from marketprism_fast.parser import make_parser
 from marketprism_fast.symbols import SymbolMetadata
 from marketprism_fast.transport.rest import RestClient
 
@@ -89,7 +89,7 @@ def test_instruments_loaded_into_metadata():
 
     loaded, metadata = run(scenario())
     assert loaded == 1
-    from marketprism_fast.symbols import normalize
+    from marketprism_fast.venues import normalize_symbol as normalize
 
     assert normalize("binance_usdm", "BTCUSDT", metadata).resolved
 

@@ -134,7 +134,7 @@ async def record(config: Config, out_dir: str | Path, *, seconds: float | None =
             continue
         writer = SessionWriter(out, venue, session)
         # The parser is never fed (frames are captured); it is there for the transport's shape.
-        from ..parsers import make_parser
+        from ..parser import make_parser
 
         transport = VenueTransport(venue, vc, make_parser(venue, InstrumentRegistry(venue)), tap=writer)
         rest = RestClient(venue, vc, on_body=writer.body)

@@ -387,9 +387,9 @@ class VenueTransport:
 
     def scratch_parser(self):
         """A parser of this venue for overlap bookkeeping (same instruments, separate buffers)."""
-        from .. import parsers
+        from ..parser import make_parser
 
-        return parsers.make_parser(self.venue, self.parser.instruments, capacity=4096)
+        return make_parser(self.venue, self.parser.instruments, capacity=4096)
 
     async def start(self) -> None:
         for c in self.connections:
