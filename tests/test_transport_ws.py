@@ -276,3 +276,49 @@ def test_listener_modes_and_counters_without_a_socket():
     listener = _listener.FrameListener(make_parser("binance_spot"))
     assert listener.mode == _listener.FEED and listener.counters()["frames"] == 0
     assert listener.last_frame_ns == 0 and not listener.connected
+
+
+@pytest.mark.parametrize("venue,symbols,expected", [
+    ("okx", ["BTC-USDT", "ETH-USDT"], [{"op": "unsubscribe", "args": [{"channel": "books", "instId": "ETH-USDT"}]},
+                                       {"op": "subscribe", "args": [{"channel": "books", "instId": "ETH-USDT"}]}]),
+    ("deribit", ["BTC-PERPETUAL", "ETH-PERPETUAL"], [{"jsonrpc": "2.0", "id": 2, "method": "public/unsubscribe", "params": {"channels": ["book.ETH-PERPETUAL.raw"]}},
+                                                     {"jsonrpc": "2.0", "id": 3, "method": "public/subscribe", "params": {"channels": ["book.ETH-PERPETUAL.raw"]}}]),
+])
+def test_book_stream_of_one_symbol_resubscribed(venue, symbols, expected):
+    async def scenario():
+        server = await WsServer(okx_reply if venue == "okx" else deribit_reply).start()
+        config = VenueConfig(ws_url=server.url, symbols=symbols, kinds=["trade", "book_delta"], subscribe_messages_per_second=50.0,
+                             heartbeat_seconds=20, reconnect=FAST)
+        transport = VenueTransport(venue, config, make_parser(venue))
+        await transport.start()
+        await wait_for(lambda: transport.stats()[0]["state"] == "open")
+        before = len(server.open_clients()[0].received)
+        done = await transport.resubscribe(["ETH-PERPETUAL" if venue == "deribit" else "ETH-USDT"])
+        await wait_for(lambda: len(server.open_clients()[0].received) == before + 2, what="unsubscribe + subscribe")
+        received = [json.loads(m) for m in server.open_clients()[0].received[before:]]
+        stats = transport.stats()[0]
+        await transport.close()
+        await server.close()
+        return done, received, stats
+
+    done, received, stats = run(scenario())
+    assert done == 1 and stats["resubscriptions"] == 1 and stats["reconnects"] == 0
+    assert received == expected
+
+
+def test_connection_attempts_are_rate_limited():
+    """A bucket of 2 with 20 refills per second: 6 attempts in a row wait at least 4 times and
+    take at least 0.2 s (the rate, not a speed target)."""
+    import time
+
+    from marketprism_fast.transport.ws import TokenBucket
+
+    async def scenario():
+        bucket = TokenBucket(20.0, 2.0)
+        t0 = time.monotonic()
+        for _ in range(6):
+            await bucket.acquire()
+        return bucket.waited, time.monotonic() - t0
+
+    waited, elapsed = run(scenario())
+    assert waited >= 1 and elapsed >= 0.2 - 0.01

@@ -112,11 +112,12 @@ def shard(protocol: ClientProtocol, config: VenueConfig, streams: list[str], lim
 class _Link:
     """One open WebSocket (a listener and the event set when it goes down)."""
 
-    __slots__ = ("listener", "down")
+    __slots__ = ("listener", "down", "bucket")
 
     def __init__(self, listener: _listener.FrameListener, down: asyncio.Event) -> None:
         self.listener = listener
         self.down = down
+        self.bucket: TokenBucket | None = None  # paces this socket's client messages
 
 
 class Connection:
@@ -133,6 +134,7 @@ class Connection:
         self.watchdog_trips = 0
         self.connect_errors = 0
         self.duplicates_dropped = 0
+        self.resubscriptions = 0
         self.connected_since: float | None = None
         self.link: _Link | None = None
         self._totals = dict.fromkeys(("frames", "bytes", "pings", "pongs", "test_requests", "discarded"), 0)
@@ -174,9 +176,10 @@ class Connection:
                 if v.tap is not None:
                     v.tap.opened(self.id, self.url)
                 await self._subscribe(link)
-            except (OSError, asyncio.TimeoutError, picows.WSError, ConnectionError) as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure to open is retried, never fatal
                 self.connect_errors += 1
-                log.warning("%s: cannot connect to %s: %s", self.id, self.url, str(exc) or type(exc).__name__)
+                expected = isinstance(exc, (OSError, asyncio.TimeoutError, picows.WSError, ConnectionError))
+                log.warning("%s: cannot connect to %s: %s", self.id, self.url, str(exc) or type(exc).__name__, exc_info=not expected)
                 if link is not None:
                     link.listener.disconnect()
                     self._retire(link.listener)
@@ -267,15 +270,39 @@ class Connection:
         v = self.venue
         messages = v.protocol.subscribe_messages(self.streams, first_id=self._msg_id)
         self._msg_id += len(messages)
-        bucket = TokenBucket(v.limits.subscribe_messages_per_second, 1.0)
-        for message in (*v.keepalive.on_open, *messages):
+        await self._send(link, [*v.keepalive.on_open, *messages])
+        return len(messages)
+
+    async def _send(self, link: _Link, messages: list[bytes]) -> None:
+        """Send client messages, paced at the venue's incoming-message limit per connection."""
+        v = self.venue
+        if link.bucket is None:
+            link.bucket = TokenBucket(v.limits.subscribe_messages_per_second, 1.0)
+        bucket = link.bucket
+        for message in messages:
             await bucket.acquire()
             if link.down.is_set():
-                raise ConnectionError("closed while subscribing")
+                raise ConnectionError("closed while sending")
             link.listener.send_text(message)
             if v.tap is not None:
                 v.tap.sent(self.id, self.url, message)
-        return len(messages)
+
+    async def resubscribe(self, streams: list[str]) -> bool:
+        """Unsubscribe and subscribe ``streams`` again on the open connection (OKX and Deribit
+        answer a subscription with a fresh book snapshot). False when not open."""
+        link = self.link
+        if link is None or self.state != "open":
+            return False
+        v = self.venue
+        messages = v.protocol.unsubscribe_messages(streams, first_id=self._msg_id)
+        messages += v.protocol.subscribe_messages(streams, first_id=self._msg_id + len(messages))
+        self._msg_id += len(messages)
+        try:
+            await self._send(link, messages)
+        except ConnectionError:
+            return False  # the reconnect resubscribes everything
+        self.resubscriptions += len(streams)
+        return True
 
     async def _rollover(self) -> None:
         """Open a replacement, run both side by side until the replacement's subscriptions are
@@ -311,6 +338,7 @@ class Connection:
             old.listener.mode = _listener.FEED
             self._retire(new.listener)
             log.warning("%s: replacement connection dropped during the overlap; the current one stays", self.id)
+            await asyncio.sleep(v.backoff.delay(1))
             return
         old.listener.mode = _listener.DISCARD
         overlap.add_old(old.listener.take_captured())
@@ -350,6 +378,7 @@ class Connection:
             "pings": c["pings"], "pongs": c["pongs"], "test_requests": c["test_requests"],
             "rollovers": self.rollovers, "duplicates_dropped": self.duplicates_dropped,
             "watchdog_trips": self.watchdog_trips, "connect_errors": self.connect_errors,
+            "resubscriptions": self.resubscriptions,
         }
 
 
@@ -436,6 +465,19 @@ class VenueTransport:
                     c.watchdog_trips += 1
                     log.warning("%s: nothing received for %.1f s; reconnecting", c.id, age)
                     c.drop()
+
+    async def resubscribe(self, symbols: list[str]) -> int:
+        """Subscribe the book streams of ``symbols`` afresh, each on the connection carrying it:
+        a per-symbol book resync on venues that send a snapshot on subscription (OKX, Deribit).
+        Returns the number of streams resubscribed."""
+        wanted = {s for symbol in symbols for kind in ("book_delta", "book_snapshot")
+                  for s in self.protocol.streams(symbol, kind, self.config)}
+        done = 0
+        for c in self.connections:
+            streams = [s for s in c.streams if s in wanted]
+            if streams and await c.resubscribe(streams):
+                done += len(streams)
+        return done
 
     def _reconnected(self, connection: Connection) -> None:
         if self.on_reconnect is not None:

@@ -81,9 +81,9 @@ class BinanceProtocol(ClientProtocol):
 
     def snapshot_path(self, raw_symbol: str, depth: int) -> str | None:
         # "How to manage a local order book correctly": GET /api/v3/depth?symbol=BNBBTC&limit=5000
-        # (futures: /fapi/v1/depth, /dapi/v1/depth, limit up to 1000).
-        limit = 5000 if not self.futures else 1000
-        return f"{self.api_prefix}/depth?symbol={raw_symbol.upper()}&limit={limit}"
+        # (futures: /fapi/v1/depth, /dapi/v1/depth, limit up to 1000). 1000 levels everywhere:
+        # the weight the book scheduler budgets for (spot 50, futures 20; 5000 weighs 250).
+        return f"{self.api_prefix}/depth?symbol={raw_symbol.upper()}&limit=1000"
 
     def instruments_paths(self) -> list[str]:
         return [f"{self.api_prefix}/exchangeInfo"]
