@@ -323,3 +323,26 @@ def test_connection_attempts_are_rate_limited():
 
     waited, elapsed = run(scenario())
     assert waited >= 1 and elapsed >= 0.2 - 0.01
+
+
+def test_a_fragmented_message_is_joined_before_parsing():
+    from .wsserver import RawWsServer, ws_frame
+
+    whole = trade(42).encode()
+    script = ws_frame(whole[:30], 0x1, fin=False) + ws_frame(b"hi", 0x9) + ws_frame(whole[30:70], 0x0, fin=False) \
+        + ws_frame(whole[70:], 0x0, fin=True) + ws_frame(trade(43).encode())
+
+    async def scenario():
+        server = await RawWsServer(script).start()
+        parser = make_parser("binance_spot")
+        transport = VenueTransport("binance_spot", VenueConfig(ws_url=server.url, symbols=["BTCUSDT"], kinds=["trade"], reconnect=FAST), parser)
+        await transport.start()
+        await wait_for(lambda: parser.stats()["records"]["trade"] == 2, what="both trades")
+        stats = transport.stats()[0]
+        await transport.close()
+        await server.close()
+        return parser, stats
+
+    parser, stats = run(scenario())
+    assert [int(t) for b in parser.take() for t in b.column("trade_id")] == [42, 43]
+    assert stats["frames"] == 2 and stats["fragmented"] == 1 and stats["pings"] == 1 and parser.stats()["malformed"] == 0
