@@ -240,6 +240,10 @@ class VenueServer:
         self.control: Counter = Counter()  # replies, events, pings, heartbeats sent
         self.events: Counter = Counter()  # closes by reason, refused upgrades, throttles, ...
         self.rest_requests: Counter = Counter()  # path -> n
+        # With ``keep_sent``, every data frame written to at least one connection, as written
+        # (after any corruption): (key, kind, frame). Tests parse it to know what was sent.
+        self.keep_sent = False
+        self.sent_log: list[tuple[str, str, bytes]] = []
         self.ws_port = 0
         self.rest_port = 0
         self._ws_server: asyncio.base_events.Server | None = None
@@ -374,6 +378,8 @@ class VenueServer:
             n += 1
         if n:
             self._count(key, kind, index, n)
+            if self.keep_sent:
+                self.sent_log.append((key, kind, frame))
         return n
 
     def publish_many(self, items: Sequence[tuple[str, bytes, str, int]]) -> int:
@@ -411,6 +417,8 @@ class VenueServer:
                 deliveries += n
                 if index >= 0:
                     indices.append(index)
+                if self.keep_sent:
+                    self.sent_log.append((key, kind, frame))
                 sent += 1
         self.deliveries += deliveries
         for conn, parts in per_conn.items():
