@@ -49,6 +49,8 @@ class SpooledDelivery:
         self._executor = (
             concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"mpf-{self.name}") if blocking else None
         )
+        # Spooling is disk work of its own: it must not wait behind a slow server call.
+        self._disk = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"mpf-{self.name}-spool")
         self._down = True  # until _open succeeds
         self._down_detail = "not started"
         self._wakeup = asyncio.Event()
@@ -121,7 +123,7 @@ class SpooledDelivery:
 
     async def _spool_one(self, batch: Batch) -> None:
         try:
-            await self._run(self.spool_store.put, batch)
+            await asyncio.get_running_loop().run_in_executor(self._disk, self.spool_store.put, batch)
         except SinkError as exc:
             self.counters.errors += 1
             self.counters.dropped_batches += 1
@@ -145,6 +147,7 @@ class SpooledDelivery:
         await self._close_client()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        self._disk.shutdown(wait=True)
 
     async def _close_client(self) -> None:
         pass
