@@ -112,8 +112,13 @@ class NatsSinkConfig(Section):
     replicas: int = Field(1, ge=1, le=5)
     storage: Literal["file", "memory"] = "file"
     max_pending_acks: PositiveInt = 64
+    ack_timeout_seconds: PositiveFloat = 5.0  # a publish acknowledgement not back by then is retried (same Nats-Msg-Id)
     overflow: Overflow = Overflow()
     spool: SpoolConfig = SpoolConfig(directory="spool/nats")
+    # The NATS -> ClickHouse consumer (``consume`` command): a durable pull consumer on the stream.
+    consumer_durable: str = "clickhouse"
+    consumer_ack_wait_seconds: PositiveFloat = 60.0  # longer than any insert: redelivery only after a consumer died
+    consumer_fetch_messages: PositiveInt = 16
 
 
 class RedisSinkConfig(Section):
