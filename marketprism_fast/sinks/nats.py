@@ -55,7 +55,6 @@ from .secrets import resolve_password
 
 log = logging.getLogger("marketprism_fast.sinks.nats")
 
-ACK_TIMEOUT_SECONDS = 5.0
 PUBLISH_ATTEMPTS = 3
 HEADER_ROOM = 1024  # bytes kept free in a message for headers
 
@@ -164,7 +163,7 @@ class NatsSink(SpooledDelivery):
         self._nc = None
         self._js = None
         self._json = JsonLines()
-        self.ack_timeout = ACK_TIMEOUT_SECONDS
+        self.ack_timeout = config.ack_timeout_seconds
         self.published_messages = 0
         self.duplicate_acks = 0
         self.ack_retries = 0
