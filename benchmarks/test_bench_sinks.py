@@ -52,7 +52,13 @@ def fresh(batch: Batch) -> Batch:
 
 
 def trade_batch(n: int) -> Batch:
-    return synthetic_batch(kind_of("trade"), n, seed=1, ids=IDS)
+    """``n`` trade rows within one UTC day (one part per insert, as in steady state)."""
+    columns = synthetic_batch(kind_of("trade"), n, seed=1).columns()
+    for name in ("ts_event", "ts_recv"):
+        columns[name] = columns[name] + 3_600 * 1_000_000_000
+    batch = Batch.from_columns("trade", "okx", columns)
+    IDS.assign(batch)
+    return batch
 
 
 def measure(sink: str, contender: str, rows: int, run, baseline: str) -> dict:
