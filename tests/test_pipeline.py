@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from marketprism_fast.config import JsonlSinkConfig, NatsSinkConfig, Overflow, SpoolConfig
-from marketprism_fast.parsers import make_parser
+from marketprism_fast.parser import make_parser
 from marketprism_fast.pipeline.batcher import Batcher
 from marketprism_fast.pipeline.fanout import FanOut
 from marketprism_fast.pipeline.identity import BatchIds, content_id
