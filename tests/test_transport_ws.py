@@ -127,7 +127,7 @@ def test_reconnects_with_backoff_and_resubscribes_after_a_drop_and_refusals():
 def test_backoff_is_capped_exponential_with_full_jitter():
     import random
 
-    from marketprism_fast.transport.ws import Backoff as B
+    from marketprism_fast.transport.pacing import Backoff as B
 
     b = B(0.5, 30.0, random.Random(7))
     assert [b.ceiling(n) for n in range(8)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
@@ -312,7 +312,7 @@ def test_connection_attempts_are_rate_limited():
     take at least 0.2 s (the rate, not a speed target)."""
     import time
 
-    from marketprism_fast.transport.ws import TokenBucket
+    from marketprism_fast.transport.pacing import TokenBucket
 
     async def scenario():
         bucket = TokenBucket(20.0, 2.0)
