@@ -173,12 +173,13 @@ def test_streams_are_sharded_at_the_configured_limit():
     assert ids == ["binance_usdm.0", "binance_usdm.1", "binance_usdm.2"]
 
 
-def test_deribit_heartbeat_set_and_every_test_request_answered():
+@pytest.mark.parametrize("implementation", ["compiled", "reference"])
+def test_deribit_heartbeat_set_and_every_test_request_answered(implementation):
     test_request = '{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}'
 
     async def scenario():
         server = await WsServer(deribit_reply).start()
-        parser = make_parser("deribit")
+        parser = make_parser("deribit", implementation=implementation)
         config = VenueConfig(ws_url=server.url, symbols=["BTC-PERPETUAL"], kinds=["trade"], heartbeat_seconds=15, reconnect=FAST)
         transport = VenueTransport("deribit", config, parser)
         await transport.start()
