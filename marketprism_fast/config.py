@@ -93,6 +93,7 @@ class ClickHouseSinkConfig(Section):
     password_file: str | None = None
     compression: Literal["lz4", "zstd", "none"] = "lz4"
     insert_timeout_seconds: PositiveFloat = 30.0
+    writers: int = Field(2, ge=1, le=16)  # connections inserting at once (one thread each): client encoding overlaps server writes
     overflow: Overflow = Overflow()
     spool: SpoolConfig = SpoolConfig(directory="spool/clickhouse")
 
