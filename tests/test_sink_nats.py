@@ -18,7 +18,7 @@ import pytest
 from marketprism_fast.config import ClickHouseSinkConfig, Config, NatsSinkConfig, SinksConfig, SpoolConfig
 from marketprism_fast.pipeline.fanout import FanOut
 from marketprism_fast.pipeline.identity import BatchIds, id_text
-from marketprism_fast.records import KINDS, kind as kind_of
+from marketprism_fast.records import kind as kind_of
 from marketprism_fast.sinks.consumer import ConsumerStats, consume
 from marketprism_fast.sinks.nats import NatsSink, legacy_messages
 from tests.helpers import REPO
