@@ -127,7 +127,7 @@ def test_reconnects_with_backoff_and_resubscribes_after_a_drop_and_refusals():
 def test_backoff_is_capped_exponential_with_full_jitter():
     import random
 
-    from marketprism_fast.transport.ws import Backoff as B
+    from marketprism_fast.transport.pacing import Backoff as B
 
     b = B(0.5, 30.0, random.Random(7))
     assert [b.ceiling(n) for n in range(8)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
@@ -173,12 +173,13 @@ def test_streams_are_sharded_at_the_configured_limit():
     assert ids == ["binance_usdm.0", "binance_usdm.1", "binance_usdm.2"]
 
 
-def test_deribit_heartbeat_set_and_every_test_request_answered():
+@pytest.mark.parametrize("implementation", ["compiled", "reference"])
+def test_deribit_heartbeat_set_and_every_test_request_answered(implementation):
     test_request = '{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}'
 
     async def scenario():
         server = await WsServer(deribit_reply).start()
-        parser = make_parser("deribit")
+        parser = make_parser("deribit", implementation=implementation)
         config = VenueConfig(ws_url=server.url, symbols=["BTC-PERPETUAL"], kinds=["trade"], heartbeat_seconds=15, reconnect=FAST)
         transport = VenueTransport("deribit", config, parser)
         await transport.start()
@@ -312,7 +313,7 @@ def test_connection_attempts_are_rate_limited():
     take at least 0.2 s (the rate, not a speed target)."""
     import time
 
-    from marketprism_fast.transport.ws import TokenBucket
+    from marketprism_fast.transport.pacing import TokenBucket
 
     async def scenario():
         bucket = TokenBucket(20.0, 2.0)

@@ -40,6 +40,7 @@ from ..config import VenueConfig
 from ..log import logger
 from . import _listener
 from .overlap import Overlap
+from .pacing import Backoff, TokenBucket
 from .protocol import ClientProtocol, KeepAlive, Limits, protocol_for
 
 log = logger.getChild("transport")
@@ -57,46 +58,6 @@ class Tap(Protocol):
     def opened(self, connection_id: str, url: str) -> None: ...
     def sent(self, connection_id: str, url: str, payload: bytes) -> None: ...
     def frames(self, connection_id: str, frames: list[tuple[int, bytes]]) -> None: ...
-
-
-class Backoff:
-    """Capped exponential backoff with full jitter."""
-
-    def __init__(self, initial: float, cap: float, rng: random.Random | None = None) -> None:
-        self.initial = initial
-        self.cap = cap
-        self.rng = rng or random.Random()
-
-    def ceiling(self, attempt: int) -> float:
-        return min(self.cap, self.initial * (2 ** min(attempt, 62)))
-
-    def delay(self, attempt: int) -> float:
-        return self.rng.uniform(0.0, self.ceiling(attempt))
-
-
-class TokenBucket:
-    """``rate`` tokens per second, at most ``burst`` saved; ``acquire`` waits for one."""
-
-    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = rate
-        self.burst = max(1.0, burst)
-        self.tokens = self.burst
-        self.clock = clock
-        self.stamp = clock()
-        self.waited = 0
-
-    def _refill(self) -> None:
-        now = self.clock()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    async def acquire(self) -> None:
-        self._refill()
-        while self.tokens < 1.0:
-            self.waited += 1
-            await asyncio.sleep((1.0 - self.tokens) / self.rate)
-            self._refill()
-        self.tokens -= 1.0
 
 
 def shard(protocol: ClientProtocol, config: VenueConfig, streams: list[str], limits: Limits) -> list[tuple[str, list[str]]]:
