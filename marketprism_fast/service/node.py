@@ -1,0 +1,348 @@
+"""The node's composition root: config in, a running ingest pipeline out.
+
+    node = Node(config)
+    await node.start()          # sinks, venues (parser, book builder, feed, REST), HTTP
+    await node.wait()           # until stop() or a SIGTERM/SIGINT (install_signal_handlers)
+    await node.stop()           # stop reading, drain buffers to the sinks, close
+
+Per enabled venue: one parser (``make_parser``) shared by that venue's connections, a book
+builder when its books are enabled, and the venue's feed (WebSocket connections and REST,
+``transport/``). Every ``flush_interval_seconds``, or sooner when a parser holds
+``batch_rows`` rows, the venue's buffers are sealed into batches (``VenueRuntime.take``:
+parser batches, book_delta rows through the book builder, its book_snapshot rows added) and
+handed to the fan-out, which gives each sink its own bounded queue and task.
+
+``status()`` is the one dict (seams.md §3) behind ``/status`` and ``/metrics``; ``health()``
+judges it (``health.py``). Nothing here runs per frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from .. import __version__
+from ..batch import Batch
+from ..books.builder import BookBuilder
+from ..books.scheduler import SnapshotScheduler
+from ..config import Config, VenueConfig, require_runnable
+from ..instruments import InstrumentRegistry
+from . import health as health_rules
+from .http import HttpServer
+
+try:  # the parser interface's module (being renamed from parsers.py)
+    from ..parser import make_parser  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - before the rename
+    from ..parsers import make_parser
+
+log = logging.getLogger("marketprism_fast.node")
+
+BATCH_ROW_BUCKETS = (10, 100, 1_000, 10_000, 100_000, 1_000_000)
+START_GRACE_SECONDS = 15.0  # connections still connecting count as degraded, not down
+TICK_SECONDS = 0.02  # how often pending rows are compared with batch_rows
+
+
+class Feed(Protocol):
+    """What the node needs of a venue's transport (WebSocket connections plus REST)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def connections(self) -> list[dict]: ...
+
+    def rest_stats(self) -> dict: ...
+
+
+FeedFactory = Callable[["VenueRuntime"], Feed]
+
+
+def without_markers(batch: Batch) -> Batch:
+    """A book_delta batch without its ``side == 0`` marker rows: a marker stands for a book
+    message that changed no level, for the book builder's sequence checks; not a record."""
+    side = batch.storage.get("side") if batch.storage else None
+    keep = (np.asarray(side) if side is not None else np.asarray(batch.column("side"))) != 0
+    if keep.all():
+        return batch
+    columns = {name: np.asarray(batch.column(name))[keep] for name in batch.kind.column_names}
+    columns["frame"] = np.asarray(batch.frame)[keep]
+    return Batch.from_columns(batch.kind, batch.exchange, columns)
+
+
+class _Histogram:
+    __slots__ = ("bounds", "counts", "count", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * len(bounds)
+        self.count = 0
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.count += 1
+        self.sum += value
+        for i, bound in enumerate(self.bounds):
+            if value <= bound:
+                self.counts[i] += 1
+                break
+
+    def as_dict(self) -> dict:
+        cumulative, buckets = 0, {}
+        for bound, n in zip(self.bounds, self.counts):
+            cumulative += n
+            buckets[repr(float(bound))] = cumulative
+        buckets["+Inf"] = self.count
+        return {"count": self.count, "sum": self.sum, "buckets": buckets}
+
+
+class VenueRuntime:
+    """One venue's parser, book builder and feed."""
+
+    def __init__(self, venue: str, config: VenueConfig, node_config: Config) -> None:
+        self.venue = venue
+        self.config = config
+        self.instruments = InstrumentRegistry(venue)
+        self.books_enabled = config.book.enabled and "book_delta" in config.kinds
+        self.parser = make_parser(
+            venue,
+            self.instruments,
+            implementation=node_config.node.parser,
+            book_markers=self.books_enabled,
+        )
+        self.scheduler: SnapshotScheduler | None = None
+        self.builder: BookBuilder | None = None
+        if self.books_enabled:
+            self.scheduler = SnapshotScheduler.for_venue(venue)
+            book = config.book
+            self.builder = BookBuilder(
+                venue,
+                self.instruments,
+                depth=book.depth,
+                every_update=book.every_update if book.every_update else None,
+                interval_ns=None if book.every_update else book.interval_ms * 1_000_000,
+                scheduler=self.scheduler,
+            )
+        self.feed: Feed | None = None
+        self.batch_rows: dict[str, _Histogram] = {}
+        self._resyncs = 0
+
+    def pending_rows(self) -> int:
+        return sum(self.parser.pending_rows().values())
+
+    def take(self) -> list[Batch]:
+        """The venue's sealed batches: parser rows (book markers removed), then the book
+        builder's rows for the book_delta rows just taken."""
+        batches = self.parser.take()
+        if self.builder is not None:
+            out_of_sync_before = len(self.builder.out_of_sync)
+            for b in batches:
+                if b.kind.name == "book_delta":
+                    self.builder.apply(b)
+            batches = [without_markers(b) if b.kind.name == "book_delta" else b for b in batches]
+            batches += self.builder.take()
+            back = out_of_sync_before - len(self.builder.out_of_sync)
+            if back > 0:
+                self._resyncs += back
+        out = [b for b in batches if len(b)]
+        for b in out:
+            hist = self.batch_rows.get(b.kind.name)
+            if hist is None:
+                hist = self.batch_rows[b.kind.name] = _Histogram(BATCH_ROW_BUCKETS)
+            hist.observe(len(b))
+        return out
+
+    def status(self) -> dict:
+        parser = dict(self.parser.stats())
+        parser.setdefault("parse_seconds", 0.0)
+        books: dict[str, Any] = {"symbols": 0, "out_of_sync": [], "gaps": 0, "resyncs": 0, "snapshot_requests": 0, "checksum_failures": 0}
+        if self.builder is not None:
+            b = self.builder.stats()
+            books.update(
+                symbols=b["symbols"],
+                out_of_sync=list(b["out_of_sync"]),
+                gaps=sum(b["gaps"].values()),
+                resyncs=self._resyncs,
+                checksum_failures=b["checksum_failures"],
+            )
+        if self.scheduler is not None:
+            books["snapshot_requests"] = self.scheduler.stats()["sent"]
+        connections = self.feed.connections() if self.feed is not None else []
+        rest = self.feed.rest_stats() if self.feed is not None else {}
+        return {
+            "parser": parser,
+            "books": books,
+            "connections": connections,
+            "rest": {k: rest.get(k, 0) for k in ("requests", "errors", "throttled", "used_weight")},
+            "batch_rows": {k: h.as_dict() for k, h in self.batch_rows.items()},
+        }
+
+
+def _process() -> dict:
+    rss = 0
+    try:
+        with open("/proc/self/statm") as f:
+            rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        import resource
+
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    t = os.times()
+    return {"rss_bytes": rss, "cpu_seconds": t.user + t.system}
+
+
+def default_sinks(config: Config) -> list:
+    """One sink per enabled ``sinks`` section, each built from its own section."""
+    from ..sinks import make_sinks  # type: ignore[attr-defined]
+
+    return make_sinks(config.sinks)
+
+
+def default_feed(runtime: VenueRuntime) -> Feed:
+    from ..transport.feed import VenueFeed  # type: ignore[import-not-found]
+
+    return VenueFeed(runtime.venue, runtime.config, runtime.parser, scheduler=runtime.scheduler, builder=runtime.builder)
+
+
+class Node:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        sinks: list | None = None,
+        feed_factory: FeedFactory | None = None,
+        check: bool = True,
+    ) -> None:
+        if check:
+            require_runnable(config)
+        self.config = config
+        self.venues = {name: VenueRuntime(name, vc, config) for name, vc in config.enabled_venues().items()}
+        self._sinks = sinks
+        self._feed_factory = feed_factory or default_feed
+        self.fanout: Any = None
+        self.http: HttpServer | None = None
+        self.started_at = time.time()
+        self._started_mono = time.monotonic()
+        self._stopping = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._batcher: asyncio.Task | None = None
+        self._digest = config.digest()
+        self.batches_submitted = 0
+        self.rows_submitted = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        from ..pipeline.fanout import FanOut
+
+        sinks = self._sinks if self._sinks is not None else default_sinks(self.config)
+        self.fanout = FanOut(sinks, self.config.sinks)
+        await self.fanout.start()
+        for runtime in self.venues.values():
+            runtime.feed = self._feed_factory(runtime)
+        for runtime in self.venues.values():
+            await runtime.feed.start()  # type: ignore[union-attr]
+        if self.config.http.enabled:
+            self.http = HttpServer(self.config.http, self)
+            await self.http.start()
+        self._batcher = asyncio.get_running_loop().create_task(self._batch_loop(), name="batcher")
+        log.info(
+            "node %s started: venues %s, sinks %s",
+            self.config.node.name,
+            ", ".join(self.venues),
+            ", ".join(s.name for s in sinks),
+        )
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT ask the node to stop (drain and exit); a second one is ignored
+        while the drain runs, bounded by ``shutdown_timeout_seconds``."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: int) -> None:
+        if not self._stopping.is_set():
+            log.info("%s: stopping: draining buffers to the sinks", signal.Signals(sig).name)
+        self._stopping.set()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def wait(self) -> None:
+        await self._stopping.wait()
+
+    async def stop(self) -> bool:
+        """Stop reading, seal what the parsers hold, drain it to the sinks and close them.
+        True when everything reached the sinks within ``node.shutdown_timeout_seconds``."""
+        self._stopping.set()
+        deadline = time.monotonic() + self.config.node.shutdown_timeout_seconds
+        if self._batcher is not None:
+            self._batcher.cancel()
+            await asyncio.gather(self._batcher, return_exceptions=True)
+        for runtime in self.venues.values():
+            if runtime.feed is not None:
+                try:
+                    await asyncio.wait_for(runtime.feed.stop(), max(0.1, deadline - time.monotonic()))
+                except Exception as exc:  # noqa: BLE001 - shutting down: report and go on
+                    log.warning("%s: feed did not stop cleanly: %s", runtime.venue, exc)
+        self._flush_all()
+        drained = True
+        if self.fanout is not None:
+            drained = await self.fanout.drain(max(0.1, deadline - time.monotonic()))
+            await self.fanout.close()
+        if self.http is not None:
+            await self.http.close()
+        self._stopped.set()
+        log.info("node %s stopped%s", self.config.node.name, "" if drained else " (some batches were not written in time)")
+        return bool(drained) if drained is not None else True
+
+    # ------------------------------------------------------------------ batching
+
+    async def _batch_loop(self) -> None:
+        interval = self.config.node.flush_interval_seconds
+        limit = self.config.node.batch_rows
+        next_flush = time.monotonic() + interval
+        while True:
+            await asyncio.sleep(min(TICK_SECONDS, interval))
+            now = time.monotonic()
+            due = now >= next_flush
+            for runtime in self.venues.values():
+                if due or runtime.pending_rows() >= limit:
+                    self._submit(runtime.take())
+            if due:
+                next_flush = now + interval
+
+    def _flush_all(self) -> None:
+        for runtime in self.venues.values():
+            self._submit(runtime.take())
+
+    def _submit(self, batches: list[Batch]) -> None:
+        if batches and self.fanout is not None:
+            self.batches_submitted += len(batches)
+            self.rows_submitted += sum(len(b) for b in batches)
+            self.fanout.submit(batches)
+
+    # ------------------------------------------------------------------ observation
+
+    def status(self) -> dict:
+        sinks = self.fanout.status() if self.fanout is not None else {}
+        return {
+            "version": __version__,
+            "node": self.config.node.name,
+            "config_digest": self._digest,
+            "started_at": self.started_at,
+            "uptime_seconds": time.monotonic() - self._started_mono,
+            "venues": {name: runtime.status() for name, runtime in self.venues.items()},
+            "sinks": sinks,
+            "process": _process(),
+        }
+
+    def health(self) -> dict:
+        starting = time.monotonic() - self._started_mono < START_GRACE_SECONDS
+        watchdog = {name: r.config.watchdog_seconds for name, r in self.venues.items()}
+        return health_rules.evaluate(self.status(), watchdog_seconds=watchdog, starting=starting)
