@@ -411,7 +411,7 @@ def _legacy_overrides(environ: Mapping[str, str]) -> list[tuple[tuple[str, ...],
         if name not in environ:
             continue
         text = environ[name]
-        where = f"environment {name}: " + LEGACY_VARIABLES[name].split(" ", 1)[0].rstrip(":,")
+        where = f"environment {name}: " + LEGACY_VARIABLES[name].split(" ", 1)[0].rstrip(":,;")
         if name == "SYMBOLS":
             for venue, symbols in _symbols_by_venue(text, where).items():
                 out.append((("venues", venue, "symbols"), symbols, name))
@@ -465,9 +465,9 @@ def _annotation_at(path: tuple[str, ...], where: str) -> Any:
 
 
 def _scalar(text: str, kind: type, where: str) -> Any:
+    if kind is bool:
+        return _bool_text(text, where)
     try:
-        if kind is bool:
-            return _bool_text(text, where)
         if kind is int:
             return int(text.strip())
         if kind is float:
@@ -500,7 +500,7 @@ def _from_text(text: str, annotation: Any, where: str) -> Any:
             return [str(i) for i in items] if isinstance(items, list) else items
         return [_from_text(item.strip(), args[0], where) for item in stripped.split(",") if item.strip()]
     if origin is dict or (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-        raise ConfigurationError(f"{where}: names a section; set its options one by one ({where}__KEY=...)", field=where)
+        raise ConfigurationError(f"{where}: is a section, not an option; set its options one by one (..._<KEY>=VALUE)", field=where)
     if annotation in (bool, int, float):
         return _scalar(text, annotation, where)
     return text

@@ -44,10 +44,8 @@ def configure(level: str = "INFO", fmt: str = "text", stream: IO[str] | None = N
         formatter.converter = time.gmtime
         handler.setFormatter(formatter)
     log = logging.getLogger(ROOT)
-    for old in list(log.handlers):
-        if getattr(old, "_mpf_node", False):
-            log.removeHandler(old)
-    handler._mpf_node = True  # type: ignore[attr-defined]
+    for old in list(log.handlers):  # one destination: this one replaces the command's default
+        log.removeHandler(old)
     log.addHandler(handler)
     log.setLevel(level)
     log.propagate = False

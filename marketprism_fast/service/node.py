@@ -36,10 +36,7 @@ from ..instruments import InstrumentRegistry
 from . import health as health_rules
 from .http import HttpServer
 
-try:  # the parser interface's module (being renamed from parsers.py)
-    from ..parser import make_parser  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - before the rename
-    from ..parsers import make_parser
+from ..parser import make_parser
 
 log = logging.getLogger("marketprism_fast.node")
 
