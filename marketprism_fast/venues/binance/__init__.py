@@ -1,0 +1,1 @@
+"""Venue family package."""
