@@ -214,8 +214,12 @@ class NatsSinkConfig(Section):
     replicas: int = Field(1, ge=1, le=5, description="stream replicas (a cluster for more than 1)")
     storage: Literal["file", "memory"] = Field("file", description="stream storage")
     max_pending_acks: int = Field(64, gt=0, description="publishes in flight awaiting their acks")
+    ack_timeout_seconds: float = Field(5.0, gt=0, description="a publish acknowledgement not back by then is retried (same Nats-Msg-Id)")
     overflow: Overflow = Field(Overflow(), description="queue bound and overflow policy")
     spool: SpoolConfig = Field(SpoolConfig(directory="spool/nats"), description="on-disk spool while NATS is down")
+    consumer_durable: str = Field("clickhouse", description="the NATS -> ClickHouse consumer (`consume`): its durable pull consumer's name")
+    consumer_ack_wait_seconds: float = Field(60.0, gt=0, description="consumer: ack wait, longer than any insert (redelivery only after a consumer died)")
+    consumer_fetch_messages: int = Field(16, gt=0, description="consumer: messages fetched per pull")
 
     @model_validator(mode="after")
     def _check(self) -> "NatsSinkConfig":
@@ -225,6 +229,8 @@ class NatsSinkConfig(Section):
             raise ValueError(f"stream: = {self.stream!r}: not a stream name; allowed: letters, digits, '-', '_'")
         if not _SUBJECT.match(self.batch_subject_prefix):
             raise ValueError(f"batch_subject_prefix: = {self.batch_subject_prefix!r}: not a subject; allowed: dot-separated tokens of letters, digits, '-', '_'")
+        if not _STREAM.match(self.consumer_durable):
+            raise ValueError(f"consumer_durable: = {self.consumer_durable!r}: not a consumer name; allowed: letters, digits, '-', '_'")
         return self
 
 
