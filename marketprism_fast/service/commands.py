@@ -47,6 +47,11 @@ def add_commands(commands) -> None:
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto", help="the live progress line (auto: on a terminal)")
     _add_logging(p)
 
+    p = commands.add_parser("query", help="run SQL on an embedded store", description="Run one SQL statement on an embedded store (the demo's, or sinks.embedded.path) and print the result.")
+    p.add_argument("store", metavar="STORE", help="the store's directory (e.g. out/demo/store)")
+    p.add_argument("sql", metavar="SQL")
+    p.add_argument("--format", default="PrettyCompactNoEscapes", help="ClickHouse output format (default PrettyCompactNoEscapes)")
+
     p = commands.add_parser("record", help="record raw frames in the corpus layout", description="Connect as the config says and record raw frames, receive times and REST bodies under DIR in the corpus layout, for replay.")
     p.add_argument("--config", metavar="FILE", required=True)
     p.add_argument("--out", metavar="DIR", required=True)
@@ -130,7 +135,28 @@ def _run_demo(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> i
     _setup_logging(args, None, stderr).setLevel(args.log_level or "WARNING")
     _uvloop()
     options = DemoOptions(seconds=args.seconds, rate=args.rate, out=args.out, sink=args.sink, progress=args.progress)
-    return asyncio.run(run_demo(options, stdout=sys.stdout if stdout is sys.stdout.buffer else None, stderr=stderr))
+    return asyncio.run(run_demo(options, stderr=stderr))
+
+
+def _run_query(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
+    from pathlib import Path
+
+    if not Path(args.store).is_dir():
+        raise ConfigurationError(f"query: {args.store}: no such store directory", field="store")
+    try:
+        from ..sinks.embedded import EmbeddedStore
+    except ImportError:
+        raise _missing("query", "marketprism_fast.sinks.embedded") from None
+    store = EmbeddedStore(args.store, "marketprism")
+    try:
+        result = store.query(args.sql, args.format)
+    except Exception as exc:  # chdb raises its own error type for bad SQL
+        raise ConfigurationError(f"query: {' '.join(str(exc).split())[:300]}", field="sql") from None
+    finally:
+        store.close()
+    stdout.write(bytes(result.bytes()) if hasattr(result, "bytes") else str(result).encode())
+    stdout.flush()
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------------------ wired commands
@@ -173,6 +199,7 @@ COMMANDS = {
     "run": _run_run,
     "check-config": _run_check_config,
     "demo": _run_demo,
+    "query": _run_query,
     "record": _run_record,
     "sim": _run_sim,
     "consume": _run_consume,

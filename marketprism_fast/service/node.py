@@ -31,7 +31,7 @@ from .. import __version__
 from ..batch import Batch
 from ..books.builder import BookBuilder
 from ..books.scheduler import SnapshotScheduler
-from ..config import Config, VenueConfig, require_runnable
+from ..config import Config, Overflow, SinksConfig, VenueConfig, require_runnable
 from ..instruments import InstrumentRegistry
 from . import health as health_rules
 from .http import HttpServer
@@ -42,7 +42,6 @@ log = logging.getLogger("marketprism_fast.node")
 
 BATCH_ROW_BUCKETS = (10, 100, 1_000, 10_000, 100_000, 1_000_000)
 START_GRACE_SECONDS = 15.0  # connections still connecting count as degraded, not down
-TICK_SECONDS = 0.02  # how often pending rows are compared with batch_rows
 
 
 class Feed(Protocol):
@@ -55,6 +54,27 @@ class Feed(Protocol):
     def connections(self) -> list[dict]: ...
 
     def rest_stats(self) -> dict: ...
+
+
+class TransportFeed:
+    """A venue's WebSocket connections (``transport.ws.VenueTransport``) as the node's Feed."""
+
+    def __init__(self, runtime: "VenueRuntime") -> None:
+        from ..transport.ws import VenueTransport
+
+        self.transport = VenueTransport(runtime.venue, runtime.config, runtime.parser, on_reconnect=runtime.reconnected)
+
+    async def start(self) -> None:
+        await self.transport.start()
+
+    async def stop(self) -> None:
+        await self.transport.close()
+
+    def connections(self) -> list[dict]:
+        return self.transport.stats()
+
+    def rest_stats(self) -> dict:
+        return {}
 
 
 FeedFactory = Callable[["VenueRuntime"], Feed]
@@ -127,10 +147,18 @@ class VenueRuntime:
             )
         self.feed: Feed | None = None
         self.batch_rows: dict[str, _Histogram] = {}
+        self.reconnects_seen = 0
         self._resyncs = 0
 
-    def pending_rows(self) -> int:
-        return sum(self.parser.pending_rows().values())
+    def pending_rows(self) -> dict[str, int]:
+        """Rows not yet taken, per kind (the batcher compares them with ``batch_rows``)."""
+        return self.parser.pending_rows()
+
+    def reconnected(self, venue: str, symbols: list[str]) -> None:
+        """A connection came back: the transport resubscribed; books resync by the venue's
+        rule (a fresh snapshot on OKX and Deribit, the update ids' gap on Binance)."""
+        self.reconnects_seen += 1
+        log.info("%s: reconnected; books of %d symbol(s) resync", venue, len(symbols))
 
     def take(self) -> list[Batch]:
         """The venue's sealed batches: parser rows (book markers removed), then the book
@@ -193,17 +221,30 @@ def _process() -> dict:
     return {"rss_bytes": rss, "cpu_seconds": t.user + t.system}
 
 
-def default_sinks(config: Config) -> list:
-    """One sink per enabled ``sinks`` section, each built from its own section."""
-    from ..sinks import make_sinks  # type: ignore[attr-defined]
-
-    return make_sinks(config.sinks)
+def make_sinks(config: SinksConfig) -> list:
+    """One sink per enabled ``sinks`` section, each built from its own section (imported
+    only when enabled: a node without NATS never loads nats-py)."""
+    out = []
+    for name in config.enabled():
+        section = getattr(config, name)
+        if name == "clickhouse":
+            from ..sinks.clickhouse.sink import ClickHouseSink as cls
+        elif name == "nats":
+            from ..sinks.nats import NatsSink as cls  # type: ignore[no-redef]
+        elif name == "redis":
+            from ..sinks.redis import RedisSink as cls  # type: ignore[no-redef]
+        elif name == "embedded":
+            from ..sinks.embedded import EmbeddedSink as cls  # type: ignore[no-redef]
+        elif name == "jsonl":
+            from ..sinks.jsonl import JsonlSink as cls  # type: ignore[no-redef]
+        else:
+            from ..sinks.null import NullSink as cls  # type: ignore[no-redef]
+        out.append(cls(section))
+    return out
 
 
 def default_feed(runtime: VenueRuntime) -> Feed:
-    from ..transport.feed import VenueFeed  # type: ignore[import-not-found]
-
-    return VenueFeed(runtime.venue, runtime.config, runtime.parser, scheduler=runtime.scheduler, builder=runtime.builder)
+    return TransportFeed(runtime)
 
 
 class Node:
@@ -221,7 +262,9 @@ class Node:
         self.venues = {name: VenueRuntime(name, vc, config) for name, vc in config.enabled_venues().items()}
         self._sinks = sinks
         self._feed_factory = feed_factory or default_feed
+        self.sinks: list = []
         self.fanout: Any = None
+        self.batcher: Any = None
         self.http: HttpServer | None = None
         self.started_at = time.time()
         self._started_mono = time.monotonic()
@@ -229,17 +272,25 @@ class Node:
         self._stopped = asyncio.Event()
         self._batcher: asyncio.Task | None = None
         self._digest = config.digest()
-        self.batches_submitted = 0
-        self.rows_submitted = 0
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        from ..pipeline.batcher import Batcher
         from ..pipeline.fanout import FanOut
+        from ..pipeline.identity import BatchIds
 
-        sinks = self._sinks if self._sinks is not None else default_sinks(self.config)
-        self.fanout = FanOut(sinks, self.config.sinks)
+        sinks = self.sinks = self._sinks if self._sinks is not None else make_sinks(self.config.sinks)
+        # each sink's own section's overflow policy; sinks without one (null) drop the oldest
+        self.fanout = FanOut(sinks, {s.name: getattr(s, "overflow", None) or Overflow(policy="drop_oldest") for s in sinks})
         await self.fanout.start()
+        self.batcher = Batcher(
+            self.venues,
+            self.fanout.submit,
+            flush_interval=self.config.node.flush_interval_seconds,
+            batch_rows=self.config.node.batch_rows,
+            ids=BatchIds(self.config.node.name),
+        )
         for runtime in self.venues.values():
             runtime.feed = self._feed_factory(runtime)
         for runtime in self.venues.values():
@@ -247,7 +298,7 @@ class Node:
         if self.config.http.enabled:
             self.http = HttpServer(self.config.http, self)
             await self.http.start()
-        self._batcher = asyncio.get_running_loop().create_task(self._batch_loop(), name="batcher")
+        self._batcher = asyncio.get_running_loop().create_task(self.batcher.run(), name="batcher")
         log.info(
             "node %s started: venues %s, sinks %s",
             self.config.node.name,
@@ -278,56 +329,33 @@ class Node:
         True when everything reached the sinks within ``node.shutdown_timeout_seconds``."""
         self._stopping.set()
         deadline = time.monotonic() + self.config.node.shutdown_timeout_seconds
-        if self._batcher is not None:
-            self._batcher.cancel()
-            await asyncio.gather(self._batcher, return_exceptions=True)
+        # 1. stop reading: no frame reaches a parser after this
         for runtime in self.venues.values():
             if runtime.feed is not None:
                 try:
                     await asyncio.wait_for(runtime.feed.stop(), max(0.1, deadline - time.monotonic()))
                 except Exception as exc:  # noqa: BLE001 - shutting down: report and go on
                     log.warning("%s: feed did not stop cleanly: %s", runtime.venue, exc)
-        self._flush_all()
+        # 2. seal what the parsers hold (the batcher takes the rest when cancelled)
+        if self._batcher is not None:
+            self._batcher.cancel()
+            await asyncio.gather(self._batcher, return_exceptions=True)
+        elif self.batcher is not None:
+            self.batcher.flush_all()
+        # 3. drain the queues to the sinks and close them
         drained = True
         if self.fanout is not None:
             drained = await self.fanout.drain(max(0.1, deadline - time.monotonic()))
-            await self.fanout.close()
         if self.http is not None:
             await self.http.close()
         self._stopped.set()
         log.info("node %s stopped%s", self.config.node.name, "" if drained else " (some batches were not written in time)")
-        return bool(drained) if drained is not None else True
-
-    # ------------------------------------------------------------------ batching
-
-    async def _batch_loop(self) -> None:
-        interval = self.config.node.flush_interval_seconds
-        limit = self.config.node.batch_rows
-        next_flush = time.monotonic() + interval
-        while True:
-            await asyncio.sleep(min(TICK_SECONDS, interval))
-            now = time.monotonic()
-            due = now >= next_flush
-            for runtime in self.venues.values():
-                if due or runtime.pending_rows() >= limit:
-                    self._submit(runtime.take())
-            if due:
-                next_flush = now + interval
-
-    def _flush_all(self) -> None:
-        for runtime in self.venues.values():
-            self._submit(runtime.take())
-
-    def _submit(self, batches: list[Batch]) -> None:
-        if batches and self.fanout is not None:
-            self.batches_submitted += len(batches)
-            self.rows_submitted += sum(len(b) for b in batches)
-            self.fanout.submit(batches)
+        return drained
 
     # ------------------------------------------------------------------ observation
 
     def status(self) -> dict:
-        sinks = self.fanout.status() if self.fanout is not None else {}
+        sinks = self.fanout.stats() if self.fanout is not None else {}
         return {
             "version": __version__,
             "node": self.config.node.name,
