@@ -272,6 +272,7 @@ class Node:
         self._stopped = asyncio.Event()
         self._batcher: asyncio.Task | None = None
         self._digest = config.digest()
+        self.start_grace_seconds = START_GRACE_SECONDS
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -349,7 +350,14 @@ class Node:
         if self.http is not None:
             await self.http.close()
         self._stopped.set()
-        log.info("node %s stopped%s", self.config.node.name, "" if drained else " (some batches were not written in time)")
+        taken = self.batcher.stats()["rows"] if self.batcher is not None else 0
+        written = {name: sum((s.get("rows_written") or {}).values()) for name, s in (self.fanout.stats() if self.fanout else {}).items()}
+        log.info(
+            "node %s stopped: %d rows taken from the buffers, written %s%s",
+            self.config.node.name, taken, ", ".join(f"{k} {v}" for k, v in written.items()) or "nowhere",
+            "" if drained else " (some batches were not written in time)",
+            extra={"event": "stopped", "rows_taken": taken, "rows_written": written, "drained": drained},
+        )
         return drained
 
     # ------------------------------------------------------------------ observation
@@ -368,6 +376,6 @@ class Node:
         }
 
     def health(self) -> dict:
-        starting = time.monotonic() - self._started_mono < START_GRACE_SECONDS
+        starting = time.monotonic() - self._started_mono < self.start_grace_seconds
         watchdog = {name: r.config.watchdog_seconds for name, r in self.venues.items()}
         return health_rules.evaluate(self.status(), watchdog_seconds=watchdog, starting=starting)
