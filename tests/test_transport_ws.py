@@ -8,7 +8,7 @@ import json
 import pytest
 
 from marketprism_fast.config import Backoff, VenueConfig
-from marketprism_fast.parsers import make_parser
+from marketprism_fast.parser import make_parser
 from marketprism_fast.transport import _listener
 from marketprism_fast.transport.ws import VenueTransport
 

@@ -1,4 +1,4 @@
-"""A small scriptable WebSocket server on loopback for transport tests (aiohttp).
+"""Small scriptable WebSocket and HTTP servers on loopback for transport tests (aiohttp).
 
 It accepts any path, keeps what each client sent, answers subscriptions the way the venue
 does (``replies``), and lets a test push frames to, ping, stall or drop its clients. It is a
@@ -125,3 +125,41 @@ class WsServer:
         finally:
             client.closed.set()
         return ws
+
+
+class HttpServer:
+    """Routes answer from a script: a list of (status, headers, body) used in turn (the last repeats)."""
+
+    def __init__(self) -> None:
+        self.scripts: dict[str, list] = {}
+        self.hits: list[tuple[float, str]] = []
+        self.delay = 0.0
+        self._runner = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> "HttpServer":
+        app = web.Application()
+        app.router.add_route("GET", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.hits.append((time.monotonic(), request.path_qs))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        script = self.scripts.get(request.path)
+        if not script:
+            return web.Response(status=404, text="no route")
+        status, headers, body = script.pop(0) if len(script) > 1 else script[0]
+        return web.Response(status=status, headers=headers, body=body)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from typing import Callable
+from typing import Callable, Protocol
 
 import picows
 
@@ -47,6 +47,16 @@ log = logger.getChild("transport")
 ROLLOVER_LEAD_SECONDS = 60.0  # a replacement opens this long before the age limit (at most a tenth of it)
 OVERLAP_TIMEOUT_SECONDS = 10.0  # the longest the two connections of a rollover run side by side
 HANDSHAKE_TIMEOUT_SECONDS = 10.0
+
+
+class Tap(Protocol):
+    """Receives what a recording transport sees (``recorder.py``): with a tap, connections
+    capture their frames instead of feeding the parser, and are not replaced before their age
+    limit (a recording simply reconnects)."""
+
+    def opened(self, connection_id: str, url: str) -> None: ...
+    def sent(self, connection_id: str, url: str, payload: bytes) -> None: ...
+    def frames(self, connection_id: str, frames: list[tuple[int, bytes]]) -> None: ...
 
 
 class Backoff:
@@ -160,7 +170,9 @@ class Connection:
             await v.connect_bucket.acquire()
             link = None
             try:
-                link = await self._open(_listener.FEED)
+                link = await self._open(_listener.CAPTURE if v.tap is not None else _listener.FEED)
+                if v.tap is not None:
+                    v.tap.opened(self.id, self.url)
                 await self._subscribe(link)
             except (OSError, asyncio.TimeoutError, picows.WSError, ConnectionError) as exc:
                 self.connect_errors += 1
@@ -197,7 +209,7 @@ class Connection:
 
     async def _live(self) -> None:
         """Until the connection goes down; replaces it before the venue's age limit."""
-        age = self.venue.limits.max_connection_age_seconds
+        age = self.venue.limits.max_connection_age_seconds if self.venue.tap is None else None
         while not self._closing:
             assert self.link is not None
             if age is None:
@@ -218,6 +230,8 @@ class Connection:
     def _retire(self, listener) -> None:
         if listener is None:
             return
+        if self.venue.tap is not None:
+            self.venue.tap.frames(self.id, listener.take_captured())
         for k, n in listener.counters().items():
             self._totals[k] += n
 
@@ -259,6 +273,8 @@ class Connection:
             if link.down.is_set():
                 raise ConnectionError("closed while subscribing")
             link.listener.send_text(message)
+            if v.tap is not None:
+                v.tap.sent(self.id, self.url, message)
         return len(messages)
 
     async def _rollover(self) -> None:
@@ -349,8 +365,10 @@ class VenueTransport:
         protocol: ClientProtocol | None = None,
         on_reconnect: Callable[[str, list[str]], None] | None = None,
         rng: random.Random | None = None,
+        tap: Tap | None = None,
     ) -> None:
         self.venue = venue
+        self.tap = tap
         self.config = config
         self.parser = parser
         self.protocol = protocol or protocol_for(venue)
@@ -365,26 +383,46 @@ class VenueTransport:
             for i, (url, streams) in enumerate(shard(self.protocol, config, self.protocol.all_streams(config), self.limits))
         ]
         self._watchdog: asyncio.Task | None = None
+        self._drain: asyncio.Task | None = None
 
     def scratch_parser(self):
         """A parser of this venue for overlap bookkeeping (same instruments, separate buffers)."""
-        from .. import parsers
+        from ..parser import make_parser
 
-        return parsers.make_parser(self.venue, self.parser.instruments, capacity=4096)
+        return make_parser(self.venue, self.parser.instruments, capacity=4096)
 
     async def start(self) -> None:
         for c in self.connections:
             c.start()
         self._watchdog = asyncio.get_running_loop().create_task(self._watch(), name=f"watchdog:{self.venue}")
+        if self.tap is not None:
+            self._drain = asyncio.get_running_loop().create_task(self._drain_to_tap(), name=f"tap:{self.venue}")
 
     async def close(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            try:
-                await self._watchdog
-            except asyncio.CancelledError:
-                pass
+        for task in (self._watchdog, self._drain):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
         await asyncio.gather(*(c.close() for c in self.connections))
+        self.drain_tap()
+
+    def drain_tap(self) -> None:
+        """Hand every captured frame to the tap (recording)."""
+        if self.tap is None:
+            return
+        for c in self.connections:
+            if c.link is not None:
+                frames = c.link.listener.take_captured()
+                if frames:
+                    self.tap.frames(c.id, frames)
+
+    async def _drain_to_tap(self, period: float = 0.05) -> None:
+        while True:
+            await asyncio.sleep(period)
+            self.drain_tap()
 
     async def _watch(self) -> None:
         """Drop connections silent for longer than ``watchdog_seconds``."""
