@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from typing import IO
 
@@ -61,8 +62,13 @@ def add_commands(commands) -> None:
     p = commands.add_parser("sim", help="run the venue simulator", description="Run the venue simulator (see `sim --help`).", add_help=False)
     p.add_argument("sim_args", nargs=argparse.REMAINDER)
 
-    p = commands.add_parser("consume", help="NATS -> ClickHouse consumer", description="Durable JetStream consumer writing batches to ClickHouse (see `consume --help`).", add_help=False)
-    p.add_argument("consume_args", nargs=argparse.REMAINDER)
+    p = commands.add_parser(
+        "consume",
+        help="NATS -> ClickHouse consumer",
+        description="Consume batch messages from NATS JetStream (sinks.nats) and write each once into ClickHouse (sinks.clickhouse), until SIGTERM/SIGINT.",
+    )
+    p.add_argument("--config", metavar="FILE", default=os.environ.get(CONFIG_VARIABLE), help=f"config file (default: ${CONFIG_VARIABLE})")
+    _add_logging(p)
 
 
 def _setup_logging(args: argparse.Namespace, config: Config | None, stderr: IO[str]):
@@ -176,7 +182,19 @@ def _run_record(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) ->
     except ImportError:
         raise _missing("record", "marketprism_fast.transport.recorder") from None
     _uvloop()
-    return int(asyncio.run(record(config, args.out, seconds=args.seconds)) or 0)
+
+    async def recording() -> dict:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await record(config, args.out, seconds=args.seconds, stop=stop)
+
+    result = asyncio.run(recording())
+    for venue, r in (result or {}).items():
+        stdout.write(f"{venue}: {r.get('frames', 0)} frames, {r.get('bodies', 0)} REST bodies -> {r.get('prefix', '')}.*\n".encode())
+    stdout.flush()
+    return EXIT_OK
 
 
 def _run_sim(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
@@ -188,11 +206,25 @@ def _run_sim(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> in
 
 
 def _run_consume(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
+    if not args.config:
+        raise ConfigurationError(f"consume: give --config FILE (or set {CONFIG_VARIABLE})", field="config")
+    config = load_config(args.config)
     try:
-        from ..sinks.consumer import main as consume_main
+        from ..sinks.consumer import consume
     except ImportError:
         raise _missing("consume", "marketprism_fast.sinks.consumer") from None
-    return int(consume_main(args.consume_args) or 0)
+    _setup_logging(args, config, stderr)
+    _uvloop()
+
+    async def consuming() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await consume(config, stop=stop)
+
+    asyncio.run(consuming())
+    return EXIT_OK
 
 
 COMMANDS = {

@@ -33,6 +33,7 @@ from ..books.builder import BookBuilder
 from ..books.scheduler import SnapshotScheduler
 from ..config import Config, Overflow, SinksConfig, VenueConfig, require_runnable
 from ..instruments import InstrumentRegistry
+from ..symbols import SymbolMetadata
 from . import health as health_rules
 from .http import HttpServer
 
@@ -57,24 +58,70 @@ class Feed(Protocol):
 
 
 class TransportFeed:
-    """A venue's WebSocket connections (``transport.ws.VenueTransport``) as the node's Feed."""
+    """A venue's WebSocket connections (``transport.ws.VenueTransport``) and REST client
+    (``transport.rest.RestClient``) as the node's Feed, with the venue's background work:
+    instrument metadata at start and on schedule, the book builder's resync requests
+    (REST snapshots, or resubscription where the venue's WebSocket sends snapshots) and
+    Binance futures open-interest polling."""
 
     def __init__(self, runtime: "VenueRuntime") -> None:
+        from ..transport.rest import RestClient
         from ..transport.ws import VenueTransport
 
+        self.runtime = runtime
         self.transport = VenueTransport(runtime.venue, runtime.config, runtime.parser, on_reconnect=runtime.reconnected)
+        self.rest = RestClient(runtime.venue, runtime.config)
+        self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
+        from ..errors import TransportError
+
+        r, rest, loop = self.runtime, self.rest, asyncio.get_running_loop()
+        await rest.start()
+        if rest.protocol.instruments_paths():
+            try:  # symbols normalize from the venue's metadata; a failure leaves the name rules
+                await asyncio.wait_for(rest.refresh_instruments(r.metadata), r.config.rest_timeout_seconds)
+            except (TransportError, ValueError, asyncio.TimeoutError) as exc:
+                log.warning("%s: instrument metadata not loaded at start (%s); symbols follow the name rules until it is", r.venue, exc or "timeout")
+            self._tasks.append(loop.create_task(rest.run_instruments(r.metadata), name=f"instruments:{r.venue}"))
         await self.transport.start()
+        if r.scheduler is not None:
+            if rest.protocol.snapshot_path(r.config.symbols[0], 1) is not None:
+                self._tasks.append(loop.create_task(rest.run_snapshots(r.scheduler, r.parser), name=f"snapshots:{r.venue}"))
+            else:
+                self._tasks.append(loop.create_task(self._resubscriptions(), name=f"resubscribe:{r.venue}"))
+        if "open_interest" in r.config.kinds:
+            self._tasks.append(loop.create_task(rest.run_open_interest(r.parser), name=f"open_interest:{r.venue}"))
+
+    async def _resubscriptions(self) -> None:
+        """OKX and Deribit send a book snapshot on subscription: a symbol out of sync is
+        resubscribed, paced by the scheduler."""
+        scheduler = self.runtime.scheduler
+        assert scheduler is not None
+        resubscribe = getattr(self.transport, "resubscribe", None)
+        while True:
+            symbols = scheduler.due()
+            if symbols:
+                if resubscribe is None:
+                    log.warning("%s: books of %s wait for a reconnect (this transport cannot resubscribe one symbol)", self.runtime.venue, ", ".join(symbols))
+                else:
+                    await resubscribe(symbols)
+            wait = scheduler.next_due_in()
+            await asyncio.sleep(0.1 if wait is None else max(wait, 0.01))
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
         await self.transport.close()
+        await self.rest.close()
 
     def connections(self) -> list[dict]:
         return self.transport.stats()
 
     def rest_stats(self) -> dict:
-        return {}
+        return self.rest.stats()
 
 
 FeedFactory = Callable[["VenueRuntime"], Feed]
@@ -124,7 +171,8 @@ class VenueRuntime:
     def __init__(self, venue: str, config: VenueConfig, node_config: Config) -> None:
         self.venue = venue
         self.config = config
-        self.instruments = InstrumentRegistry(venue)
+        self.metadata = SymbolMetadata()
+        self.instruments = InstrumentRegistry(venue, self.metadata)
         self.books_enabled = config.book.enabled and "book_delta" in config.kinds
         self.parser = make_parser(
             venue,
@@ -149,6 +197,8 @@ class VenueRuntime:
         self.batch_rows: dict[str, _Histogram] = {}
         self.reconnects_seen = 0
         self._resyncs = 0
+        self._synced: set[str] = set()  # symbols whose book has been in sync
+        self._lost: set[str] = set()  # ... and is out of sync now
 
     def pending_rows(self) -> dict[str, int]:
         """Rows not yet taken, per kind (the batcher compares them with ``batch_rows``)."""
@@ -165,15 +215,12 @@ class VenueRuntime:
         builder's rows for the book_delta rows just taken."""
         batches = self.parser.take()
         if self.builder is not None:
-            out_of_sync_before = len(self.builder.out_of_sync)
             for b in batches:
                 if b.kind.name == "book_delta":
                     self.builder.apply(b)
             batches = [without_markers(b) if b.kind.name == "book_delta" else b for b in batches]
             batches += self.builder.take()
-            back = out_of_sync_before - len(self.builder.out_of_sync)
-            if back > 0:
-                self._resyncs += back
+            self._count_resyncs()
         out = [b for b in batches if len(b)]
         for b in out:
             hist = self.batch_rows.get(b.kind.name)
@@ -181,6 +228,20 @@ class VenueRuntime:
                 hist = self.batch_rows[b.kind.name] = _Histogram(BATCH_ROW_BUCKETS)
             hist.observe(len(b))
         return out
+
+    def _count_resyncs(self) -> None:
+        """A resync: a symbol whose book was in sync, lost it (gap, checksum) and is back."""
+        assert self.builder is not None
+        out = self.builder.out_of_sync
+        for symbol in list(self._lost):
+            if symbol not in out:
+                self._lost.discard(symbol)
+                self._resyncs += 1
+        for symbol in out & self._synced:
+            self._lost.add(symbol)
+        for symbol in self.config.symbols:
+            if symbol not in out and self.builder.book(symbol) is not None:
+                self._synced.add(symbol)
 
     def status(self) -> dict:
         parser = dict(self.parser.stats())
