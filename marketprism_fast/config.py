@@ -116,7 +116,10 @@ class VenueConfig(Section):
     instruments_refresh_seconds: float = Field(3600.0, gt=0, description="instrument metadata reload period")
     rest_timeout_seconds: float = Field(10.0, gt=0, description="timeout of one REST request")
     rest_retries: int = Field(3, ge=0, le=20, description="retries of a failed REST request")
-    max_frame_bytes: int = Field(16 * 1024 * 1024, gt=0, description="largest WebSocket frame accepted; a larger one closes the connection")
+    # Input limits (the parsers' ``InputLimits``; docs/limits.md says what each costs).
+    max_frame_bytes: int = Field(8 * 1024 * 1024, gt=0, le=2**31 - 1, description="largest WebSocket frame or REST body accepted (larger: refused, counted as malformed)")
+    max_rows_per_frame: int = Field(50_000, gt=0, le=2**31 - 1, description="rows one frame or REST body may write (book levels, trades of one push)")
+    max_instruments: int = Field(20_000, gt=0, le=2**31 - 1, description="distinct instruments this venue's parser holds; a frame naming one more is refused")
 
     @model_validator(mode="after")
     def _consistent(self) -> "VenueConfig":

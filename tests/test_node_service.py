@@ -298,3 +298,28 @@ def test_sigterm_drains_buffers_to_the_sink_and_exits_0(tmp_path):
     assert len(lines) == taken == stopped[0]["rows_written"]["jsonl"]
     kinds = {json.loads(line)["kind"] for line in lines}
     assert {"trade", "quote", "book_delta"} <= kinds
+
+
+def test_record_writes_the_corpus_layout(tmp_path):
+    with SimThread(["binance_usdm", "deribit"], rate=1000) as sim:
+        config = {
+            "venues": {
+                "binance_usdm": {"symbols": ["BTCUSDT"], "kinds": ["trade", "book_delta"], "ws_url": sim.ws_url("binance_usdm"), "rest_url": sim.rest_url("binance_usdm")},
+                "deribit": {"symbols": ["BTC-PERPETUAL"], "kinds": ["trade"], "ws_url": sim.ws_url("deribit"), "rest_url": sim.rest_url("deribit")},
+            },
+        }
+        path = tmp_path / "record.yaml"
+        path.write_text(json.dumps(config))
+        env = {k: v for k, v in os.environ.items() if not (k.startswith("MPF_") and "__" in k)}
+        result = subprocess.run(
+            [sys.executable, "-m", "marketprism_fast", "record", "--config", str(path), "--out", str(tmp_path / "rec"), "--seconds", "2"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    for venue in ("binance_usdm", "deribit"):
+        frames = list((tmp_path / "rec" / venue).glob(f"{venue}.*.frames.jsonl"))
+        assert len(frames) == 1, list((tmp_path / "rec").rglob("*"))
+        lines = frames[0].read_text().splitlines()
+        meta = frames[0].with_name(frames[0].name.replace(".frames.jsonl", ".frames.meta.tsv")).read_text().splitlines()
+        assert len(lines) == len(meta) > 10
+        assert f"{venue}: {len(lines)} frames" in result.stdout

@@ -165,6 +165,19 @@ class _Histogram:
         return {"count": self.count, "sum": self.sum, "buckets": buckets}
 
 
+def _input_limits(config: VenueConfig):
+    """The parsers' input limits from the venue's section (None where the parsers have none)."""
+    try:
+        from ..limits import InputLimits  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return InputLimits(
+        max_frame_bytes=config.max_frame_bytes,
+        max_rows_per_frame=config.max_rows_per_frame,
+        max_instruments=config.max_instruments,
+    )
+
+
 class VenueRuntime:
     """One venue's parser, book builder and feed."""
 
@@ -172,13 +185,20 @@ class VenueRuntime:
         self.venue = venue
         self.config = config
         self.metadata = SymbolMetadata()
-        self.instruments = InstrumentRegistry(venue, self.metadata)
         self.books_enabled = config.book.enabled and "book_delta" in config.kinds
+        limits = _input_limits(config)
+        if limits is None:  # a parser without input limits
+            self.instruments = InstrumentRegistry(venue, self.metadata)
+            extra: dict = {}
+        else:
+            self.instruments = InstrumentRegistry(venue, self.metadata, max_instruments=limits.max_instruments)
+            extra = {"limits": limits}
         self.parser = make_parser(
             venue,
             self.instruments,
             implementation=node_config.node.parser,
             book_markers=self.books_enabled,
+            **extra,
         )
         self.scheduler: SnapshotScheduler | None = None
         self.builder: BookBuilder | None = None
