@@ -323,3 +323,15 @@ def test_record_writes_the_corpus_layout(tmp_path):
         meta = frames[0].with_name(frames[0].name.replace(".frames.jsonl", ".frames.meta.tsv")).read_text().splitlines()
         assert len(lines) == len(meta) > 10
         assert f"{venue}: {len(lines)} frames" in result.stdout
+
+
+def test_metrics_reference_is_current():
+    from marketprism_fast.service.metrics import REFERENCE_PATH, reference
+
+    assert (REPO / REFERENCE_PATH).read_text() == reference(), "docs/metrics.md is stale: python -m marketprism_fast.service.metrics --write"
+    names = [f.exposed for f in FAMILIES]
+    assert len(names) == len(set(names))
+    for f in FAMILIES:
+        assert f.name.startswith("marketprism_")
+        assert not f.name.endswith("_total")  # counters get _total when exposed
+        assert f.type in ("counter", "gauge", "histogram")
