@@ -1,0 +1,63 @@
+"""The node's commands beside normalize and ddl: usage errors are one line and exit 2;
+``sim`` and ``consume`` are wired to their modules."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+
+from marketprism_fast import cli
+
+
+def run(argv, env=None):
+    out, err = io.BytesIO(), io.StringIO()
+    saved = dict(os.environ)
+    try:
+        os.environ.pop("MPF_CONFIG", None)
+        os.environ.update(env or {})
+        code = cli.main(argv, stdout=out, stderr=err)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return code, out.getvalue().decode(), err.getvalue()
+
+
+def test_help_lists_every_command():
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001
+    assert {"run", "check-config", "demo", "query", "record", "sim", "consume", "normalize", "ddl"} <= set(commands)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run"], "marketprism_fast run: error: run: give --config FILE (or set MPF_CONFIG)"),
+        (["consume"], "marketprism_fast consume: error: consume: give --config FILE (or set MPF_CONFIG)"),
+        (["consume", "--config", "/nonexistent.yaml"], "marketprism_fast consume: error: /nonexistent.yaml: no such config file"),
+        (["record", "--config", "/nonexistent.yaml", "--out", "x"], "marketprism_fast record: error: /nonexistent.yaml: no such config file"),
+        (["query", "/nonexistent-store", "SELECT 1"], "marketprism_fast query: error: query: /nonexistent-store: no such store directory"),
+        (["demo", "--seconds", "0"], "marketprism_fast demo: error: demo: --seconds = 0.0: must be > 0"),
+        (["check-config"], "marketprism_fast check-config: error: the following arguments are required: FILE"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(argv, message):
+    code, out, err = run(argv)
+    assert code == 2
+    assert err.splitlines() == [message] or err.startswith(message), err
+    assert len(err.splitlines()) == 1
+
+
+def test_run_takes_the_config_from_mpf_config(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("node: {batch_rows: 0}\n")
+    code, _, err = run(["run"], {"MPF_CONFIG": str(path)})
+    assert code == 2 and f"{path}: node.batch_rows = 0: must be > 0" in err
+
+
+def test_sim_command_is_the_simulators_own():
+    pytest.importorskip("marketprism_fast.sim.cli", reason="the simulator's command line (sim/cli.py) is not in this tree")
+    with pytest.raises(SystemExit) as info:
+        cli.main(["sim", "--help"])
+    assert info.value.code == 0
