@@ -389,8 +389,9 @@ class Node:
         )
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM/SIGINT ask the node to stop (drain and exit); a second one is ignored
-        while the drain runs, bounded by ``shutdown_timeout_seconds``."""
+        """SIGTERM/SIGINT ask the node to stop: stop reading, drain to the sinks, exit, all
+        within ``shutdown_timeout_seconds``. A second SIGINT (Ctrl-C again) ends the process
+        at once, with status 130."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
@@ -398,7 +399,11 @@ class Node:
     def _on_signal(self, sig: int) -> None:
         if not self._stopping.is_set():
             log.info("%s: stopping: draining buffers to the sinks", signal.Signals(sig).name)
-        self._stopping.set()
+            self._stopping.set()
+        elif sig == signal.SIGINT:
+            log.warning("SIGINT again: exiting without waiting for the drain")
+            logging.shutdown()
+            os._exit(130)
 
     def request_stop(self) -> None:
         self._stopping.set()
