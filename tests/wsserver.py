@@ -128,7 +128,8 @@ class WsServer:
 
 
 class HttpServer:
-    """Routes answer from a script: a list of (status, headers, body) used in turn (the last repeats)."""
+    """Routes answer from a script: a list of (status, headers, body) used in turn (the last
+    repeats), or a function of the request returning one."""
 
     def __init__(self) -> None:
         self.scripts: dict[str, list] = {}
@@ -161,5 +162,8 @@ class HttpServer:
         script = self.scripts.get(request.path)
         if not script:
             return web.Response(status=404, text="no route")
+        if callable(script):
+            status, headers, body = script(request)
+            return web.Response(status=status, headers=headers, body=body)
         status, headers, body = script.pop(0) if len(script) > 1 else script[0]
         return web.Response(status=status, headers=headers, body=body)

@@ -173,8 +173,10 @@ cdef class FrameListener(WSListener):
         if self._text_pong is None:
             return frame.msg_type == WSMsgType.PONG
         if frame.msg_type == WSMsgType.TEXT and n == len(self._text_pong) and memcmp(frame.payload_ptr, <const char*>self._text_pong, n) == 0:
+            # Consumed here, so on_ws_frame does not see it: keep its bookkeeping.
             self.pongs += 1
             self.last_frame_ns = _now(CLOCK_MONOTONIC)
+            self.fresh_read = frame.last_in_buffer
             return True
         return frame.msg_type == WSMsgType.PONG
 
