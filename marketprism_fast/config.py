@@ -91,6 +91,7 @@ class BookConfig(Section):
     depth: int = Field(20, ge=1, le=1000, description="levels per side in each book_snapshot row")
     every_update: bool = Field(True, description="a book_snapshot after every applied message; false: at most one per interval_ms")
     interval_ms: int = Field(1000, ge=1, description="with every_update false: milliseconds between a symbol's book_snapshot rows")
+    max_books: int = Field(10_000, gt=0, le=2**31 - 1, description="books kept at most (an input limit: a venue naming more symbols cannot grow memory without bound)")
 
 
 class VenueConfig(Section):

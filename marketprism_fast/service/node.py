@@ -19,6 +19,7 @@ judges it (``health.py``). Nothing here runs per frame.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import signal
@@ -205,6 +206,9 @@ class VenueRuntime:
         if self.books_enabled:
             self.scheduler = SnapshotScheduler.for_venue(venue)
             book = config.book
+            options: dict = {}
+            if "max_books" in inspect.signature(BookBuilder).parameters:  # builders with the input limit
+                options["max_books"] = book.max_books
             self.builder = BookBuilder(
                 venue,
                 self.instruments,
@@ -212,6 +216,7 @@ class VenueRuntime:
                 every_update=book.every_update if book.every_update else None,
                 interval_ns=None if book.every_update else book.interval_ms * 1_000_000,
                 scheduler=self.scheduler,
+                **options,
             )
         self.feed: Feed | None = None
         self.batch_rows: dict[str, _Histogram] = {}
