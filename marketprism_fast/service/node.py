@@ -34,11 +34,10 @@ from ..books.builder import BookBuilder
 from ..books.scheduler import SnapshotScheduler
 from ..config import Config, Overflow, SinksConfig, VenueConfig, require_runnable
 from ..instruments import InstrumentRegistry
+from ..parser import make_parser
 from ..symbols import SymbolMetadata
 from . import health as health_rules
 from .http import HttpServer
-
-from ..parser import make_parser
 
 log = logging.getLogger("marketprism_fast.node")
 
