@@ -335,3 +335,44 @@ def test_metrics_reference_is_current():
         assert f.name.startswith("marketprism_")
         assert not f.name.endswith("_total")  # counters get _total when exposed
         assert f.type in ("counter", "gauge", "histogram")
+
+
+def test_sigterm_while_starting_exits_0_within_the_shutdown_timeout(tmp_path):
+    # A REST server that takes connections and never answers: the instrument list at start
+    # would wait for rest_timeout_seconds; SIGTERM must not.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    port = free_port()
+    config = {
+        "node": {"shutdown_timeout_seconds": 5},
+        "http": {"port": port},
+        "venues": {"okx": {"symbols": ["BTC-USDT"], "ws_url": f"ws://127.0.0.1:{free_port()}", "rest_url": f"http://127.0.0.1:{silent.getsockname()[1]}", "rest_timeout_seconds": 60}},
+        "sinks": {"null": {"enabled": True}},
+    }
+    path = tmp_path / "node.yaml"
+    path.write_text(json.dumps(config))
+    env = {k: v for k, v in os.environ.items() if not (k.startswith("MPF_") and "__" in k)}
+    proc = subprocess.Popen([sys.executable, "-m", "marketprism_fast", "run", "--config", str(path)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while True:  # /health answers while the venue is still starting
+            assert proc.poll() is None, proc.communicate()
+            try:
+                code, _, body = http_get(f"http://127.0.0.1:{port}/health")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert code == 200 and json.loads(body)["status"] == "degraded"  # the start grace period
+        proc.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        _, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 0, stderr
+        # the bound under test is node.shutdown_timeout_seconds (5 s); generous slack for a loaded machine
+        assert time.monotonic() - started < 5 + 10
+    finally:
+        silent.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

@@ -96,10 +96,19 @@ async def serve(config: Config, *, on_started=None) -> int:
 
     node = Node(config)
     node.install_signal_handlers()
-    await node.start()
-    if on_started is not None:
+    starting = asyncio.ensure_future(node.start())
+    stopping = asyncio.ensure_future(node.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():  # SIGTERM while starting: stop starting, then stop
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+    elif starting.exception() is not None:
+        stopping.cancel()
+        await node.stop()
+        raise starting.exception()  # type: ignore[misc]
+    elif on_started is not None:
         on_started(node)
-    await node.wait()
+    await stopping
     drained = await node.stop()
     return EXIT_OK if drained else EXIT_FAILED
 

@@ -365,6 +365,10 @@ class Node:
         from ..pipeline.fanout import FanOut
         from ..pipeline.identity import BatchIds
 
+        # HTTP first: /health answers (and a taken port fails) before anything connects
+        if self.config.http.enabled:
+            self.http = HttpServer(self.config.http, self)
+            await self.http.start()
         sinks = self.sinks = self._sinks if self._sinks is not None else make_sinks(self.config.sinks)
         # each sink's own section's overflow policy; sinks without one (null) drop the oldest
         self.fanout = FanOut(sinks, {s.name: getattr(s, "overflow", None) or Overflow(policy="drop_oldest") for s in sinks})
@@ -376,19 +380,17 @@ class Node:
             batch_rows=self.config.node.batch_rows,
             ids=BatchIds(self.config.node.name),
         )
+        self._batcher = asyncio.get_running_loop().create_task(self.batcher.run(), name="batcher")
         for runtime in self.venues.values():
             runtime.feed = self._feed_factory(runtime)
-        for runtime in self.venues.values():
-            await runtime.feed.start()  # type: ignore[union-attr]
-        if self.config.http.enabled:
-            self.http = HttpServer(self.config.http, self)
-            await self.http.start()
-        self._batcher = asyncio.get_running_loop().create_task(self.batcher.run(), name="batcher")
+        # venues start side by side: one slow venue (its instrument list) delays no other
+        await asyncio.gather(*(runtime.feed.start() for runtime in self.venues.values()))  # type: ignore[union-attr]
         log.info(
-            "node %s started: venues %s, sinks %s",
+            "node %s started: venues %s; sinks %s; config digest %s",
             self.config.node.name,
             ", ".join(self.venues),
             ", ".join(s.name for s in sinks),
+            self._digest,
         )
 
     def install_signal_handlers(self) -> None:
