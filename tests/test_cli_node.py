@@ -61,3 +61,20 @@ def test_sim_command_is_the_simulators_own():
     with pytest.raises(SystemExit) as info:
         cli.main(["sim", "--help"])
     assert info.value.code == 0
+
+
+def test_run_on_a_taken_port_is_one_line_exit_2(tmp_path):
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    path = tmp_path / "node.yaml"
+    path.write_text(f"http: {{port: {port}}}\nvenues: {{okx: {{symbols: [BTC-USDT], ws_url: 'ws://127.0.0.1:1'}}}}\nsinks: {{null: {{enabled: true}}}}\n")
+    try:
+        code, _, err = run(["run", "--config", str(path)])
+    finally:
+        taken.close()
+    assert code == 2
+    assert err.splitlines() == [f"marketprism_fast run: error: http: cannot listen on 127.0.0.1:{port} (address already in use); set http.host/http.port (or HTTP_PORT) to a free address"], err

@@ -441,6 +441,8 @@ class Node:
         if self.http is not None:
             await self.http.close()
         self._stopped.set()
+        if self.fanout is None:  # it never got as far as its sinks: nothing to report
+            return drained
         taken = self.batcher.stats()["rows"] if self.batcher is not None else 0
         written = {name: sum((s.get("rows_written") or {}).values()) for name, s in (self.fanout.stats() if self.fanout else {}).items()}
         log.info(
