@@ -56,7 +56,7 @@ def test_record_writes_the_corpus_layout(tmp_path):
     meta = [line.split("\t") for line in open(prefix + ".frames.meta.tsv").read().splitlines()]
     assert [m[1] for m in meta] == ["binance_spot.0"] * 3 and all(float(m[0]) > 1.6e9 for m in meta)
     assert open(prefix + ".snapshots.jsonl", "rb").read() == snapshot + b"\n"
-    assert open(prefix + ".snapshots.meta.tsv").read().split("\t")[1].strip().endswith("/api/v3/depth?symbol=BTCUSDT&limit=5000")
+    assert open(prefix + ".snapshots.meta.tsv").read().split("\t")[1].strip().endswith("/api/v3/depth?symbol=BTCUSDT&limit=1000")
     ref = [orjson.loads(x) for x in open(prefix + ".refdata.jsonl", "rb")]
     assert ref[0]["url"].endswith("/api/v3/exchangeInfo") and orjson.loads(ref[0]["body"])["symbols"][0]["symbol"] == "BTCUSDT"
     sent = [orjson.loads(x) for x in open(prefix + ".sent.jsonl", "rb")]

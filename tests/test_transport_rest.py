@@ -4,7 +4,6 @@ book builder's scheduler, open-interest polling, instruments, weight, 429/418, r
 from __future__ import annotations
 
 import asyncio
-import time
 
 import orjson
 import pytest

@@ -96,3 +96,45 @@ def test_replayed_session_reaches_the_parser_whole(venue, session):
     assert comparable(parser.take()) == comparable(expected.take())
     assert all(c["reconnects"] == 0 for c in stats)
     assert parser.stats()["malformed"] == 0
+
+
+@pytest.mark.corpus
+def test_rest_client_against_the_simulator_with_faults():
+    """Snapshots and instruments from the simulator's Binance USD-M REST (a replayed session's
+    bodies); a 429 with Retry-After, two 500s and one answer slower than the timeout are all
+    survived within the retry budget and counted."""
+    from marketprism_fast.symbols import SymbolMetadata
+    from marketprism_fast.transport.rest import RestClient
+
+    root = corpus_dir() / "binance_usdm"
+    frames_path = root / "binance_usdm.cf_2021-07-22.frames.jsonl.zst"
+    symbol = read_lines(root / "binance_usdm.cf_2021-07-22.snapshots.meta.tsv.zst")[0].split(b"symbol=")[1].split(b"&")[0].decode()
+
+    async def scenario():
+        async with Simulator(["binance_usdm"]) as sim:
+            sim.load_replay("binance_usdm", [str(frames_path)])
+            config = VenueConfig(rest_url=sim.rest_url("binance_usdm"), symbols=[symbol], rest_timeout_seconds=0.5, rest_retries=3,
+                                 reconnect=FAST)
+            rest = RestClient("binance_usdm", config)
+            metadata = SymbolMetadata()
+            await rest.refresh_instruments(metadata)
+            faults = sim.faults("binance_usdm")
+            out = {}
+            faults.throttle(1, retry_after=1)
+            out["throttled"] = await rest.snapshot(symbol)
+            faults.fail_rest(500, 2)
+            out["failed"] = await rest.snapshot(symbol)
+            faults.slow_rest(2.0, 1)
+            out["slow"] = await rest.snapshot(symbol)
+            stats = rest.stats()
+            await rest.close()
+            return metadata, out, stats, sim.sent("binance_usdm")["faults"]
+
+    metadata, out, stats, faults = asyncio.run(asyncio.wait_for(scenario(), 60))
+    from marketprism_fast.venues import normalize_symbol
+
+    assert normalize_symbol("binance_usdm", symbol, metadata).resolved
+    for body, _ in out.values():
+        assert orjson.loads(body)["lastUpdateId"] > 0
+    assert stats["throttled"] == 1 and stats["snapshots"] == 3 and stats["retries"] == 4  # 1 throttle + 2 failures + 1 timeout
+    assert faults.get("rest_429") == 1 and faults.get("rest_500") == 2 and faults.get("rest_slow") == 1

@@ -27,6 +27,7 @@ class FrameListener(WSListener):
     pongs: int
     test_requests: int
     discarded: int
+    fragmented: int
     last_frame_ns: int
     connected_ns: int
     connected: bool

@@ -65,6 +65,7 @@ class DeribitProtocol(ClientProtocol):
         ]
 
     def subscribe_messages(self, streams: list[str], first_id: int = 1) -> list[bytes]:
+        # https://docs.deribit.com/#public-subscribe: {"method": "public/subscribe", "params": {"channels": [...]}}
         return self._message("public/subscribe", streams, first_id)
 
     def unsubscribe_messages(self, streams: list[str], first_id: int = 1) -> list[bytes]:
@@ -85,6 +86,7 @@ class DeribitProtocol(ClientProtocol):
 
     def instruments_paths(self) -> list[str]:
         # "public/get_instruments": per currency; currency=any lists every one.
+        # https://docs.deribit.com/#public-get_instruments
         return ["/api/v2/public/get_instruments?currency=any&expired=false"]
 
 

@@ -253,3 +253,6 @@ class OkxProtocol(VenueProtocol):
 
     def error_body(self, status: int) -> bytes:
         return b'{"msg":"System error, please try again later.","code":"50001","data":[]}'
+
+
+PROTOCOL = OkxProtocol
