@@ -185,6 +185,7 @@ class ClickHouseSinkConfig(Section):
     password_file: str | None = Field(None, description="file holding the password (first line)")
     compression: Literal["lz4", "zstd", "none"] = Field("lz4", description="native protocol compression")
     insert_timeout_seconds: float = Field(30.0, gt=0, description="timeout of one insert")
+    writers: int = Field(2, ge=1, le=16, description="connections inserting at once (one thread each): client encoding overlaps server writes")
     overflow: Overflow = Field(Overflow(), description="queue bound and overflow policy")
     spool: SpoolConfig = Field(SpoolConfig(directory="spool/clickhouse"), description="on-disk spool while ClickHouse is down")
 

@@ -30,7 +30,7 @@ def clickhouse() -> Iterator[servers.ClickHouse]:
 def clickhouse_native(clickhouse: servers.ClickHouse) -> str:
     """The session's ClickHouse as a native-protocol URL (the sinks' protocol)."""
     if clickhouse.tcp_port is None:
-        pytest.skip(f"{servers.CLICKHOUSE_URL_VARIABLE} names an HTTP URL only: the native port of that server is not known")
+        pytest.skip(f"{servers.CLICKHOUSE_URL_VARIABLE} names a server whose native port is not known: set {servers.CLICKHOUSE_TCP_PORT_VARIABLE}")
     return f"clickhouse://127.0.0.1:{clickhouse.tcp_port}"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from marketprism_fast.batch import Batch
-from marketprism_fast.parsers import make_parser
+from marketprism_fast.parser import make_parser
 from marketprism_fast.pipeline.identity import BatchIds
 from marketprism_fast.records import KINDS, Column, Kind
 from tests.helpers import corpus_dir, read_lines
