@@ -57,10 +57,8 @@ def test_run_takes_the_config_from_mpf_config(tmp_path):
 
 
 def test_sim_command_is_the_simulators_own():
-    pytest.importorskip("marketprism_fast.sim.cli", reason="the simulator's command line (sim/cli.py) is not in this tree")
-    with pytest.raises(SystemExit) as info:
-        cli.main(["sim", "--help"])
-    assert info.value.code == 0
+    code, _, _ = run(["sim", "--help"])
+    assert code == 0
 
 
 def test_run_on_a_taken_port_is_one_line_exit_2(tmp_path):
@@ -78,3 +76,20 @@ def test_run_on_a_taken_port_is_one_line_exit_2(tmp_path):
         taken.close()
     assert code == 2
     assert err.splitlines() == [f"marketprism_fast run: error: http: cannot listen on 127.0.0.1:{port} (address already in use); set http.host/http.port (or HTTP_PORT) to a free address"], err
+
+
+def test_sim_command_serves_and_stops(tmp_path):
+    import subprocess
+    import sys
+
+    from .helpers import REPO
+
+    env = {k: v for k, v in os.environ.items() if not (k.startswith("MPF_") and "__" in k)}
+    result = subprocess.run(
+        [sys.executable, "-m", "marketprism_fast", "sim", "--venue", "okx", "--generate", "100", "--seconds", "1"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("okx: ws ws://127.0.0.1:")
+    code, _, err = run(["sim", "--venue", "kraken"])
+    assert code == 2

@@ -59,7 +59,8 @@ def add_commands(commands) -> None:
     p.add_argument("--seconds", type=float, default=None, metavar="N", help="stop after N seconds (default: until SIGTERM/SIGINT)")
     _add_logging(p)
 
-    p = commands.add_parser("sim", help="run the venue simulator", description="Run the venue simulator (see `sim --help`).", add_help=False)
+    # listed here for --help; its arguments are the simulator's own (sim/cli.py)
+    p = commands.add_parser("sim", help="run the venue simulator (see `sim --help`)", add_help=False)
     p.add_argument("sim_args", nargs=argparse.REMAINDER)
 
     p = commands.add_parser(
@@ -207,11 +208,15 @@ def _run_record(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) ->
 
 
 def _run_sim(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
+    """The simulator's own command line (``sim/cli.py``), handed its arguments as they are."""
     try:
-        from ..sim.cli import main as sim_main
+        from ..sim.cli import run_standalone
     except ImportError:
         raise _missing("sim", "marketprism_fast.sim.cli") from None
-    return int(sim_main(args.sim_args) or 0)
+    try:
+        return int(run_standalone(args.sim_args) or 0)
+    except SystemExit as exc:  # its argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
 
 
 def _run_consume(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:

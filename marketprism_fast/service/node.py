@@ -98,14 +98,10 @@ class TransportFeed:
         resubscribed, paced by the scheduler."""
         scheduler = self.runtime.scheduler
         assert scheduler is not None
-        resubscribe = getattr(self.transport, "resubscribe", None)
         while True:
             symbols = scheduler.due()
             if symbols:
-                if resubscribe is None:
-                    log.warning("%s: books of %s wait for a reconnect (this transport cannot resubscribe one symbol)", self.runtime.venue, ", ".join(symbols))
-                else:
-                    await resubscribe(symbols)
+                await self.transport.resubscribe(symbols)
             wait = scheduler.next_due_in()
             await asyncio.sleep(0.1 if wait is None else max(wait, 0.01))
 
