@@ -39,8 +39,8 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.ref cimport PyObject, Py_XINCREF, Py_XDECREF
 from cpython.list cimport PyList_GET_ITEM
 from libc.math cimport NAN, INFINITY, isfinite, floor, log10, pow
-from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
-from libc.string cimport memmove, memset
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcpy, memmove, memset
 
 import numpy as np
 
@@ -896,6 +896,11 @@ cdef class LevelBook:
     def checksum(self, Py_ssize_t levels=OKX_CHECKSUM_LEVELS) -> int:
         """OKX checksum: CRC32 of ``bidPx:bidSz:askPx:askSz:...`` over the top ``levels`` levels
         (a side that runs out is left out), from the latest original texts, as a signed int32."""
+        if not self.keep_texts:
+            raise ValueError("checksums need level texts: make the book with keep_texts=True")
+        return self.checksum_top(levels)
+
+    cdef int64_t checksum_top(self, Py_ssize_t levels=OKX_CHECKSUM_LEVELS) except? -1:
         cdef uint32_t crc = CRC_XOR
         cdef bint first = True, more_bids = True, more_asks = True
         cdef Py_ssize_t j
@@ -903,8 +908,6 @@ cdef class LevelBook:
         cdef double key, amount
         cdef PyObject* pt
         cdef PyObject* at
-        if not self.keep_texts:
-            raise ValueError("checksums need level texts: make the book with keep_texts=True")
         cursor_start(&self.bids, &cb)
         cursor_start(&self.asks, &ca)
         for j in range(levels):
@@ -961,3 +964,7 @@ cdef class TopBuffer:
         out = self._arrays[:, : self.n].copy()
         self.n = 0
         return (out[0], out[1], out[2], out[3])
+
+
+include "_book_sync.pxi"
+include "_book_core.pxi"
