@@ -35,7 +35,7 @@ from contenders.corpus import CHUNK_FRAMES, CORPUS, CorpusMissing, channel, sess
 
 from marketprism_fast.books import BookBuilder  # noqa: E402
 from marketprism_fast.instruments import InstrumentRegistry  # noqa: E402
-from marketprism_fast.parsers import make_parser  # noqa: E402
+from marketprism_fast.parser import make_parser  # noqa: E402
 
 TS_RECV = 1_723_161_600_000_000_000
 
