@@ -48,10 +48,18 @@ class Pipeline:
     snapshots: list[tuple[bytes, str]]  # (REST body, raw symbol) fed before the frames
     messages: int = 0  # book messages in the workload (counted on a books pass)
 
+    def __post_init__(self) -> None:
+        # one parser per mode for the whole run, as a node keeps it (its buffers are reused)
+        self.registry = InstrumentRegistry(self.venue)
+        self.parsers = {
+            books: make_parser(self.venue, self.registry, implementation="compiled", capacity=65536, book_markers=books)
+            for books in (False, True)
+        }
+
     def run(self, books: bool) -> float:
-        registry = InstrumentRegistry(self.venue)
-        parser = make_parser(self.venue, registry, implementation="compiled", capacity=65536, book_markers=books)
-        builder = BookBuilder(self.venue, registry, depth=20, every_update=True) if books else None
+        parser = self.parsers[books]
+        # a fresh builder per pass: a Binance book syncs on the snapshot fed first
+        builder = BookBuilder(self.venue, self.registry, depth=20, every_update=True) if books else None
         chunks = [self.frames[i : i + CHUNK_FRAMES] for i in range(0, len(self.frames), CHUNK_FRAMES)]
         start = time.perf_counter()
         for body, symbol in self.snapshots:

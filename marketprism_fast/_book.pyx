@@ -950,7 +950,11 @@ cdef class LevelBook:
             raise ValueError("checksums need level texts: make the book with keep_texts=True")
         return self.checksum_top(levels)
 
-    cdef int64_t checksum_top(self, Py_ssize_t levels=OKX_CHECKSUM_LEVELS) except? -1:
+    cdef int64_t checksum_top(self, Py_ssize_t levels=OKX_CHECKSUM_LEVELS, double* bid_floor=NULL,
+                              double* ask_floor=NULL) except? -1:
+        """The checksum; with ``bid_floor``/``ask_floor``, also the key of each side's last level
+        inside the checksum (-inf when the side has fewer levels): a later change to a key below
+        it leaves the checksum as it is."""
         cdef CrcText c
         cdef bint more_bids = True, more_asks = True
         cdef Py_ssize_t j
@@ -963,17 +967,25 @@ cdef class LevelBook:
         c.first = True
         cursor_start(&self.bids, &cb)
         cursor_start(&self.asks, &ca)
+        cdef double bid_last = -INFINITY, ask_last = -INFINITY
         for j in range(levels):
             if more_bids:
                 more_bids = cursor_next(&self.bids, &cb, &key, &amount, &pt, &at)
                 if more_bids:
                     crc_text(&c, pt)
                     crc_text(&c, at)
+                    if j == levels - 1:
+                        bid_last = key
             if more_asks:
                 more_asks = cursor_next(&self.asks, &ca, &key, &amount, &pt, &at)
                 if more_asks:
                     crc_text(&c, pt)
                     crc_text(&c, at)
+                    if j == levels - 1:
+                        ask_last = key
+        if bid_floor != NULL:
+            bid_floor[0] = bid_last
+            ask_floor[0] = ask_last
         return as_signed(crc_update(c.crc, c.buf, c.n) ^ CRC_XOR)
 
 

@@ -11,6 +11,9 @@ from cpython.unicode cimport PyUnicode_DecodeUTF8
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
 
+cdef extern from *:
+    void __builtin_prefetch(const void* p) nogil
+
 cdef enum:
     STOP_NONE = 0
     STOP_NEW_SYMBOL = 1  # the message's instrument has no SymbolBook bound yet
@@ -35,6 +38,12 @@ cdef class SymbolBook:
     cdef public int64_t next_emit_ns
     cdef double quote[4]  # the last emitted quote
     cdef bint has_quote
+    # OKX: the checksum of the book as it is, while ``checksum_known``; a change at or above a
+    # side's floor (its 25th level's key when computed) makes it unknown
+    cdef bint checksum_known
+    cdef int64_t known_checksum
+    cdef double bid_floor
+    cdef double ask_floor
 
     def __cinit__(self, LevelBook book, str raw_symbol, Py_ssize_t instrument):
         self.book = book
@@ -48,6 +57,26 @@ cdef class SymbolBook:
         self.book.clear()
         self.phase = PHASE_WAITING
         self.has_quote = False
+        self.checksum_known = False
+
+    cdef int64_t checksum(self) except? -1:
+        """The book's OKX checksum, computed again only when a change reached its top levels."""
+        if not self.checksum_known:
+            self.known_checksum = self.book.checksum_top(OKX_CHECKSUM_LEVELS, &self.bid_floor, &self.ask_floor)
+            self.checksum_known = True
+        return self.known_checksum
+
+    cdef void levels_changed(self, DeltaRows rows, Py_ssize_t start, Py_ssize_t end) noexcept:
+        """Rows [start, end) were applied: forget the checksum if one reached the checksummed levels."""
+        cdef Py_ssize_t i
+        cdef int8_t sd
+        if not self.checksum_known:
+            return
+        for i in range(start, end):
+            sd = rows.side[i]
+            if (sd == 1 and rows.price[i] >= self.bid_floor) or (sd == -1 and -rows.price[i] >= self.ask_floor):
+                self.checksum_known = False
+                return
 
 
 cdef class _Rows:
@@ -149,7 +178,7 @@ cdef class BookCore:
     # the bound batch
     cdef readonly DeltaRows rows
     cdef object _columns  # keeps the arrays below alive
-    cdef const int64_t* codes
+    cdef const uint32_t* codes
     cdef const uint32_t* frame
     cdef const uint64_t* first_id
     cdef const uint64_t* last_id
@@ -196,7 +225,7 @@ cdef class BookCore:
              ts_event, ts_recv) -> None:
         """The batch to run: its level rows and its per-row columns (any integer dtypes)."""
         cols = (
-            np.ascontiguousarray(codes, dtype=np.int64), np.ascontiguousarray(frame, dtype=np.uint32),
+            np.ascontiguousarray(codes, dtype=np.uint32), np.ascontiguousarray(frame, dtype=np.uint32),
             np.ascontiguousarray(first_id, dtype=np.uint64), np.ascontiguousarray(last_id, dtype=np.uint64),
             np.ascontiguousarray(prev_id, dtype=np.uint64), np.ascontiguousarray(is_snapshot, dtype=np.uint8),
             np.ascontiguousarray(checksum, dtype=np.int64), np.ascontiguousarray(ts_event, dtype=np.int64),
@@ -208,7 +237,7 @@ cdef class BookCore:
         self.rows = rows
         self._columns = cols
         self.n = rows.n
-        self.codes = <const int64_t*>cnp_data(cols[0])
+        self.codes = <const uint32_t*>cnp_data(cols[0])
         self.frame = <const uint32_t*>cnp_data(cols[1])
         self.first_id = <const uint64_t*>cnp_data(cols[2])
         self.last_id = <const uint64_t*>cnp_data(cols[3])
@@ -234,7 +263,7 @@ cdef class BookCore:
 
     cdef inline Py_ssize_t _message_end(self, Py_ssize_t row) noexcept nogil:
         cdef uint32_t fr = self.frame[row]
-        cdef int64_t code = self.codes[row]
+        cdef uint32_t code = self.codes[row]
         row += 1
         while row < self.n and self.frame[row] == fr and self.codes[row] == code:
             row += 1
@@ -245,18 +274,20 @@ cdef class BookCore:
         row (``stop_reason``, ``stop_end``, ``stop_code`` say why and where it ends) or -1 at the
         end of the batch."""
         cdef Py_ssize_t end
-        cdef int64_t code
+        cdef uint32_t code
         cdef object slot
         cdef int done
         cdef Py_ssize_t nbound = len(self.by_code)
         while row < self.n:
             end = self._message_end(row)
             code = self.codes[row]
-            slot = self.by_code[code] if 0 <= code < nbound else None
+            slot = self.by_code[code] if code < <size_t>nbound else None
             if slot is None:
                 return self._stop(STOP_NEW_SYMBOL, row, end)
             if self.rows.first_invalid(row, end) >= 0:
                 return self._stop(STOP_SLOW, row, end)
+            if end < self.n:
+                self._prefetch(end)
             done = self._carry(<SymbolBook>slot, self.rows, row, end, self.is_snapshot[row] != 0,
                                self.first_id[row], self.last_id[row], self.prev_id[row], self.checksum[row],
                                self.ts_event[row], self.ts_recv[row], self.frame[row])
@@ -278,9 +309,12 @@ cdef class BookCore:
         if action == ACT_APPLY or action == ACT_RESET:
             if action == ACT_RESET:
                 entry.book.clear()
+                entry.checksum_known = False
             entry.book.apply(rows, start, end)
-            if self.checksums and checksum != 0 and entry.book.checksum_top() != checksum:
-                return CHECKSUM_FAILED
+            if self.checksums:
+                entry.levels_changed(rows, start, end)
+                if checksum != 0 and entry.checksum() != checksum:
+                    return CHECKSUM_FAILED
             entry.phase = PHASE_SYNCED
             entry.last_id = last
             self.applied += 1
@@ -303,6 +337,17 @@ cdef class BookCore:
         rows._check_range(start, end)
         return self._carry(entry, rows, start, end, is_snapshot, first, last, prev, checksum, ts_event, ts_recv,
                            frame)
+
+    cdef inline void _prefetch(self, Py_ssize_t row) noexcept nogil:
+        """The next message's per-row fields, asked for while this one is applied: a message
+        of many levels puts them lines apart, beyond what the hardware prefetcher follows."""
+        __builtin_prefetch(&self.first_id[row])
+        __builtin_prefetch(&self.last_id[row])
+        __builtin_prefetch(&self.prev_id[row])
+        __builtin_prefetch(&self.is_snapshot[row])
+        __builtin_prefetch(&self.checksum[row])
+        __builtin_prefetch(&self.ts_event[row])
+        __builtin_prefetch(&self.ts_recv[row])
 
     cdef inline Py_ssize_t _stop(self, int reason, Py_ssize_t row, Py_ssize_t end) noexcept:
         self.stop_reason = reason

@@ -191,7 +191,7 @@ class BookBuilder:
             space = self._local_codes
             local = self._local_codes
             codes = np.fromiter(
-                (local.setdefault(s, len(local)) for s in _column(batch, "raw_symbol").tolist()), np.int64, len(batch)
+                (local.setdefault(s, len(local)) for s in _column(batch, "raw_symbol").tolist()), np.uint32, len(batch)
             )
         if space is not self._code_space:
             self._core.forget_codes()
