@@ -72,7 +72,11 @@ class LevelBook:
     def is_crossed(self) -> bool: ...
     def apply(self, rows: DeltaRows, start: int, stop: int) -> int: ...
     def apply_messages(
-        self, rows: DeltaRows, starts: npt.NDArray[np.int64], best_out: npt.NDArray[np.float64]
+        self,
+        rows: DeltaRows,
+        starts: npt.NDArray[np.int64],
+        best_out: npt.NDArray[np.float64],
+        top: TopBuffer | None = None,
     ) -> int: ...
     def top(
         self, depth: int

@@ -714,6 +714,9 @@ cdef class DeltaRows:
         return 0
 
 
+cdef class TopBuffer  # below: book_snapshot rows
+
+
 # ================================================================ one symbol's book
 
 @cython.final
@@ -873,11 +876,13 @@ cdef class LevelBook:
             side_settle(&self.asks)
         return 0
 
-    def apply_messages(self, DeltaRows rows, const int64_t[::1] starts, double[:, ::1] best_out) -> int:
+    def apply_messages(self, DeltaRows rows, const int64_t[::1] starts, double[:, ::1] best_out,
+                       TopBuffer top=None) -> int:
         """Apply consecutive messages; message k is rows [starts[k], starts[k+1]).
 
         After each message, writes (bid_price, bid_amount, ask_price, ask_amount) into
-        ``best_out[k]``; returns how many message states were crossed.
+        ``best_out[k]`` (and, with ``top``, appends the top levels as a book_snapshot row);
+        returns how many message states were crossed.
         """
         cdef Py_ssize_t k, m = starts.shape[0] - 1
         cdef uint64_t crossed = 0
@@ -886,6 +891,8 @@ cdef class LevelBook:
         for k in range(m):
             self.apply(rows, starts[k], starts[k + 1])
             self._write_best(&best_out[k, 0])
+            if top is not None:
+                top.append(self)
             crossed += self.is_crossed()
         return crossed
 
