@@ -1,7 +1,8 @@
 """Decode throughput: frame -> normalized records, per contender, on real corpus frames.
 
 Contenders (``contenders/``): ``compiled`` (the production hot path), ``msgspec`` (typed
-Structs into lists; one contender per venue family), ``legacy`` (json + a pydantic model per
+Structs into lists; one contender per venue family), ``orjson`` and ``pysimdjson`` (general
+parsers, dicts read by key; Binance), ``legacy`` (json + a pydantic model per
 record with Decimals; Binance only) and the project's pure-Python ``reference`` parser. Before timing, each contender decodes the whole
 workload once and its records must equal the compiled parser's value for value (floats bit
 for bit), so none can win by doing less work.
@@ -20,6 +21,7 @@ import pytest
 
 from contenders.base import Contender
 from contenders.corpus import BINANCE_WORKLOADS, OTHER_WORKLOADS, CorpusMissing, Workload, WorkloadSpec, load
+from contenders.dict_binance import OrjsonContender, SimdjsonContender
 from contenders.legacy_binance import LegacyContender
 from contenders.msgspec_binance import MsgspecContender
 from contenders.msgspec_deribit import DeribitMsgspecContender
@@ -34,7 +36,9 @@ ROUNDS_WHEN_SLOW = 3  # rounds of a contender whose single pass takes over a sec
 
 # compiled last: by the time it runs, the others' results of the same workload are in, and
 # its extra_info carries the ratios.
-BINANCE_CONTENDERS = (LegacyContender, MsgspecContender, ReferenceContender, CompiledContender)
+BINANCE_CONTENDERS = (
+    LegacyContender, MsgspecContender, OrjsonContender, SimdjsonContender, ReferenceContender, CompiledContender
+)
 OTHER_CONTENDERS = ("msgspec", "reference", "compiled")
 _MSGSPEC_BY_VENUE: dict[str, type[Contender]] = {"okx": OkxMsgspecContender, "deribit": DeribitMsgspecContender}
 _PROJECT: dict[str, type[Contender]] = {"reference": ReferenceContender, "compiled": CompiledContender}
