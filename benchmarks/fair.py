@@ -24,7 +24,7 @@ from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parent
 REPO = BENCHMARKS.parent
-FAIR = ("compiled", "msgspec", "orjson", "pysimdjson")
+FAIR = ("compiled", "msgspec", "orjson", "pysimdjson", "cryptofeed")
 TIMES_MSGSPEC_GOAL = 6.0
 
 
@@ -47,8 +47,9 @@ def table(rows: list[dict]) -> list[str]:
         rates.setdefault(r["workload"], {}).setdefault(r["contender"], []).append(r["frames_per_s"])
         facts.setdefault(r["workload"], r)
     lines = [
-        "| workload | frames | compiled | ns/frame | msgspec | orjson | pysimdjson | × msgspec | × orjson | × pysimdjson |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| workload | frames | compiled | ns/frame | msgspec | orjson | pysimdjson | cryptofeed | × msgspec | × orjson "
+        "| × pysimdjson | × cryptofeed |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     missed = []
     for workload, by in rates.items():
@@ -68,7 +69,8 @@ def table(rows: list[dict]) -> list[str]:
         ns = f"{1e9 / compiled:.0f}" if compiled else "–"
         lines.append(
             f"| {workload} | {facts[workload]['frames']:,} | {cell('compiled')} | {ns} | {cell('msgspec')} "
-            f"| {cell('orjson')} | {cell('pysimdjson')} | {times('msgspec')} | {times('orjson')} | {times('pysimdjson')} |"
+            f"| {cell('orjson')} | {cell('pysimdjson')} | {cell('cryptofeed')} | {times('msgspec')} | {times('orjson')} "
+            f"| {times('pysimdjson')} | {times('cryptofeed')} |"
         )
     lines.append("")
     lines.append(f"below {TIMES_MSGSPEC_GOAL:.0f}× msgspec: " + (", ".join(missed) if missed else "none"))

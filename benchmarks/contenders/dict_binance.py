@@ -188,6 +188,7 @@ class SimdjsonContender(_DictContender):
     parse, and every value is read out of it before that."""
 
     name = "pysimdjson"
+    requires = "simdjson"
 
     def __init__(self, venue: str) -> None:
         super().__init__(venue)
