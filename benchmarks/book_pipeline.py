@@ -5,7 +5,8 @@
 Workloads (real sessions, frames held in memory):
 
 * ``okx_books``: every ``books``/``books-l2-tbt`` frame of okx cf_2022-05-13 and cf_2022-02-27
-  (snapshots, updates, acks; ~4.3 levels per update). Checksums verified on every update.
+  (snapshots, updates, acks; ~4.3 levels per update), the set 5 times over. Checksums
+  verified on every update.
 * ``usdm_depth_0ms``: the depth@0ms frames of binance_usdm hbt_2024-08-08 (BTCUSDT, ~68 levels
   per message) from its REST snapshot on, the snapshot fed first.
 
@@ -87,10 +88,15 @@ def _lines(path: Path) -> list[bytes]:
     return [line for line in data.split(b"\n") if line]
 
 
+OKX_REPEAT = 5
+
+
 def okx_books() -> Pipeline:
+    """Both sessions' book frames, the whole set 5 times over (each session opens with its
+    snapshots, so every repetition resyncs and the seqId chain holds)."""
     is_books = channel("books")
     frames = [f for s in ("cf_2022-05-13", "cf_2022-02-27") for f in session_frames("okx", s) if is_books(f)]
-    return Pipeline("okx_books", "okx", frames, [])
+    return Pipeline("okx_books", "okx", frames * OKX_REPEAT, [])
 
 
 def usdm_depth() -> Pipeline:

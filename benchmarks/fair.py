@@ -4,11 +4,11 @@
     .venv/bin/python benchmarks/fair.py -k okx --rounds 1    # a subset
     .venv/bin/python benchmarks/fair.py --markdown t.md
 
-For each round, every contender runs the decode suite (``test_bench_decode.py``, only that
-contender's tests: the equivalence check, then the timed rounds) in a fresh process pinned to
-one core; the order of the contenders alternates between rounds, so a slow stretch of the
-shared machine does not land on one contender only. A workload's ratio is compiled
-frames/s over the contender's, each the median of its rounds' medians.
+Workload by workload, every contender runs its benchmark of that workload
+(``test_bench_decode.py``: the equivalence check, then the timed rounds) in a fresh process
+pinned to one core, one right after the other; the order of the contenders alternates between
+rounds, so a slow stretch of the shared machine does not land on one contender only. A
+workload's ratio is compiled frames/s over the contender's, each the median of its rounds.
 """
 
 from __future__ import annotations
@@ -26,14 +26,33 @@ BENCHMARKS = Path(__file__).resolve().parent
 REPO = BENCHMARKS.parent
 FAIR = ("compiled", "msgspec", "orjson", "pysimdjson", "cryptofeed")
 TIMES_MSGSPEC_GOAL = 6.0
+CRYPTOFEED_WORKLOADS = ("aggTrade",)  # contenders/cryptofeed_binance.py
 
 
-def run_contender(name: str, keyword: str | None) -> list[dict]:
+def node_ids(keyword: str | None) -> dict[str, dict[str, str]]:
+    """{workload: {contender: pytest node id}} of the fair contenders' decode benchmarks."""
+    command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+               str(BENCHMARKS / "test_bench_decode.py")] + (["-k", keyword] if keyword else [])
+    listing = subprocess.run(command, cwd=REPO, capture_output=True, text=True).stdout
+    out: dict[str, dict[str, str]] = {}
+    for line in listing.splitlines():
+        if "[" not in line or not line.startswith("benchmarks/"):
+            continue
+        params = line[line.index("[") + 1 : -1].split("-")
+        contender = next((p for p in params if p in FAIR), None)
+        workload = next((p for p in params if p not in FAIR and p not in ("legacy", "reference")), None)
+        if contender == "cryptofeed" and workload not in CRYPTOFEED_WORKLOADS:
+            continue  # skipped there anyway; spare the process
+        if contender and workload:
+            out.setdefault(workload, {})[contender] = line
+    return out
+
+
+def run_one(node: str) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run.json"
-        k = f"{name} and ({keyword})" if keyword else name
-        command = [sys.executable, "-m", "pytest", str(BENCHMARKS / "test_bench_decode.py"), "--benchmark-only",
-                   f"--benchmark-json={out}", "-p", "no:cacheprovider", "-q", "-k", k]
+        command = [sys.executable, "-m", "pytest", node, "--benchmark-only", f"--benchmark-json={out}",
+                   "-p", "no:cacheprovider", "-q"]
         subprocess.run(command, cwd=REPO, stdout=subprocess.DEVNULL, check=False)
         if not out.exists():
             return []
@@ -85,11 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="keep every process's rows here")
     args = parser.parse_args(argv)
     rows: list[dict] = []
-    for i in range(args.rounds):
-        order = FAIR if i % 2 == 0 else tuple(reversed(FAIR))
-        for name in order:
-            print(f"round {i + 1}: {name} (load {os.getloadavg()[0]:.2f})", flush=True)
-            rows += run_contender(name, args.keyword)
+    for workload, nodes in node_ids(args.keyword).items():
+        for i in range(args.rounds):
+            order = FAIR if i % 2 == 0 else tuple(reversed(FAIR))
+            print(f"{workload} round {i + 1} (load {os.getloadavg()[0]:.2f})", flush=True)
+            for name in order:
+                if name in nodes:
+                    rows += run_one(nodes[name])
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     text = "\n".join(table(rows))
