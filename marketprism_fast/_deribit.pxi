@@ -267,8 +267,15 @@ cdef class DeribitParser(StrictParser):
         cdef char buf[TEXT_SCRATCH]
         cdef const char* ch
         cdef Py_ssize_t chn
-        if not decode_text(channel.val, channel.vlen, channel.escaped, buf, &ch, &chn):
+        rc = decode_text(channel.val, channel.vlen, channel.escaped, buf, &ch, &chn)
+        if rc == 0:
             return -E_TEXT
+        if rc == 2:  # a long escaped channel name: decoded on the heap (held until return)
+            long_text = unescaped_long(channel.val, channel.vlen)
+            if long_text is None:
+                return -E_TEXT
+            ch = PyBytes_AS_STRING(long_text)
+            chn = PyBytes_GET_SIZE(long_text)
         kind = deribit_channel(ch, chn)
         if kind == 0:
             rc = self.check_rest(data, 1)

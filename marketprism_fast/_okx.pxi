@@ -647,8 +647,15 @@ cdef class OkxParser(StrictParser):
             channel, arg_inst = want[0], want[1]
         if not is_text(channel):
             return -E_MISSING
-        if not decode_text(channel.val, channel.vlen, channel.escaped, buf, &ch, &chn):
+        rc = decode_text(channel.val, channel.vlen, channel.escaped, buf, &ch, &chn)
+        if rc == 0:
             return -E_TEXT
+        if rc == 2:  # a long escaped channel name: decoded on the heap (held until return)
+            long_text = unescaped_long(channel.val, channel.vlen)
+            if long_text is None:
+                return -E_TEXT
+            ch = PyBytes_AS_STRING(long_text)
+            chn = PyBytes_GET_SIZE(long_text)
         x.channel = okx_channel(ch, chn)
         x.arg_inst = arg_inst
         x.snapshot = 0
