@@ -19,7 +19,7 @@ from . import __version__
 from .ddl import DEFAULT_DATABASE, LEGACY, MODERN, ServerCapabilities, render_schema
 from .errors import MarketPrismError
 from .normalize import DEFAULT_BOOK_DEPTH, DEFAULT_BOOK_INTERVAL_MS, NormalizeOptions, Normalizer
-from .parsers import IMPLEMENTATIONS
+from .parser import IMPLEMENTATIONS
 from .records import KIND_NAMES, VENUES
 from .writers import FORMATS, make_writer
 

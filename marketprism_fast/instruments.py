@@ -17,7 +17,8 @@ from .records import VENUES
 from .errors import ConfigurationError, LimitExceeded
 from .limits import DEFAULT_MAX_INSTRUMENTS
 from .log import logger
-from . import symbols
+from .symbols import SymbolMetadata
+from .venues import normalize_symbol
 
 REFUSAL_LOG_INTERVAL = 10.0  # seconds between two log lines about refused instruments
 
@@ -44,7 +45,7 @@ class InstrumentRegistry:
     def __init__(
         self,
         venue: str,
-        metadata: "symbols.SymbolMetadata | None" = None,
+        metadata: SymbolMetadata | None = None,
         *,
         max_instruments: int = DEFAULT_MAX_INSTRUMENTS,
     ) -> None:
@@ -75,7 +76,7 @@ class InstrumentRegistry:
             return code
         if len(self._items) >= self.max_instruments:
             self._refuse(raw_symbol)
-        norm = symbols.normalize(self.venue, raw_symbol, self.metadata)
+        norm = normalize_symbol(self.venue, raw_symbol, self.metadata)
         code = len(self._items)
         self._items.append(
             Instrument(code, self.venue, norm.market, norm.symbol, raw_symbol, not norm.resolved)

@@ -26,12 +26,12 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import orjson
 
-from . import parsers
+
 from .batch import Batch
 from .capture import STDIN, Body, Clock, FrameReader, check_readable, iter_bodies, iter_lines, meta_path_for
 from .errors import ConfigurationError
 from .instruments import InstrumentRegistry
-from .parsing import FrameStatus, Parser
+from .parser import FrameStatus, Parser, make_parser
 from .records import KIND_NAMES, VENUES
 from .refdata import load_metadata
 from .symbols import SymbolMetadata
@@ -366,7 +366,7 @@ class Normalizer:
         self.instruments = InstrumentRegistry(options.venue, self.metadata)
         # With --books, a book message that changes no level still reaches the builder as a
         # side-0 marker row; markers are not records and are dropped before writing.
-        self.parser: Parser = parsers.make_parser(
+        self.parser: Parser = make_parser(
             options.venue, self.instruments, implementation=options.implementation, book_markers=options.books
         )
         self.builder = _make_book_builder(options, self.instruments) if options.books else None

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from marketprism_fast.parsers import compiled_available
+from marketprism_fast.parser import compiled_available
 
 pytestmark = pytest.mark.skipif(not compiled_available(), reason="the compiled core is not built")
 
