@@ -179,8 +179,8 @@ cdef class DeribitParser(StrictParser):
         channel.type = T_STRING
         channel.lazy = False
         channel.lv_rows = -1
-        if not scan_string(&c, &channel.val, &channel.vlen, &channel.escaped):
-            return SHAPE_MISSED
+        if not scan_string(&c, &channel.val, &channel.vlen, &channel.escaped) or channel.vlen == 0:
+            return SHAPE_MISSED  # an empty channel name is malformed: the general path says so
         if c.end - c.p < 10 or memcmp(c.p, b',"data":', 8) != 0:
             return SHAPE_MISSED
         data.val = c.p + 8
