@@ -14,6 +14,7 @@ from .log import MalformedSampler as _MalformedSampler
 from .limits import DEFAULT_LIMITS as _DEFAULT_LIMITS, InputLimits as _InputLimits, LIMIT_NAMES as _LIMIT_NAMES, limit_reason as _limit_reason
 from .records import NEGATIVE_PRICE_VENUES as _NEGATIVE_PRICE_VENUES
 from orjson import loads as _orjson_loads
+from operator import index as _index
 
 _KIND_IDS = {k.name: i for i, k in enumerate(_KINDS)}
 
@@ -67,6 +68,7 @@ cdef inline Py_ssize_t append_row(ParserBase self, RecordBuffer b, uint32_t inst
     cdef Py_ssize_t r = b.n
     if r - b.committed >= self.max_rows:
         self.rows_exceeded = True
+        set_limit(LIMIT_ROWS)
         r = b.committed
         (<uint32_t*>b.ptr[COL_INSTRUMENT])[r] = inst
         return r
@@ -151,7 +153,7 @@ cdef class ParserBase:
 
     # ---- entry points -------------------------------------------------------------------
 
-    def feed(self, frame, int64_t ts_recv):
+    def feed(self, frame, ts_recv):
         """One received frame -> FrameStatus. Never raises for any ``frame``: bytes,
         bytearray, memoryview (contiguous or not) and str are frames (a str that UTF-8
         cannot encode is malformed); anything else is counted as a malformed frame.
@@ -160,26 +162,27 @@ cdef class ParserBase:
         cdef const char* p
         cdef Py_ssize_t n
         cdef int rc
+        cdef int64_t ts = ts_recv if type(ts_recv) is int else _as_ns(ts_recv)
         if PyBytes_CheckExact(frame):
-            return self.feed_ptr(PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame), ts_recv)
+            return self.feed_ptr(PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame), ts)
         if PyUnicode_Check(frame):
             try:
                 p = PyUnicode_AsUTF8AndSize(frame, &n)
             except UnicodeError:
-                return self.refuse_at(frame, ts_recv, "text frame is not valid Unicode (lone surrogate)")
-            return self.feed_ptr(p, n, ts_recv)
+                return self.refuse_at(frame, ts, "text frame is not valid Unicode (lone surrogate)")
+            return self.feed_ptr(p, n, ts)
         try:
             PyObject_GetBuffer(frame, &view, PyBUF_SIMPLE)
         except BufferError:  # a strided view: its bytes, copied once
             try:
                 data = memoryview(frame).tobytes()
             except Exception:
-                return self.refuse_at(frame, ts_recv, "not a frame: a buffer that cannot be read")
-            return self.feed_ptr(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), ts_recv)
+                return self.refuse_at(frame, ts, "not a frame: a buffer that cannot be read")
+            return self.feed_ptr(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), ts)
         except TypeError:
-            return self.refuse_at(frame, ts_recv, f"not a frame: expected bytes-like or str, got {type(frame).__name__}")
+            return self.refuse_at(frame, ts, f"not a frame: expected bytes-like or str, got {type(frame).__name__}")
         try:
-            rc = self.feed_ptr(<const char*>view.buf, view.len, ts_recv)
+            rc = self.feed_ptr(<const char*>view.buf, view.len, ts)
         finally:
             PyBuffer_Release(&view)
         return rc
@@ -207,13 +210,15 @@ cdef class ParserBase:
                 self.feed(f, ts)
         return count
 
-    def feed_snapshot(self, body, int64_t ts_recv, str raw_symbol=""):
+    def feed_snapshot(self, body, ts_recv, str raw_symbol=""):
         """A REST depth-snapshot body (anything ``feed`` takes; never raises for ``body``)."""
-        return self._feed_body(WHAT_SNAPSHOT, body, ts_recv, raw_symbol)
+        if raw_symbol is None:
+            raise TypeError("raw_symbol must be a str, got NoneType")
+        return self._feed_body(WHAT_SNAPSHOT, body, _as_ns(ts_recv), raw_symbol)
 
-    def feed_open_interest(self, body, int64_t ts_recv):
+    def feed_open_interest(self, body, ts_recv):
         """A REST open-interest body (anything ``feed`` takes; never raises for ``body``)."""
-        return self._feed_body(WHAT_OPEN_INTEREST, body, ts_recv, "")
+        return self._feed_body(WHAT_OPEN_INTEREST, body, _as_ns(ts_recv), "")
 
     def _feed_body(self, int what, body, int64_t ts_recv, str raw_symbol):
         cdef int rc
@@ -267,6 +272,7 @@ cdef class ParserBase:
         self.frame_markers = 0
         self.rows_exceeded = False
         self.symbols.first_new = -1
+        self.symbols.refused = False
         g_limit = LIMIT_NONE
 
     cdef int feed_ptr(self, const char* p, Py_ssize_t n, int64_t ts_recv) except -2:
@@ -290,10 +296,10 @@ cdef class ParserBase:
             set_limit(LIMIT_FRAME_BYTES)
             return -E_LIMIT
         rc = self._dispatch(what, p, n, raw_symbol)
+        if rc < 0 and frame_depth(p, n) > MAX_DEPTH:
+            g_limit_set(LIMIT_DEPTH)  # whatever else failed: the limit is the reason (checked first by the reference)
+            return -E_LIMIT
         if rc == -E_NESTING:
-            if frame_depth(p, n) > MAX_DEPTH:
-                set_limit(LIMIT_DEPTH)
-                return -E_LIMIT
             self.rollback()
             self.frame_markers = 0
             self.rows_exceeded = False
@@ -334,12 +340,10 @@ cdef class ParserBase:
                     + (self.b_kline.n - self.b_kline.committed) + (self.b_funding.n - self.b_funding.committed)
                     + (self.b_oi.n - self.b_oi.committed) + (self.b_liq.n - self.b_liq.committed))
             if self.rows_exceeded or rows > self.max_rows:
-                g_limit_set_rows()
+                g_limit_set(LIMIT_ROWS)
                 rc = -E_LIMIT
             elif rows and not self._values_ok():
                 rc = -E_NEGATIVE
-        elif self.rows_exceeded:
-            g_limit_set_rows()
         if rc >= 0:
             commit_rows(self, self.b_trade, K_TRADE)
             commit_rows(self, self.b_delta, K_BOOK_DELTA)
@@ -448,9 +452,15 @@ cdef class ParserBase:
         return 1
 
 
-cdef inline void g_limit_set_rows() noexcept:
+cdef inline void g_limit_set(int which) noexcept:
+    """The frame fails for this limit, whatever was noted before."""
     global g_limit
-    g_limit = LIMIT_ROWS  # decisive: the frame fails for it whatever else happened
+    g_limit = which
+
+
+cdef int64_t _as_ns(object ts_recv) except? -1:
+    """A receive time: an int (``operator.index``) in the int64 range, as the reference takes it."""
+    return _index(ts_recv)
 
 
 cdef object _frame_bytes(body):

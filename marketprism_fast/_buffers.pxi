@@ -384,6 +384,9 @@ cdef class InternTable:
                 code[0] = slot.code - 1
                 return 1
             i = (i + 1) & self.mask
+        if self.refused:  # this frame already met the limit (a fast path, then the general one)
+            set_limit(LIMIT_INSTRUMENTS)
+            return 0
         text = PyUnicode_DecodeUTF8(s, n, "replace")
         c = self._register(text)
         if c < 0:
@@ -396,6 +399,9 @@ cdef class InternTable:
         key = PyUnicode_DecodeUTF8(s, n, "replace")
         c = self.long_keys.get(key)
         if c is None:
+            if self.refused:
+                set_limit(LIMIT_INSTRUMENTS)
+                return 0
             c = self._register(key)
             if c < 0:
                 return 0
@@ -411,6 +417,7 @@ cdef class InternTable:
             c = self.registry.intern(text)
         except _LimitExceeded:
             set_limit(LIMIT_INSTRUMENTS)
+            self.refused = True
             return -1
         if self.first_new < 0 and c >= before:
             self.first_new = c

@@ -91,6 +91,7 @@ cdef class InternTable:
     cdef object registry
     cdef dict long_keys
     cdef Py_ssize_t first_new         # first code registered by the current frame, -1 none
+    cdef bint refused                 # the registry refused a new symbol in the current frame
 
     cdef int forget_from(self, Py_ssize_t code) except -1
     cdef Py_ssize_t _register(self, str text) except -2

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 
+import numpy as np
+
 from .errors import ConfigurationError
 
 # ---- fixed (compile-time in the core: _json.pxi, _numbers.pxi, _fields.pxi) ----------------
@@ -101,23 +103,26 @@ def text_within_limit(text: str) -> bool:
     return len(text.encode("utf-8", "surrogatepass")) <= MAX_TEXT_BYTES
 
 
-def nesting_depth_exceeds(frame: bytes, limit: int = MAX_DEPTH) -> bool:
-    """Whether containers nest deeper than ``limit`` in a frame that is valid JSON.
+def nesting_depth(frame: bytes) -> int:
+    """The deepest nesting of brackets in a frame, strings minded: for any bytes, exactly what
+    the compiled core's ``frame_depth`` says (a string runs to its closing quote or the end,
+    a backslash in it takes the next byte along). Cheap when the frame has few brackets."""
+    if frame.count(b"[") + frame.count(b"{") <= 1:
+        return 1 if b"[" in frame or b"{" in frame else 0
+    brackets = np.frombuffer(_NOT_BRACKET.sub(b"", _STRING.sub(b"", frame)), dtype=np.uint8)
+    if not len(brackets):
+        return 0
+    steps = np.where((brackets == 0x5B) | (brackets == 0x7B), 1, -1)
+    return max(int(np.cumsum(steps).max()), 0)
 
-    Cheap when it cannot: a frame with at most ``limit`` opening brackets. Otherwise strings
-    are removed, then the innermost empty pairs ``[]``/``{}`` peeled off one layer per pass:
-    a valid frame of depth d is empty after exactly d passes.
-    """
+
+def nesting_depth_exceeds(frame: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Whether brackets nest deeper than ``limit`` in a frame (``nesting_depth``); at most
+    ``limit`` opening brackets cannot."""
     if frame.count(b"[") + frame.count(b"{") <= limit:
         return False
-    brackets = _NOT_BRACKET.sub(b"", _STRING.sub(b"", frame))
-    for _ in range(limit):
-        brackets = _EMPTY_PAIR.sub(b"", brackets)
-        if not brackets:
-            return False
-    return True
+    return nesting_depth(frame) > limit
 
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"?', re.DOTALL)
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
-_EMPTY_PAIR = re.compile(rb"\[\]|\{\}")

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import math
 
 from .._book import DEFAULT_LADDER_WIDTH, DEFAULT_MAX_LADDER_WIDTH, DEFAULT_MAX_LEVELS, LevelBook
+from ..limits import DEFAULT_MAX_BOOKS
 from ..batch import Batch
 from ..errors import ConfigurationError, SequenceGap
 from ..instruments import InstrumentRegistry
@@ -72,6 +73,7 @@ class BookBuilder:
         max_ladder_width: int = DEFAULT_MAX_LADDER_WIDTH,
         max_pending: int = DEFAULT_MAX_PENDING,
         scheduler: SnapshotScheduler | None = None,
+        max_books: int = DEFAULT_MAX_BOOKS,
     ) -> None:
         if not 1 <= depth <= 65535:
             raise ConfigurationError(f"book depth must be between 1 and 65535, got {depth}", field="depth")
@@ -82,6 +84,11 @@ class BookBuilder:
                 raise ConfigurationError(f"interval_ns must be > 0, got {interval_ns}", field="interval_ns")
         if max_pending < 0:
             raise ConfigurationError(f"max_pending must be >= 0, got {max_pending}", field="max_pending")
+        if max_books < 1:
+            raise ConfigurationError(f"max_books must be >= 1, got {max_books}", field="max_books")
+        # At most max_books symbols get a book (limits.py): a message of one more is dropped,
+        # counted in books_refused and logged (the first time, then every 1000th).
+        self.max_books = max_books
         self.venue = venue
         self.rule = rule_for(venue)
         self.instruments = instruments
@@ -102,7 +109,7 @@ class BookBuilder:
         self.last_gap: dict[str, SequenceGap] = {}
         self._counts = dict.fromkeys(
             ("applied", "dropped", "buffered", "pending_overflow", "snapshots_ignored", "checksum_failures",
-             "crossed", "invalid_messages", "emitted"),
+             "crossed", "invalid_messages", "emitted", "books_refused"),
             0,
         )
 
@@ -111,8 +118,21 @@ class BookBuilder:
     def apply(self, batch: Batch) -> None:
         """Apply a book_delta batch whose rows are in stream order."""
         for message in messages.split(batch, texts=self.rule.checksums):
-            symbol_book = self._books.get(message.raw_symbol) or self._add_symbol(message, batch)
+            symbol_book = self._books.get(message.raw_symbol)
+            if symbol_book is None:
+                if len(self._books) >= self.max_books:
+                    self._refuse_book(message.raw_symbol)
+                    continue
+                symbol_book = self._add_symbol(message, batch)
             self._handle(symbol_book, message, message.frame)
+
+    def _refuse_book(self, raw_symbol: str) -> None:
+        self._counts["books_refused"] += 1
+        if self._counts["books_refused"] % 1000 == 1:
+            logger.warning(
+                "%s: book limit max_books=%d reached: message of new symbol %r dropped (%d dropped so far)",
+                self.venue, self.max_books, raw_symbol[:64], self._counts["books_refused"],
+            )
 
     def take(self) -> list[Batch]:
         """The rows emitted since the last take: [book_snapshot] (+ [quote]); empty kinds left out."""

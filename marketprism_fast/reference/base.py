@@ -288,6 +288,8 @@ class ReferenceParser:
         try:
             if len(data) > self.limits.max_frame_bytes:
                 raise LimitExceeded("max_frame_bytes", self.limits.max_frame_bytes, venue=self.venue)
+            if nesting_depth_exceeds(data, MAX_DEPTH):
+                raise LimitExceeded("max_depth", MAX_DEPTH, venue=self.venue)
             skip_reason = parse(data)
         except LimitExceeded as exc:
             self._limits[exc.limit] += 1
@@ -390,8 +392,6 @@ def decode_json(body: Any) -> Any:
     except (orjson.JSONDecodeError, TypeError) as exc:
         raise ParseError(f"not valid JSON: {exc}") from None
     raw = body.encode() if isinstance(body, str) else body
-    if nesting_depth_exceeds(bytes(raw), MAX_DEPTH):
-        raise LimitExceeded("max_depth", MAX_DEPTH)
     if _NEGATIVE_ZERO_INTEGER.search(raw) is None:
         return value
     return json.loads(bytes(raw), parse_int=_int_keeping_negative_zero)
