@@ -37,7 +37,7 @@ MAX_TEXT_BYTES = 512
 DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_ROWS_PER_FRAME = 50_000
 DEFAULT_MAX_INSTRUMENTS = 20_000
-DEFAULT_MAX_BOOKS = 10_000
+DEFAULT_MAX_BOOKS = 1_000
 
 # Names as they appear in log lines, in ``stats()["limits"]`` and in the config.
 LIMIT_NAMES = (
