@@ -64,8 +64,9 @@ cdef inline Py_ssize_t append_row(ParserBase self, RecordBuffer b, uint32_t inst
     """Append a row with its common columns set; returns its index.
 
     A frame that writes more than max_rows rows of one kind fails (see _finish); its rows
-    past the limit all go to its first row, so the buffer does not grow for it."""
+    past the limit all go to its first row of that kind, so the buffer does not grow for it."""
     cdef Py_ssize_t r = b.n
+    self.touched |= 1u << b.kind_id
     if r - b.committed >= self.max_rows:
         self.rows_exceeded = True
         set_limit(LIMIT_ROWS)
@@ -80,6 +81,34 @@ cdef inline Py_ssize_t append_row(ParserBase self, RecordBuffer b, uint32_t inst
     (<int64_t*>b.ptr[COL_TS_EVENT])[r] = ts_event
     (<int64_t*>b.ptr[COL_TS_RECV])[r] = self.ts_recv
     return r
+
+
+cdef inline bint reserve_rows(ParserBase self, RecordBuffer b, Py_ssize_t rows) noexcept:
+    """Before a bulk write of ``rows`` rows (book levels): False, the frame failing, when they
+    take the frame past max_rows rows of the kind (append_row's rule)."""
+    self.touched |= 1u << b.kind_id
+    if b.n + rows - b.committed > self.max_rows:
+        self.rows_exceeded = True
+        set_limit(LIMIT_ROWS)
+        return False
+    return True
+
+
+cdef inline bint non_negative(RecordBuffer b, int kind_id, bint negative_prices) noexcept:
+    """The buffer's uncommitted rows hold no negative value in the kind's NONNEG columns."""
+    cdef int j
+    cdef Py_ssize_t r
+    cdef double* col
+    if b.n == b.committed:
+        return True
+    for j in range(NONNEG_FROM[kind_id], NONNEG_FROM[kind_id + 1]):
+        if NONNEG_IS_PRICE[j] and negative_prices:
+            continue
+        col = <double*>b.ptr[NONNEG_COL[j]]
+        for r in range(b.committed, b.n):
+            if col[r] < 0.0:
+                return False
+    return True
 
 
 cdef inline void commit_rows(ParserBase self, RecordBuffer b, int kind_id) noexcept:
@@ -271,13 +300,20 @@ cdef class ParserBase:
         self.lv.n = 0
         self.frame_markers = 0
         self.rows_exceeded = False
+        self.touched = 0
         self.symbols.first_new = -1
         self.symbols.refused = False
         g_limit = LIMIT_NONE
 
     cdef int feed_ptr(self, const char* p, Py_ssize_t n, int64_t ts_recv) except -2:
+        cdef int rc
         self._begin(ts_recv)
-        return self._finish(self._parse(WHAT_FRAME, p, n, None), p, n)
+        if n > self.max_frame_bytes:
+            return self._finish(self._parse(WHAT_FRAME, p, n, None), p, n)
+        rc = self.parse_frame(p, n)  # the common case without a detour; _parse redoes a failed one
+        if rc < 0:
+            rc = self._parse(WHAT_FRAME, p, n, None, rc)
+        return self._finish(rc, p, n)
 
     cdef int _dispatch(self, int what, const char* p, Py_ssize_t n, str raw_symbol) except -100:
         if what == WHAT_FRAME:
@@ -286,16 +322,17 @@ cdef class ParserBase:
             return self.parse_snapshot(p, n, raw_symbol)
         return self.parse_open_interest(p, n)
 
-    cdef int _parse(self, int what, const char* p, Py_ssize_t n, str raw_symbol) except -100:
+    cdef int _parse(self, int what, const char* p, Py_ssize_t n, str raw_symbol, int first_rc=1) except -100:
         """parse_* within the frame-wide limits: size, and nesting depth (see DEPTH_MARGIN:
         a walker that went deep has the whole frame measured, and parsed again when it is
-        within MAX_DEPTH after all)."""
+        within MAX_DEPTH after all). ``first_rc``: the result of a parse already made (1: none)."""
         global g_depth_limit
-        cdef int rc
+        cdef int rc = first_rc
         if n > self.max_frame_bytes:
             set_limit(LIMIT_FRAME_BYTES)
             return -E_LIMIT
-        rc = self._dispatch(what, p, n, raw_symbol)
+        if rc == 1:
+            rc = self._dispatch(what, p, n, raw_symbol)
         if rc < 0 and frame_depth(p, n) > MAX_DEPTH:
             g_limit_set(LIMIT_DEPTH)  # whatever else failed: the limit is the reason (checked first by the reference)
             return -E_LIMIT
@@ -312,37 +349,24 @@ cdef class ParserBase:
 
     cdef bint _values_ok(self) noexcept:
         """The frame's new rows hold no negative amount (nor price, where the venue rules
-        them out): records.NON_NEGATIVE_*."""
-        cdef int k, j
-        cdef RecordBuffer b
-        cdef Py_ssize_t r
-        cdef double* col
-        for k in range(N_KINDS):
-            if NONNEG_FROM[k] == NONNEG_FROM[k + 1] or self.buffers[k] is None:
-                continue
-            b = <RecordBuffer>self.buffers[k]
-            if b.n == b.committed:
-                continue
-            for j in range(NONNEG_FROM[k], NONNEG_FROM[k + 1]):
-                if NONNEG_IS_PRICE[j] and self.negative_prices:
-                    continue
-                col = <double*>b.ptr[NONNEG_COL[j]]
-                for r in range(b.committed, b.n):
-                    if col[r] < 0.0:
-                        return False
-        return True
+        them out): records.NON_NEGATIVE_*. Only the kinds the frame wrote are looked at."""
+        cdef uint32_t t = self.touched
+        cdef bint neg = self.negative_prices
+        return ((not t & (1u << K_TRADE) or non_negative(self.b_trade, K_TRADE, neg))
+                and (not t & (1u << K_BOOK_DELTA) or non_negative(self.b_delta, K_BOOK_DELTA, neg))
+                and (not t & (1u << K_QUOTE) or non_negative(self.b_quote, K_QUOTE, neg))
+                and (not t & (1u << K_TICKER) or non_negative(self.b_ticker, K_TICKER, neg))
+                and (not t & (1u << K_KLINE) or non_negative(self.b_kline, K_KLINE, neg))
+                and (not t & (1u << K_FUNDING_RATE) or non_negative(self.b_funding, K_FUNDING_RATE, neg))
+                and (not t & (1u << K_OPEN_INTEREST) or non_negative(self.b_oi, K_OPEN_INTEREST, neg))
+                and (not t & (1u << K_LIQUIDATION) or non_negative(self.b_liq, K_LIQUIDATION, neg)))
 
     cdef int _finish(self, int rc, const char* p, Py_ssize_t n) except -2:
-        cdef Py_ssize_t rows
-        if rc >= 0:
-            rows = ((self.b_trade.n - self.b_trade.committed) + (self.b_delta.n - self.b_delta.committed)
-                    + (self.b_quote.n - self.b_quote.committed) + (self.b_ticker.n - self.b_ticker.committed)
-                    + (self.b_kline.n - self.b_kline.committed) + (self.b_funding.n - self.b_funding.committed)
-                    + (self.b_oi.n - self.b_oi.committed) + (self.b_liq.n - self.b_liq.committed))
-            if self.rows_exceeded or rows > self.max_rows:
+        if rc >= 0 and self.touched:
+            if self.rows_exceeded:
                 g_limit_set(LIMIT_ROWS)
                 rc = -E_LIMIT
-            elif rows and not self._values_ok():
+            elif not self._values_ok():
                 rc = -E_NEGATIVE
         if rc >= 0:
             commit_rows(self, self.b_trade, K_TRADE)

@@ -834,6 +834,8 @@ cdef class OkxParser(StrictParser):
         cdef RecordBuffer b = self.b_delta
         if self.lexed or rows < 0:
             return self.each_level(lc, arr)
+        if not reserve_rows(self, b, rows):
+            return -E_LIMIT
         if b.n + rows > b.cap:
             b.grow(b.n + rows)
         if b.arena_n + arr.vlen > b.arena_cap:  # the texts lie within the array's own span

@@ -133,12 +133,13 @@ cdef class ParserBase:
     cdef readonly object limits       # the InputLimits in force
     cdef Py_ssize_t max_frame_bytes
     cdef Py_ssize_t max_rows          # rows one frame may write (of all kinds together)
-    cdef bint rows_exceeded           # the current frame wrote past max_rows: it fails
+    cdef bint rows_exceeded           # the current frame wrote past max_rows rows of a kind: it fails
+    cdef uint32_t touched             # kinds (1 << kind id) the current frame wrote rows of
     cdef bint negative_prices         # the venue may send negative prices (amounts never)
     cdef uint64_t n_limits[8]         # frames refused per limit (LIMIT_* index)
 
     cdef void _begin(self, int64_t ts_recv) noexcept
-    cdef int _parse(self, int what, const char* p, Py_ssize_t n, str raw_symbol) except -100
+    cdef int _parse(self, int what, const char* p, Py_ssize_t n, str raw_symbol, int first_rc=*) except -100
     cdef int _dispatch(self, int what, const char* p, Py_ssize_t n, str raw_symbol) except -100
     cdef bint _values_ok(self) noexcept
     cdef int refuse(self, object frame, str reason) except -2

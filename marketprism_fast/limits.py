@@ -55,8 +55,8 @@ class InputLimits:
     """The limits a deployment may raise (see ``docs/limits.md`` before raising one).
 
     ``max_frame_bytes``: a WebSocket frame or REST body (the transport's maximum message size
-    is set from it too). ``max_rows_per_frame``: rows one frame or body may write (book
-    levels, trades of one push, tickers of an all-market array). ``max_instruments``:
+    is set from it too). ``max_rows_per_frame``: rows of one kind one frame or body may
+    write (book levels, trades of one push, tickers of an all-market array). ``max_instruments``:
     distinct instruments one parser's registry holds; a frame naming one more is refused.
     """
 

@@ -147,6 +147,7 @@ class ReferenceParser:
         self._records = dict.fromkeys(KIND_NAMES, 0)
         self._test_requests = 0
         self._limits = dict.fromkeys(LIMIT_NAMES, 0)
+        self._frame_rows: dict[str, int] = {}  # rows of each kind staged by the current frame
         self._non_negative = non_negative_columns(self.venue)
 
     # ---- Parser protocol -------------------------------------------------------------------
@@ -208,8 +209,10 @@ class ReferenceParser:
             raise AssertionError(f"{kind} has no settable column(s) {sorted(unknown)}")
         if not isinstance(raw_symbol, str) or not raw_symbol:
             raise ParseError(f"{kind}: expected a non-empty instrument name, got {raw_symbol!r:.40}")
-        if len(self._pending) >= self.limits.max_rows_per_frame:
+        rows = self._frame_rows.get(kind, 0) + 1
+        if rows > self.limits.max_rows_per_frame:
             raise LimitExceeded("max_rows_per_frame", self.limits.max_rows_per_frame, venue=self.venue)
+        self._frame_rows[kind] = rows
         self.check_text(raw_symbol)
         for value in values.values():
             if type(value) is str:
@@ -282,6 +285,7 @@ class ReferenceParser:
         frame_number = self._frames % FRAME_MODULUS
         self._frames += 1
         self._pending.clear()
+        self._frame_rows.clear()
         data = frame_bytes(body)
         if isinstance(data, str):  # not a frame at all: the reason why
             return self._reject(body, data)
