@@ -65,15 +65,16 @@ def extensions():
         args = ["-O3"]
     only = {s for s in os.environ.get("MPF_ONLY", "").split(",") if s}
     exts = []
-    for name in ("_parse", "_book"):
-        src = PKG / f"{name}.pyx"
-        if not src.exists() or (only and name not in only):
+    # The transport's listener cimports picows (its .pxd ships in the wheel) and _parse.
+    for name in ("_parse", "_book", "transport._listener"):
+        src = PKG / (name.replace(".", "/") + ".pyx")
+        if not src.exists() or (only and name.rsplit(".", 1)[-1] not in only):
             continue
         exts.append(
             Extension(
                 f"marketprism_fast.{name}",
                 [str(src.relative_to(HERE))],
-                include_dirs=[np.get_include(), str(PKG)],
+                include_dirs=[np.get_include(), str(PKG), str(HERE)],
                 define_macros=macros,
                 extra_compile_args=args,
             )
@@ -81,7 +82,7 @@ def extensions():
     return cythonize(
         exts,
         compiler_directives=DEBUG_DIRECTIVES if DEBUG else RELEASE_DIRECTIVES,
-        include_path=[str(PKG)],
+        include_path=[str(PKG), str(HERE)],
         force=DEBUG,
     )
 

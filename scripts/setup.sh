@@ -51,9 +51,9 @@ step() {
 }
 step .venv/bin/python -m pip install -q --upgrade pip
 # Build requirements first, then the project without build isolation (one build, in place).
-step .venv/bin/python -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=2.0"
+step .venv/bin/python -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=2.0" "picows>=2.3"
 step .venv/bin/python -m pip install -q --no-build-isolation -e ".[test]"
 # The editable install builds the extensions; build in place too so that a plain checkout
 # (tests run from the source tree) always imports the current compiled core.
 step .venv/bin/python setup.py -q build_ext --inplace
-.venv/bin/python -c "from marketprism_fast import _parse, _book; print('setup: compiled core ready')"
+.venv/bin/python -c "from marketprism_fast import _parse, _book; from marketprism_fast.transport import _listener; print('setup: compiled core ready')"
