@@ -34,7 +34,7 @@ MAX_TEXT_BYTES = 512
 
 # ---- configurable ---------------------------------------------------------------------------
 
-DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024  # = config.py TransportConfig.max_frame_bytes (the transport takes no larger frame)
+DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024  # = the default of config.py VenueConfig.max_frame_bytes (the transport and the parser share it)
 DEFAULT_MAX_ROWS_PER_FRAME = 50_000
 DEFAULT_MAX_INSTRUMENTS = 20_000
 DEFAULT_MAX_BOOKS = 1_000
