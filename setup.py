@@ -39,6 +39,17 @@ def generate_columns_pxi() -> None:
     spec.loader.exec_module(records)
     lines = ["# Generated from records.py by setup.py; do not edit.", "cdef enum:"]
     lines += [f"    {name} = {value}" for name, value in records.iter_storage_constants()]
+    # Columns that may not be negative (records.NON_NEGATIVE_*), grouped by kind:
+    # entries NONNEG_FROM[k] up to NONNEG_FROM[k + 1] are kind k's.
+    entries = list(records.iter_non_negative())
+    starts = [0] * (len(records.KINDS) + 1)
+    for kind_id, _, _ in entries:
+        starts[kind_id + 1] += 1
+    for k in range(len(records.KINDS)):
+        starts[k + 1] += starts[k]
+    lines.append(f"cdef int[{len(entries)}] NONNEG_COL = {[col for _, col, _ in entries]}")
+    lines.append(f"cdef bint[{len(entries)}] NONNEG_IS_PRICE = {[int(p) for _, _, p in entries]}")
+    lines.append(f"cdef int[{len(starts)}] NONNEG_FROM = {starts}")
     text = "\n".join(lines) + "\n"
     target = PKG / "_columns.pxi"
     if not target.exists() or target.read_text() != text:

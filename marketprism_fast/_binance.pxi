@@ -399,6 +399,8 @@ cdef class BinanceParser(ParserBase):
             return -E_TYPE
         if rows < 0:  # a level held a container: not captured while scanning
             return self.uncaptured_levels(arr, side, inst, ts, first, last, prev, snapshot)
+        if not reserve_rows(self, b, rows):
+            return -E_LIMIT
         if b.n + rows > b.cap:
             b.grow(b.n + rows)
         r0 = b.n

@@ -852,9 +852,11 @@ cdef class LevelBook:
         return bid >= -ask
 
     cpdef int apply(self, DeltaRows rows, Py_ssize_t start, Py_ssize_t stop) except -1:
-        """Apply rows [start, stop) in order as one message. Rows must be valid
-        (``DeltaRows.first_invalid``); marker rows (side 0) are skipped."""
-        cdef Py_ssize_t i
+        """Apply rows [start, stop) in order as one message; marker rows (side 0) are
+        skipped. A row that is not a valid level change (``DeltaRows.first_invalid``: a
+        non-finite price or amount, a negative amount, another side) is a ValueError before
+        anything is applied: no NaN or infinite level ever enters a book."""
+        cdef Py_ssize_t i, bad
         cdef int8_t sd
         cdef PyObject* pt = NULL
         cdef PyObject* at = NULL
@@ -866,6 +868,12 @@ cdef class LevelBook:
             return 0
         if self.keep_texts and rows.price_texts is None:
             raise ValueError("this book keeps level texts: the rows must carry price_texts/amount_texts")
+        bad = rows.first_invalid(start, stop)
+        if bad >= 0:
+            raise ValueError(
+                f"row {bad} is not a valid level change (side {rows.side[bad]}, price {rows.price[bad]!r}, "
+                f"amount {rows.amount[bad]!r}): nothing applied"
+            )
         sides = &rows.side[0]
         prices = &rows.price[0]
         amounts = &rows.amount[0]

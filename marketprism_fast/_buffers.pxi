@@ -18,6 +18,7 @@ cimport numpy as cnp
 cnp.import_array()
 
 from .batch import Batch as _Batch
+from .errors import LimitExceeded as _LimitExceeded
 
 DEF TEXT_BYTES_PER_ROW = 16
 DEF KEY_MAX = 40  # must match Slot.key in _parse.pxd
@@ -207,13 +208,17 @@ cdef class RecordBuffer:
         Returns 1, or 0 when the text is not valid JSON string content or too long.
         """
         cdef Py_ssize_t m
-        if n > 65535:
+        if n > 6 * MAX_TEXT_BYTES or (not escaped and n > MAX_TEXT_BYTES):
+            set_limit(LIMIT_TEXT)  # unescaped, longer than limits.MAX_TEXT_BYTES
             return 0
         if self.arena_n + n > self.arena_cap:
             self.grow_arena(n)
         if escaped:
             m = unescape_json(s, n, self.arena + self.arena_n)
             if m < 0:
+                return 0
+            if m > MAX_TEXT_BYTES:
+                set_limit(LIMIT_TEXT)
                 return 0
         else:
             memcpy(self.arena + self.arena_n, s, n)
@@ -312,6 +317,7 @@ cdef class InternTable:
     def __init__(self, registry):
         self.registry = registry
         self.long_keys = {}
+        self.first_new = -1
 
     def __dealloc__(self):
         PyMem_Free(self.slots)
@@ -354,17 +360,24 @@ cdef class InternTable:
         cdef uint64_t h = 14695981039346656037ULL
         cdef Py_ssize_t i
         cdef Slot* slot
-        cdef char scratch[256]
+        cdef char scratch[6 * MAX_TEXT_BYTES]
         cdef Py_ssize_t m
         if n <= 0:
             return 0
         if escaped:
-            if n > 256:
+            if n > 6 * MAX_TEXT_BYTES:
+                set_limit(LIMIT_TEXT)
                 return 0
             m = unescape_json(s, n, scratch)
             if m <= 0:
                 return 0
+            if m > MAX_TEXT_BYTES:
+                set_limit(LIMIT_TEXT)
+                return 0
             return self._lookup_plain(scratch, m, code)
+        if n > MAX_TEXT_BYTES:
+            set_limit(LIMIT_TEXT)
+            return 0
         return self._lookup_plain(s, n, code)
 
     cdef int _lookup_plain(self, const char* s, Py_ssize_t n, uint32_t* code) except -1:
@@ -384,8 +397,13 @@ cdef class InternTable:
                 code[0] = slot.code - 1
                 return 1
             i = (i + 1) & self.mask
+        if self.refused:  # this frame already met the limit (a fast path, then the general one)
+            set_limit(LIMIT_INSTRUMENTS)
+            return 0
         text = PyUnicode_DecodeUTF8(s, n, "replace")
-        c = self.registry.intern(text)
+        c = self._register(text)
+        if c < 0:
+            return 0
         self._insert(h, s, n, <uint32_t>c)
         code[0] = <uint32_t>c
         return 1
@@ -394,7 +412,51 @@ cdef class InternTable:
         key = PyUnicode_DecodeUTF8(s, n, "replace")
         c = self.long_keys.get(key)
         if c is None:
-            c = self.registry.intern(key)
+            if self.refused:
+                set_limit(LIMIT_INSTRUMENTS)
+                return 0
+            c = self._register(key)
+            if c < 0:
+                return 0
             self.long_keys[key] = c
         code[0] = <uint32_t>c
         return 1
+
+    cdef Py_ssize_t _register(self, str text) except -2:
+        """A new symbol's code from the registry; -1 when the registry is full (it counted
+        and logged the refusal; g_limit says why the frame fails)."""
+        cdef Py_ssize_t before = len(self.registry)
+        try:
+            c = self.registry.intern(text)
+        except _LimitExceeded:
+            set_limit(LIMIT_INSTRUMENTS)
+            self.refused = True
+            return -1
+        if self.first_new < 0 and c >= before:
+            self.first_new = c
+        return c
+
+    cdef int forget_from(self, Py_ssize_t first) except -1:
+        """Drop the symbols with codes >= ``first`` (registered by a frame that failed) from
+        this table and from the registry: the table is rebuilt without them."""
+        cdef Py_ssize_t i, size = self.mask + 1
+        cdef Slot* old = self.slots
+        cdef Slot* new = <Slot*>PyMem_Calloc(size, sizeof(Slot))
+        cdef Py_ssize_t j
+        if new == NULL:
+            raise MemoryError()
+        self.used = 0
+        for i in range(size):
+            if old[i].code != 0 and <Py_ssize_t>old[i].code - 1 < first:
+                j = old[i].hash & self.mask
+                while new[j].code != 0:
+                    j = (j + 1) & self.mask
+                new[j] = old[i]
+                self.used += 1
+        self.slots = new
+        PyMem_Free(old)
+        if self.long_keys:
+            self.long_keys = {k: v for k, v in self.long_keys.items() if v < first}
+        self.registry.truncate(first)
+        self.first_new = -1
+        return 0

@@ -179,8 +179,8 @@ cdef class DeribitParser(StrictParser):
         channel.type = T_STRING
         channel.lazy = False
         channel.lv_rows = -1
-        if not scan_string(&c, &channel.val, &channel.vlen, &channel.escaped):
-            return SHAPE_MISSED
+        if not scan_string(&c, &channel.val, &channel.vlen, &channel.escaped) or channel.vlen == 0:
+            return SHAPE_MISSED  # an empty channel name is malformed: the general path says so
         if c.end - c.p < 10 or memcmp(c.p, b',"data":', 8) != 0:
             return SHAPE_MISSED
         data.val = c.p + 8
@@ -267,8 +267,15 @@ cdef class DeribitParser(StrictParser):
         cdef char buf[TEXT_SCRATCH]
         cdef const char* ch
         cdef Py_ssize_t chn
-        if not decode_text(channel.val, channel.vlen, channel.escaped, buf, &ch, &chn):
+        rc = decode_text(channel.val, channel.vlen, channel.escaped, buf, &ch, &chn)
+        if rc == 0:
             return -E_TEXT
+        if rc == 2:  # a long escaped channel name: decoded on the heap (held until return)
+            long_text = unescaped_long(channel.val, channel.vlen)
+            if long_text is None:
+                return -E_TEXT
+            ch = PyBytes_AS_STRING(long_text)
+            chn = PyBytes_GET_SIZE(long_text)
         kind = deribit_channel(ch, chn)
         if kind == 0:
             rc = self.check_rest(data, 1)

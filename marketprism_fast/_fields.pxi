@@ -5,22 +5,37 @@
 
 DEF T_DONE = 0            # a field a handler consumed and validated (check_rest skips it)
 DEF SHAPE_MISSED = -97    # a fast path saw an unexpected shape: take the general path
-DEF TEXT_SCRATCH = 512    # bytes of stack for decoding an escaped text value
+DEF TEXT_SCRATCH = 3072   # 6 * MAX_TEXT_BYTES: an escaped text longer than this unescapes to more than MAX_TEXT_BYTES
 
 cdef uint64_t MAX_MS = 9223372036854ULL  # the largest ms timestamp whose ns fit int64
 
 
-cdef inline bint decode_text(const char* s, Py_ssize_t n, bint escaped, char* buf, const char** out, Py_ssize_t* m) noexcept nogil:
-    """The text of a string value (unescaped into buf, TEXT_SCRATCH bytes, when needed)."""
+cdef inline int decode_text(const char* s, Py_ssize_t n, bint escaped, char* buf, const char** out, Py_ssize_t* m) noexcept nogil:
+    """The text of a string value (unescaped into buf, TEXT_SCRATCH bytes, when needed).
+    1 done; 0 not valid string content; 2 an escaped text too long for buf (its text is
+    longer than MAX_TEXT_BYTES, so it equals none of a venue's words: *out, *m hold an empty
+    text)."""
     if not escaped:
         out[0] = s
         m[0] = n
-        return True
+        return 1
     if n > TEXT_SCRATCH:
-        return False
+        out[0] = s
+        m[0] = 0
+        return 2
     m[0] = unescape_json(s, n, buf)
     out[0] = buf
     return m[0] >= 0
+
+
+cdef object unescaped_long(const char* s, Py_ssize_t n):
+    """The unescaped content of a string value too long for a stack scratch (decode_text
+    said 2), as bytes; None when it is not valid string content."""
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
+    cdef Py_ssize_t m = unescape_json(s, n, PyBytes_AS_STRING(out))
+    if m < 0:
+        return None
+    return out[:m]
 
 
 cdef inline bint text_eq(const char* s, Py_ssize_t n, bint escaped, const char* word, Py_ssize_t wn) noexcept nogil:
@@ -29,7 +44,9 @@ cdef inline bint text_eq(const char* s, Py_ssize_t n, bint escaped, const char* 
     cdef Py_ssize_t m
     if not escaped:
         return n == wn and memcmp(s, word, wn) == 0
-    return decode_text(s, n, True, buf, &t, &m) and m == wn and memcmp(t, word, wn) == 0
+    if n > 12 * wn:  # each unescaped byte takes at most 12 bytes of escapes: too long to be equal
+        return False
+    return decode_text(s, n, True, buf, &t, &m) == 1 and m == wn and memcmp(t, word, wn) == 0
 
 
 cdef inline bint word_is(Field* f, const char* word, Py_ssize_t wn) noexcept nogil:
@@ -52,16 +69,22 @@ cdef inline int side_of(Field* f) noexcept nogil:
 
 
 cdef int decimal_text(const char* s, Py_ssize_t n, bint escaped, double* out) except -1:
-    """float() of a string value's content in JSON-number grammar; 0 when it is not one.
+    """float() of a string value's content in JSON-number grammar, finite, at most
+    MAX_DECIMAL_CHARS characters; 0 when it is not one (g_limit says when it was too long).
     (Unescaped content is followed by its closing quote, fast_decimal's sentinel.)"""
     cdef char buf[TEXT_SCRATCH]
     cdef const char* t
     cdef Py_ssize_t m
+    cdef int rc
     if not escaped and n > 0 and fast_decimal(s, out) == s + n:
-        return 1
-    if not decode_text(s, n, escaped, buf, &t, &m):
+        return 1  # at most 19 digits, no exponent: finite
+    rc = decode_text(s, n, escaped, buf, &t, &m)
+    if rc == 0:
         return 0
-    return parse_double(t, m, out)
+    if rc == 2 or m > MAX_DECIMAL_CHARS:
+        set_limit(LIMIT_DECIMAL)
+        return 0
+    return parse_double(t, m, out) and isfinite(out[0])
 
 
 cdef inline int decimal(Field* f, double* out) except -1:
@@ -102,7 +125,7 @@ cdef inline int scalar_number(Scalar* v, double* out) except -1:
 cdef inline int millis_text(const char* s, Py_ssize_t n, bint escaped, int64_t* out) noexcept nogil:
     """A millisecond timestamp sent as digit text -> ns (reference ``millis_text``); s[0:n]
     is a string value's content."""
-    cdef char buf[TEXT_SCRATCH]
+    cdef char buf[128]
     cdef const char* t
     cdef Py_ssize_t m
     cdef uint64_t v = 0
@@ -118,7 +141,9 @@ cdef inline int millis_text(const char* s, Py_ssize_t n, bint escaped, int64_t* 
             return 0
         out[0] = <int64_t>v * 1000000
         return 1
-    if not decode_text(s, n, escaped, buf, &t, &m) or not parse_u64(t, m, &v) or v > MAX_MS:
+    if escaped and n > 120:  # unescapes to more than 20 characters: not a u64
+        return 0
+    if decode_text(s, n, escaped, buf, &t, &m) != 1 or not parse_u64(t, m, &v) or v > MAX_MS:
         return 0
     out[0] = <int64_t>v * 1000000
     return 1

@@ -47,7 +47,16 @@ cdef extern from *:
 
 DEF MAX_FIELDS = 48
 DEF LEVEL_WIDTH = 4   # scalars kept per level row (Binance sends 2, Deribit 3, OKX 4)
-DEF MAX_DEPTH = 64
+DEF MAX_DEPTH = 64       # limits.MAX_DEPTH: containers open at once anywhere in a frame
+# Walkers (skip_container, skip_balanced) count depth from the container they start at, and
+# venue handlers start them at most DEPTH_MARGIN levels down the frame. So a frame whose
+# walkers all stay within MAX_DEPTH - DEPTH_MARGIN is within MAX_DEPTH; a walker that goes
+# deeper fails with E_NESTING, and only then is the whole frame measured (frame_depth) and,
+# if it is in fact within the limit, parsed again with walkers allowed MAX_DEPTH.
+DEF DEPTH_MARGIN = 16
+cdef int g_depth_limit = MAX_DEPTH - DEPTH_MARGIN
+DEF MAX_TEXT_BYTES = 512     # limits.MAX_TEXT_BYTES: a text of a record (instrument name, text column), unescaped
+DEF MAX_DECIMAL_CHARS = 400  # limits.MAX_DECIMAL_CHARS: a decimal text, unescaped
 
 # Field value types
 DEF T_STRING = 1
@@ -69,6 +78,25 @@ DEF E_NUMBER = 6
 DEF E_TEXT = 7
 DEF E_NESTING = 8
 DEF E_VALUE = 9
+DEF E_LIMIT = 10        # an input limit (g_limit says which)
+DEF E_NEGATIVE = 11
+DEF E_NOT_FRAME = 12
+
+# Input limits (limits.LIMIT_NAMES order, 1-based): the one the current frame ran into.
+DEF LIMIT_NONE = 0
+DEF LIMIT_FRAME_BYTES = 1
+DEF LIMIT_DEPTH = 2
+DEF LIMIT_DECIMAL = 3
+DEF LIMIT_TEXT = 4
+DEF LIMIT_ROWS = 5
+DEF LIMIT_INSTRUMENTS = 6
+cdef int g_limit = LIMIT_NONE   # set where a limit refuses a value; read when the frame fails
+
+
+cdef inline void set_limit(int which) noexcept nogil:
+    global g_limit
+    if g_limit == LIMIT_NONE:
+        g_limit = which
 
 ERROR_TEXT = (
     "ok",
@@ -81,6 +109,9 @@ ERROR_TEXT = (
     "bad text value",
     "nesting too deep",
     "unexpected value",
+    "input limit",
+    "negative price or amount",
+    "not a frame",
 )
 
 
@@ -158,6 +189,8 @@ cdef inline bint skip_balanced(Cursor* c) noexcept nogil:
             continue
         if ch == 123 or ch == 91:
             depth += 1
+            if depth > g_depth_limit:
+                return fail(c, E_NESTING)
         elif ch == 125 or ch == 93:
             depth -= 1
             if depth == 0:
@@ -165,6 +198,29 @@ cdef inline bint skip_balanced(Cursor* c) noexcept nogil:
                 return True
         c.p += 1
     return fail(c, E_TRUNCATED)
+
+
+cdef int frame_depth(const char* p, Py_ssize_t n) noexcept nogil:
+    """The deepest nesting of containers in p[0:n], strings minded (exact for valid JSON)."""
+    cdef Py_ssize_t i = 0
+    cdef int depth = 0, deepest = 0
+    cdef char ch
+    while i < n:
+        ch = p[i]
+        if ch == 34:
+            i += 1
+            while i < n and p[i] != 34:
+                if p[i] == 92:
+                    i += 1
+                i += 1
+        elif ch == 123 or ch == 91:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif ch == 125 or ch == 93:
+            depth -= 1
+        i += 1
+    return deepest
 
 
 cdef inline bint scan_number_token(Cursor* c) noexcept nogil:
@@ -266,7 +322,7 @@ cdef bint skip_container(Cursor* c) noexcept nogil:
                 ch = c.p[0]
             just_opened = False
             if ch == 123 or ch == 91:
-                if depth >= MAX_DEPTH:
+                if depth >= g_depth_limit:
                     return fail(c, E_NESTING)
                 stack[depth] = ch
                 depth += 1
@@ -380,6 +436,8 @@ cdef bint capture_levels(Cursor* c, Field* f, Levels* lv) noexcept nogil:
         if c.p >= c.end or c.p[0] != 91:
             break
         c.p += 1
+        if lv.n + LEVEL_WIDTH > lv.max_items:
+            break  # more rows than a frame may write: the generic path reads on (and fails)
         if lv.n + LEVEL_WIDTH > lv.cap:
             grown = <Scalar*>realloc(lv.items, (lv.cap * 2 + 64 * LEVEL_WIDTH) * sizeof(Scalar))
             if grown == NULL:

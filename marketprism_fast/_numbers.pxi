@@ -9,6 +9,7 @@
 from libc.stdint cimport uint64_t, int64_t, uint32_t, int32_t, uint16_t, uint8_t, int8_t
 
 from cpython.ref cimport PyObject
+from libc.stdlib cimport malloc, free
 
 cdef extern from "Python.h":
     # overflow_exception NULL: out-of-range values become +-inf, exactly as float() does
@@ -66,7 +67,7 @@ cdef double[23] POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 
 cdef double NAN = float("nan")
 cdef uint64_t MAX_EXACT = 9007199254740992ULL  # 2**53: integers up to here are exact doubles
-DEF FLOAT_TEXT_MAX = 400
+DEF FLOAT_TEXT_MAX = 400   # = limits.MAX_DECIMAL_CHARS
 
 
 cdef inline bint is_digit(char c) noexcept nogil:
@@ -74,10 +75,22 @@ cdef inline bint is_digit(char c) noexcept nogil:
 
 
 cdef int parse_double_slow(const char* s, Py_ssize_t n, double* out) except -1:
-    """The exact fallback: CPython's correctly rounded conversion on a NUL-terminated copy."""
+    """The exact fallback: CPython's correctly rounded conversion on a NUL-terminated copy
+    (on the heap for a number token longer than FLOAT_TEXT_MAX: any length converts, as
+    float() would; decimal texts are held to limits.MAX_DECIMAL_CHARS before they get here)."""
     cdef char buf[FLOAT_TEXT_MAX + 1]
+    cdef char* heap
     if n > FLOAT_TEXT_MAX:
-        return 0
+        heap = <char*>malloc(n + 1)
+        if heap == NULL:
+            raise MemoryError()
+        memcpy(heap, s, n)
+        heap[n] = 0
+        try:
+            out[0] = PyOS_string_to_double(heap, NULL, NULL)
+        finally:
+            free(heap)
+        return 1
     memcpy(buf, s, n)
     buf[n] = 0
     out[0] = PyOS_string_to_double(buf, NULL, NULL)

@@ -647,8 +647,15 @@ cdef class OkxParser(StrictParser):
             channel, arg_inst = want[0], want[1]
         if not is_text(channel):
             return -E_MISSING
-        if not decode_text(channel.val, channel.vlen, channel.escaped, buf, &ch, &chn):
+        rc = decode_text(channel.val, channel.vlen, channel.escaped, buf, &ch, &chn)
+        if rc == 0:
             return -E_TEXT
+        if rc == 2:  # a long escaped channel name: decoded on the heap (held until return)
+            long_text = unescaped_long(channel.val, channel.vlen)
+            if long_text is None:
+                return -E_TEXT
+            ch = PyBytes_AS_STRING(long_text)
+            chn = PyBytes_GET_SIZE(long_text)
         x.channel = okx_channel(ch, chn)
         x.arg_inst = arg_inst
         x.snapshot = 0
@@ -827,6 +834,8 @@ cdef class OkxParser(StrictParser):
         cdef RecordBuffer b = self.b_delta
         if self.lexed or rows < 0:
             return self.each_level(lc, arr)
+        if not reserve_rows(self, b, rows):
+            return -E_LIMIT
         if b.n + rows > b.cap:
             b.grow(b.n + rows)
         if b.arena_n + arr.vlen > b.arena_cap:  # the texts lie within the array's own span

@@ -35,6 +35,7 @@ cdef struct Levels:
     Scalar* items
     Py_ssize_t n
     Py_ssize_t cap
+    Py_ssize_t max_items  # at most max_rows_per_frame + 1 rows are captured (then the generic path reads on)
 
 
 cdef struct Cursor:
@@ -89,6 +90,11 @@ cdef class InternTable:
     cdef Py_ssize_t used
     cdef object registry
     cdef dict long_keys
+    cdef Py_ssize_t first_new         # first code registered by the current frame, -1 none
+    cdef bint refused                 # the registry refused a new symbol in the current frame
+
+    cdef int forget_from(self, Py_ssize_t code) except -1
+    cdef Py_ssize_t _register(self, str text) except -2
 
     cdef int _insert(self, uint64_t h, const char* s, Py_ssize_t n, uint32_t code) except -1
     cdef int _rehash(self) except -1
@@ -124,8 +130,20 @@ cdef class ParserBase:
     cdef public bint book_markers     # emit a side-0 book_delta row for a book message with no level
     cdef uint64_t frame_markers       # marker rows written by the current frame (not records)
     cdef bint lexed                   # the frame passed lex_check whole (else it is plain text: see begin_text)
+    cdef readonly object limits       # the InputLimits in force
+    cdef Py_ssize_t max_frame_bytes
+    cdef Py_ssize_t max_rows          # rows one frame may write (of all kinds together)
+    cdef bint rows_exceeded           # the current frame wrote past max_rows rows of a kind: it fails
+    cdef uint32_t touched             # kinds (1 << kind id) the current frame wrote rows of
+    cdef bint negative_prices         # the venue may send negative prices (amounts never)
+    cdef uint64_t n_limits[8]         # frames refused per limit (LIMIT_* index)
 
     cdef void _begin(self, int64_t ts_recv) noexcept
+    cdef int _parse(self, int what, const char* p, Py_ssize_t n, str raw_symbol, int first_rc=*) except -100
+    cdef int _dispatch(self, int what, const char* p, Py_ssize_t n, str raw_symbol) except -100
+    cdef bint _values_ok(self) noexcept
+    cdef int refuse(self, object frame, str reason) except -2
+    cdef int refuse_at(self, object frame, int64_t ts_recv, str reason) except -2
     cdef int begin_text(self, const char* p, Py_ssize_t n) except -100
     cdef int feed_ptr(self, const char* p, Py_ssize_t n, int64_t ts_recv) except -2
     cdef int parse_frame(self, const char* p, Py_ssize_t n) except -100

@@ -6,6 +6,7 @@ import numpy as np
 
 from .batch import Batch
 from .instruments import InstrumentRegistry
+from .limits import InputLimits
 from .records import Kind
 
 COMPILED_VENUES: frozenset[str]
@@ -15,7 +16,11 @@ def float_from_text(text: str | bytes) -> float:
     """The compiled exact decimal conversion (equals ``float(text)`` for JSON decimals)."""
 
 def make_parser(
-    venue: str, instruments: InstrumentRegistry, capacity: int = 65536, book_markers: bool = False
+    venue: str,
+    instruments: InstrumentRegistry,
+    capacity: int = 65536,
+    book_markers: bool = False,
+    limits: InputLimits | None = None,
 ) -> ParserBase: ...
 
 class RecordBuffer:
@@ -45,10 +50,18 @@ class ParserBase:
     venue: str
     instruments: InstrumentRegistry
     book_markers: bool
-    def feed(self, frame: bytes | bytearray | memoryview | str, ts_recv: int) -> int: ...
-    def feed_many(self, frames: Sequence[bytes], ts_recv: int | Sequence[int] | np.ndarray) -> int: ...
-    def feed_snapshot(self, body: bytes | str, ts_recv: int, raw_symbol: str = "") -> int: ...
-    def feed_open_interest(self, body: bytes | str, ts_recv: int) -> int: ...
+    limits: InputLimits
+    def feed(self, frame: object, ts_recv: int) -> int:
+        """Never raises for any ``frame``: bytes, bytearray, memoryview (strided too) and str
+        are frames (a str with a lone surrogate is malformed); any other object is counted as
+        a malformed frame ("not a frame"). Raises TypeError (not an int) or OverflowError
+        (beyond int64) for ``ts_recv`` only."""
+    def feed_many(self, frames: Sequence[object], ts_recv: int | Sequence[int] | np.ndarray) -> int:
+        """``feed`` for each frame; ValueError when ``ts_recv`` is a sequence of another length."""
+    def feed_snapshot(self, body: object, ts_recv: int, raw_symbol: str = "") -> int:
+        """``body`` as ``feed`` takes a frame; TypeError when ``raw_symbol`` is not a str."""
+    def feed_open_interest(self, body: object, ts_recv: int) -> int:
+        """``body`` as ``feed`` takes a frame."""
     def take(self) -> list[Batch]: ...
     def pending_rows(self) -> dict[str, int]: ...
     def stats(self) -> dict: ...

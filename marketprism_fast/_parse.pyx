@@ -38,8 +38,9 @@ _PARSERS = {
 }
 
 
-def make_parser(str venue, instruments, Py_ssize_t capacity=65536, bint book_markers=False):
-    """The compiled parser for ``venue``, writing into buffers of ``capacity`` rows.
+def make_parser(str venue, instruments, Py_ssize_t capacity=65536, bint book_markers=False, limits=None):
+    """The compiled parser for ``venue``, writing into buffers of ``capacity`` rows, within
+    ``limits`` (a ``limits.InputLimits``; the defaults when None).
 
     ``book_markers``: give a book message that changes no level one side-0 book_delta row
     (for a book builder downstream; see ParserBase.book_marker)."""
@@ -47,4 +48,4 @@ def make_parser(str venue, instruments, Py_ssize_t capacity=65536, bint book_mar
         cls = _PARSERS[venue]
     except KeyError:
         raise ValueError(f"no compiled parser for venue {venue!r}") from None
-    return cls(venue, instruments, capacity, book_markers)
+    return cls(venue, instruments, capacity, book_markers, limits)

@@ -45,6 +45,18 @@ class ParseError(MarketPrismError):
         self.excerpt = excerpt[:200]
 
 
+class LimitExceeded(ParseError):
+    """Input past one of the input limits (``limits.py``): ``limit`` names it, ``value`` is
+    its setting. Parsers count such a frame as malformed with this message as the reason."""
+
+    def __init__(self, limit: str, value: int, *, venue: str = "") -> None:
+        from .limits import limit_reason
+
+        super().__init__(limit_reason(limit, value), venue=venue)
+        self.limit = limit
+        self.value = value
+
+
 class SequenceGap(MarketPrismError):
     """An order-book update did not follow the previous one for a symbol."""
 

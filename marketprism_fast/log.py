@@ -33,7 +33,7 @@ class MalformedSampler:
             return
         if self.seen > self.burst:
             self._next_time = now + self.interval
-        excerpt = bytes(frame[:160]) if not isinstance(frame, str) else frame[:160].encode()
+        excerpt = bytes(frame[:160]) if not isinstance(frame, str) else frame[:160].encode("utf-8", "backslashreplace")
         more = f" ({self._suppressed} more suppressed)" if self._suppressed else ""
         where = f" at byte {position}" if position >= 0 else ""
         self.log.warning("%s: malformed frame%s: %s; excerpt %r%s", self.source, where, reason, excerpt, more)

@@ -302,6 +302,52 @@ def absent_value(column: Column):
     return 0
 
 
+# Values a venue cannot send (a frame carrying one is malformed): a negative amount anywhere,
+# a negative price where the venue's documentation rules it out. Rates, price changes and
+# greeks may be negative; so may prices on Deribit, whose combo instruments (spreads) trade
+# below zero. NaN (an absent value) is neither.
+NON_NEGATIVE_AMOUNTS: dict[str, tuple[str, ...]] = {
+    "trade": ("amount",),
+    "book_delta": ("amount",),
+    "quote": ("bid_amount", "ask_amount"),
+    "ticker": ("last_amount", "volume", "quote_volume", "bid_amount", "ask_amount", "open_interest"),
+    "kline": ("volume", "quote_volume", "taker_buy_volume", "taker_buy_quote_volume"),
+    "open_interest": ("open_interest", "open_interest_value"),
+    "liquidation": ("amount",),
+}
+NON_NEGATIVE_PRICES: dict[str, tuple[str, ...]] = {
+    "trade": ("price",),
+    "book_delta": ("price",),
+    "quote": ("bid_price", "ask_price"),
+    "ticker": (
+        "last_price", "open_price", "high_price", "low_price", "weighted_avg_price",
+        "bid_price", "ask_price", "mark_price", "index_price",
+    ),
+    "kline": ("open", "high", "low", "close"),
+    "funding_rate": ("mark_price", "index_price"),
+    "liquidation": ("price",),
+}
+NEGATIVE_PRICE_VENUES = frozenset({"deribit"})
+
+
+def non_negative_columns(venue: str) -> dict[str, tuple[str, ...]]:
+    """Per kind, the columns whose values may not be negative for ``venue``."""
+    out = {k: tuple(v) for k, v in NON_NEGATIVE_AMOUNTS.items()}
+    if venue not in NEGATIVE_PRICE_VENUES:
+        for k, v in NON_NEGATIVE_PRICES.items():
+            out[k] = out.get(k, ()) + v
+    return out
+
+
+def iter_non_negative() -> Iterator[tuple[int, int, bool]]:
+    """(kind id, storage index, is a price) of every column NON_NEGATIVE_* names, by kind."""
+    for ki, k in enumerate(KINDS):
+        for name in NON_NEGATIVE_AMOUNTS.get(k.name, ()):
+            yield ki, k.storage_index(name), False
+        for name in NON_NEGATIVE_PRICES.get(k.name, ()):
+            yield ki, k.storage_index(name), True
+
+
 def iter_storage_constants() -> Iterator[tuple[str, int]]:
     """(constant name, value) pairs for the compiled core: kind ids and storage indices."""
     for ki, k in enumerate(KINDS):

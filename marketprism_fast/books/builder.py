@@ -41,6 +41,7 @@ from .._book import (
     SymbolBook,
     texts_from_arena,
 )
+from ..limits import DEFAULT_MAX_BOOKS
 from ..batch import Batch
 from ..errors import ConfigurationError, InputError, SequenceGap
 from ..instruments import InstrumentRegistry
@@ -69,6 +70,7 @@ class BookBuilder:
         max_ladder_width: int = DEFAULT_MAX_LADDER_WIDTH,
         max_pending: int = DEFAULT_MAX_PENDING,
         scheduler: SnapshotScheduler | None = None,
+        max_books: int = DEFAULT_MAX_BOOKS,
     ) -> None:
         if not 1 <= depth <= 65535:
             raise ConfigurationError(f"book depth must be between 1 and 65535, got {depth}", field="depth")
@@ -79,6 +81,11 @@ class BookBuilder:
                 raise ConfigurationError(f"interval_ns must be > 0, got {interval_ns}", field="interval_ns")
         if max_pending < 0:
             raise ConfigurationError(f"max_pending must be >= 0, got {max_pending}", field="max_pending")
+        if max_books < 1:
+            raise ConfigurationError(f"max_books must be >= 1, got {max_books}", field="max_books")
+        # At most max_books symbols get a book (limits.py): a message of one more is dropped,
+        # counted in books_refused and logged (the first time, then every 1000th).
+        self.max_books = max_books
         self.venue = venue
         self.rule = rule_for(venue)
         self.instruments = instruments
@@ -99,7 +106,7 @@ class BookBuilder:
         self._gaps: dict[str, int] = {}
         self.last_gap: dict[str, SequenceGap] = {}
         self._counts = dict.fromkeys(
-            ("buffered", "pending_overflow", "checksum_failures", "invalid_messages"), 0
+            ("buffered", "pending_overflow", "checksum_failures", "invalid_messages", "books_refused"), 0
         )
 
     @property
@@ -125,6 +132,10 @@ class BookBuilder:
             while row >= 0:
                 entry = self._books.get(self._raw_symbol(batch, row))
                 if core.stop_reason == RUN_NEW_SYMBOL:
+                    if entry is None and len(self._books) >= self.max_books:
+                        self._refuse_book(self._raw_symbol(batch, row))
+                        row = core.run(core.stop_end)  # the message is dropped, no book is made
+                        continue
                     entry = entry or self._add_symbol(batch, row)
                     core.bind_code(core.stop_code, entry)
                     row = core.run(row)
@@ -137,6 +148,14 @@ class BookBuilder:
                 row = core.run(core.stop_end)
         finally:
             core.release()
+
+    def _refuse_book(self, raw_symbol: str) -> None:
+        self._counts["books_refused"] += 1
+        if self._counts["books_refused"] % 1000 == 1:
+            logger.warning(
+                "%s: book limit max_books=%d reached: message of new symbol %r dropped (%d dropped so far)",
+                self.venue, self.max_books, raw_symbol[:64], self._counts["books_refused"],
+            )
 
     def take(self) -> list[Batch]:
         """The rows emitted since the last take: [book_snapshot] (+ [quote]); empty kinds left out."""
@@ -158,6 +177,7 @@ class BookBuilder:
             checksum_failures=self._counts["checksum_failures"],
             crossed=core.crossed,
             invalid_messages=self._counts["invalid_messages"],
+            books_refused=self._counts["books_refused"],
             emitted=core.emitted,
             gaps=dict(self._gaps),
             pending=sum(len(b.pending) for b in self._books.values()),

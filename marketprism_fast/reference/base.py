@@ -29,14 +29,16 @@ import numpy as np
 import orjson
 
 from ..batch import Batch
-from ..errors import ConfigurationError, ParseError
+from ..errors import ConfigurationError, LimitExceeded, ParseError
 from ..instruments import InstrumentRegistry
+from ..limits import DEFAULT_LIMITS, LIMIT_NAMES, MAX_DEPTH, MAX_TEXT_BYTES, InputLimits, nesting_depth_exceeds, text_within_limit
 from ..log import MalformedSampler, logger
 from ..parser import SKIP_REASONS, FrameStatus
-from ..records import INSTRUMENT_COLUMNS, KIND_NAMES, KINDS, Kind, absent_value
+from ..records import INSTRUMENT_COLUMNS, KIND_NAMES, KINDS, Kind, absent_value, non_negative_columns
 from .fields import NAN, Level
 
 FRAME_MODULUS = 2**32
+I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 
 # Columns a venue parser sets per row: the kind's own contract columns plus hidden texts.
 _SETTABLE: dict[str, frozenset[str]] = {
@@ -112,12 +114,22 @@ class ReferenceParser:
     venue: str = ""
 
     def __init__(
-        self, instruments: InstrumentRegistry | None = None, *, venue: str | None = None, book_markers: bool = False
+        self,
+        instruments: InstrumentRegistry | None = None,
+        *,
+        venue: str | None = None,
+        book_markers: bool = False,
+        limits: InputLimits | None = None,
     ) -> None:
         if venue is not None:
             self.venue = venue
+        if limits is None:
+            limits = DEFAULT_LIMITS
+        if not isinstance(limits, InputLimits):
+            raise TypeError(f"limits must be an InputLimits, got {type(limits).__name__}")
+        self.limits = limits
         if instruments is None:
-            instruments = InstrumentRegistry(self.venue)
+            instruments = InstrumentRegistry(self.venue, max_instruments=limits.max_instruments)
         if instruments.venue != self.venue:
             raise ConfigurationError(
                 f"instrument registry is for {instruments.venue!r}, parser is for {self.venue!r}",
@@ -134,17 +146,36 @@ class ReferenceParser:
         self._skipped = dict.fromkeys(SKIP_REASONS, 0)
         self._records = dict.fromkeys(KIND_NAMES, 0)
         self._test_requests = 0
+        self._limits = dict.fromkeys(LIMIT_NAMES, 0)
+        self._frame_rows: dict[str, int] = {}  # rows of each kind staged by the current frame
+        self._non_negative = non_negative_columns(self.venue)
 
     # ---- Parser protocol -------------------------------------------------------------------
 
-    def feed(self, frame: bytes, ts_recv: int) -> int:
-        return self._transaction(frame, ts_recv, lambda: self.parse_frame(frame, ts_recv))
+    def feed(self, frame: Any, ts_recv: int) -> int:
+        """Never raises for any ``frame`` (see ``parser.Parser.feed``)."""
+        return self._transaction(frame, ts_recv, lambda data: self.parse_frame(data, ts_recv))
 
-    def feed_snapshot(self, body: bytes, ts_recv: int, raw_symbol: str = "") -> int:
-        return self._transaction(body, ts_recv, lambda: self.parse_snapshot(body, ts_recv, raw_symbol))
+    def feed_snapshot(self, body: Any, ts_recv: int, raw_symbol: str = "") -> int:
+        if not isinstance(raw_symbol, str):
+            raise TypeError(f"raw_symbol must be a str, got {type(raw_symbol).__name__}")
+        return self._transaction(body, ts_recv, lambda data: self.parse_snapshot(data, ts_recv, raw_symbol))
 
-    def feed_open_interest(self, body: bytes, ts_recv: int) -> int:
-        return self._transaction(body, ts_recv, lambda: self.parse_open_interest(body, ts_recv))
+    def feed_open_interest(self, body: Any, ts_recv: int) -> int:
+        return self._transaction(body, ts_recv, lambda data: self.parse_open_interest(data, ts_recv))
+
+    def feed_many(self, frames: Any, ts_recv: Any) -> int:
+        """Feed a sequence of frames; ``ts_recv`` is one int or a sequence of the same length."""
+        count = len(frames)
+        if isinstance(ts_recv, int):
+            stamps = [ts_recv] * count
+        else:
+            stamps = [int(t) for t in np.asarray(ts_recv, dtype=np.int64)]
+            if len(stamps) != count:
+                raise ValueError("frames and ts_recv differ in length")
+        for frame, ts in zip(frames, stamps):
+            self.feed(frame, ts)
+        return count
 
     def take(self) -> list[Batch]:
         return [rows.seal(self.venue, self.instruments) for rows in self._rows.values() if len(rows)]
@@ -157,6 +188,7 @@ class ReferenceParser:
             "skipped": dict(self._skipped),
             "records": dict(self._records),
             "test_requests": self._test_requests,
+            "limits": dict(self._limits),
         }
 
     # ---- for venue parsers -----------------------------------------------------------------
@@ -177,7 +209,21 @@ class ReferenceParser:
             raise AssertionError(f"{kind} has no settable column(s) {sorted(unknown)}")
         if not isinstance(raw_symbol, str) or not raw_symbol:
             raise ParseError(f"{kind}: expected a non-empty instrument name, got {raw_symbol!r:.40}")
+        rows = self._frame_rows.get(kind, 0) + 1
+        if rows > self.limits.max_rows_per_frame:
+            raise LimitExceeded("max_rows_per_frame", self.limits.max_rows_per_frame, venue=self.venue)
+        self._frame_rows[kind] = rows
+        self.check_text(raw_symbol)
+        for value in values.values():
+            if type(value) is str:
+                self.check_text(value)
         self._pending.append(PendingRow(kind, raw_symbol, ts_event, values))
+
+    def check_text(self, text: str) -> None:
+        """A text that becomes part of a record (or names an instrument) is within
+        MAX_TEXT_BYTES of UTF-8."""
+        if not text_within_limit(text):
+            raise LimitExceeded("max_text_bytes", MAX_TEXT_BYTES, venue=self.venue)
 
     def emit_book(
         self,
@@ -205,6 +251,8 @@ class ReferenceParser:
         if not bids and not asks:
             if self.book_markers:
                 self.emit("book_delta", raw_symbol, ts_event, side=0, price=NAN, amount=NAN, **message)
+            elif isinstance(raw_symbol, str):
+                self.check_text(raw_symbol)  # named all the same (the compiled parser looks it up)
             return
         for side, levels in ((1, bids), (-1, asks)):
             for level in levels:
@@ -230,24 +278,45 @@ class ReferenceParser:
 
     # ---- the frame transaction -------------------------------------------------------------
 
-    def _transaction(self, body: Any, ts_recv: int, parse: Callable[[], str | None]) -> int:
+    def _transaction(self, body: Any, ts_recv: int, parse: Callable[[bytes], str | None]) -> int:
         ts_recv = operator.index(ts_recv)  # an int of nanoseconds; anything else is a caller's bug
+        if not I64_MIN <= ts_recv <= I64_MAX:
+            raise OverflowError(f"ts_recv {ts_recv} is outside the int64 range")
         frame_number = self._frames % FRAME_MODULUS
         self._frames += 1
         self._pending.clear()
+        self._frame_rows.clear()
+        data = frame_bytes(body)
+        if isinstance(data, str):  # not a frame at all: the reason why
+            return self._reject(body, data)
         try:
-            skip_reason = parse()
+            if len(data) > self.limits.max_frame_bytes:
+                raise LimitExceeded("max_frame_bytes", self.limits.max_frame_bytes, venue=self.venue)
+            if nesting_depth_exceeds(data, MAX_DEPTH):
+                raise LimitExceeded("max_depth", MAX_DEPTH, venue=self.venue)
+            skip_reason = parse(data)
+        except LimitExceeded as exc:
+            self._limits[exc.limit] += 1
+            return self._reject(data, str(exc))
         except ParseError as exc:
-            return self._reject(body, str(exc))
+            return self._reject(data, str(exc))
         except AssertionError:
             raise
         except Exception as exc:  # a message of an unexpected shape; never raise into the feed
-            return self._reject(body, f"{type(exc).__name__}: {exc}")
+            return self._reject(data, f"{type(exc).__name__}: {exc}")
         if skip_reason is not None:
             if self._pending:
                 raise AssertionError(f"{self.venue}: a skipped frame staged records")
             self._skipped[skip_reason] += 1
             return FrameStatus.SKIPPED
+        try:
+            self._check_values()
+            self._admit_instruments()
+        except LimitExceeded as exc:
+            self._limits[exc.limit] += 1
+            return self._reject(data, str(exc))
+        except ParseError as exc:
+            return self._reject(data, str(exc))
         for row in self._pending:
             code = self.instruments.intern(row.raw_symbol)
             self._rows[row.kind].append(code, frame_number, row.ts_event, ts_recv, row.values)
@@ -257,11 +326,58 @@ class ReferenceParser:
         self._parsed += 1
         return FrameStatus.PARSED
 
+    def _check_values(self) -> None:
+        """No negative amount (nor price, where the venue rules them out) in the frame's rows."""
+        for row in self._pending:
+            for name in self._non_negative.get(row.kind, ()):
+                value = row.values.get(name)
+                if value is not None and value < 0:
+                    raise ParseError(f"{row.kind}: negative {name} {value!r}")
+
+    def _admit_instruments(self) -> None:
+        """Register the frame's new instruments, all or none: past the registry's limit the
+        frame fails and the ones it registered are forgotten (as the compiled parser does)."""
+        registry = self.instruments
+        before = len(registry)
+        try:
+            for row in self._pending:
+                registry.intern(row.raw_symbol)
+        except LimitExceeded:
+            registry.truncate(before)
+            raise
+
     def _reject(self, body: Any, reason: str) -> int:
         self._pending.clear()
         self._malformed += 1
-        self._sampler.report(reason, body if isinstance(body, (bytes, bytearray, memoryview, str)) else repr(body))
+        self._sampler.report(reason, excerpt(body))
         return FrameStatus.MALFORMED
+
+
+def frame_bytes(body: Any) -> bytes | str:
+    """A frame as bytes, or (a str) the reason it is not one: the compiled parser's rule."""
+    if type(body) is bytes:
+        return body
+    if isinstance(body, str):
+        try:
+            return body.encode()
+        except UnicodeError:
+            return "text frame is not valid Unicode (lone surrogate)"
+    try:
+        return memoryview(body).tobytes()
+    except TypeError:
+        return f"not a frame: expected bytes-like or str, got {type(body).__name__}"
+    except Exception:
+        return "not a frame: a buffer that cannot be read"
+
+
+def excerpt(body: Any) -> bytes:
+    """The start of anything given as a frame, as bytes for the log."""
+    if isinstance(body, str):
+        return body[:160].encode("utf-8", "backslashreplace")
+    try:
+        return memoryview(body).tobytes()[:160]
+    except Exception:
+        return repr(body)[:160].encode("utf-8", "backslashreplace")
 
 
 # An integer token "-0": the one number token whose decoded value (int 0) loses what

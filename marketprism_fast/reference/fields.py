@@ -19,10 +19,12 @@ Millisecond timestamps become nanoseconds by exact integer multiplication.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Mapping, NamedTuple
 
-from ..errors import ParseError
+from ..errors import LimitExceeded, ParseError
+from ..limits import MAX_DECIMAL_CHARS
 
 NAN = float("nan")
 U64_MAX = 2**64 - 1
@@ -44,10 +46,16 @@ def _get(obj: Mapping[str, Any], key: str) -> Any:
 
 
 def decimal_text_value(text: Any, what: str) -> float:
-    """``float(text)`` of a JSON string in JSON-number grammar."""
+    """``float(text)`` of a JSON string in JSON-number grammar, at most MAX_DECIMAL_CHARS
+    characters, finite (``"1e309"`` is no price a venue sends)."""
+    if isinstance(text, str) and len(text) > MAX_DECIMAL_CHARS:
+        raise LimitExceeded("max_decimal_chars", MAX_DECIMAL_CHARS)
     if not isinstance(text, str) or _DECIMAL.fullmatch(text) is None:
         raise ParseError(f"{what}: expected a decimal text, got {text!r:.40}")
-    return float(text)
+    value = float(text)
+    if not math.isfinite(value):
+        raise ParseError(f"{what}: {text!r:.40} is beyond the double range")
+    return value
 
 
 def decimal(obj: Mapping[str, Any], key: str) -> float:

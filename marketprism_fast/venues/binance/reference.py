@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from ...errors import ConfigurationError, ParseError
 from ...instruments import InstrumentRegistry
+from ...limits import InputLimits
 from ...reference.base import ReferenceParser, decode_json
 from ...reference.fields import (
     NAN,
@@ -54,10 +55,17 @@ Event = dict[str, Any]
 
 
 class BinanceParser(ReferenceParser):
-    def __init__(self, venue: str, instruments: InstrumentRegistry | None = None, *, book_markers: bool = False) -> None:
+    def __init__(
+        self,
+        venue: str,
+        instruments: InstrumentRegistry | None = None,
+        *,
+        book_markers: bool = False,
+        limits: InputLimits | None = None,
+    ) -> None:
         if venue not in BINANCE_VENUES:
             raise ConfigurationError(f"not a Binance venue: {venue!r}; expected one of {', '.join(BINANCE_VENUES)}", field="venue")
-        super().__init__(instruments, venue=venue, book_markers=book_markers)
+        super().__init__(instruments, venue=venue, book_markers=book_markers, limits=limits)
         self._handlers: dict[str, Callable[[Event, int], None]] = {
             "trade": self._trade,
             "aggTrade": self._agg_trade,

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from ...errors import ParseError
 from ...instruments import InstrumentRegistry
+from ...limits import InputLimits
 from ...reference.base import ReferenceParser, decode_json
 from ...reference.fields import (
     NAN,
@@ -37,8 +38,14 @@ _LEVEL_ACTIONS = ("new", "change", "delete")
 class DeribitParser(ReferenceParser):
     venue = "deribit"
 
-    def __init__(self, instruments: InstrumentRegistry | None = None, *, book_markers: bool = False) -> None:
-        super().__init__(instruments, book_markers=book_markers)
+    def __init__(
+        self,
+        instruments: InstrumentRegistry | None = None,
+        *,
+        book_markers: bool = False,
+        limits: InputLimits | None = None,
+    ) -> None:
+        super().__init__(instruments, book_markers=book_markers, limits=limits)
         self._handlers: dict[str, Handler] = {
             "trades": self._trades,
             "book": self._book,

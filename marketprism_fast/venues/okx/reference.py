@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from ...errors import ParseError
 from ...instruments import InstrumentRegistry
+from ...limits import InputLimits
 from ...reference.base import ReferenceParser, decode_json
 from ...reference.fields import (
     I32_MAX,
@@ -46,8 +47,14 @@ def is_spot_like(item: Item, inst_id: str) -> bool:
 class OkxParser(ReferenceParser):
     venue = "okx"
 
-    def __init__(self, instruments: InstrumentRegistry | None = None, *, book_markers: bool = False) -> None:
-        super().__init__(instruments, book_markers=book_markers)
+    def __init__(
+        self,
+        instruments: InstrumentRegistry | None = None,
+        *,
+        book_markers: bool = False,
+        limits: InputLimits | None = None,
+    ) -> None:
+        super().__init__(instruments, book_markers=book_markers, limits=limits)
         self._handlers: dict[str, Handler] = {
             "trades": self._trades,
             "trades-all": self._trades,
