@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from . import limits
 from .errors import ConfigurationError
 from .records import KINDS, VENUES
 
@@ -91,7 +92,7 @@ class BookConfig(Section):
     depth: int = Field(20, ge=1, le=1000, description="levels per side in each book_snapshot row")
     every_update: bool = Field(True, description="a book_snapshot after every applied message; false: at most one per interval_ms")
     interval_ms: int = Field(1000, ge=1, description="with every_update false: milliseconds between a symbol's book_snapshot rows")
-    max_books: int = Field(10_000, gt=0, le=2**31 - 1, description="books kept at most (an input limit: a venue naming more symbols cannot grow memory without bound)")
+    max_books: int = Field(limits.DEFAULT_MAX_BOOKS, gt=0, le=2**31 - 1, description="books kept at most (an input limit: a venue naming more symbols cannot grow memory without bound)")
 
 
 class VenueConfig(Section):
@@ -118,9 +119,9 @@ class VenueConfig(Section):
     rest_timeout_seconds: float = Field(10.0, gt=0, description="timeout of one REST request")
     rest_retries: int = Field(3, ge=0, le=20, description="retries of a failed REST request")
     # Input limits (the parsers' ``InputLimits``; docs/limits.md says what each costs).
-    max_frame_bytes: int = Field(8 * 1024 * 1024, gt=0, le=2**31 - 1, description="largest WebSocket frame or REST body accepted (larger: refused, counted as malformed)")
-    max_rows_per_frame: int = Field(50_000, gt=0, le=2**31 - 1, description="rows one frame or REST body may write (book levels, trades of one push)")
-    max_instruments: int = Field(20_000, gt=0, le=2**31 - 1, description="distinct instruments this venue's parser holds; a frame naming one more is refused")
+    max_frame_bytes: int = Field(limits.DEFAULT_MAX_FRAME_BYTES, gt=0, le=2**31 - 1, description="largest WebSocket frame or REST body accepted (larger: refused, counted as malformed)")
+    max_rows_per_frame: int = Field(limits.DEFAULT_MAX_ROWS_PER_FRAME, gt=0, le=2**31 - 1, description="rows of one kind one frame or REST body may write (book levels, trades of one push)")
+    max_instruments: int = Field(limits.DEFAULT_MAX_INSTRUMENTS, gt=0, le=2**31 - 1, description="distinct instruments this venue's parser holds; a frame naming one more is refused")
 
     @model_validator(mode="after")
     def _consistent(self) -> "VenueConfig":
