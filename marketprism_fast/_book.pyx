@@ -39,8 +39,8 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.ref cimport PyObject, Py_XINCREF, Py_XDECREF
 from cpython.list cimport PyList_GET_ITEM
 from libc.math cimport NAN, INFINITY, isfinite, floor, log10, pow
-from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
-from libc.string cimport memmove, memset
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcpy, memmove, memset
 
 import numpy as np
 
@@ -546,7 +546,7 @@ cdef dict side_storage(const Side* s):
 
 # ================================================================ CRC32 (zlib.crc32 semantics)
 
-cdef uint32_t CRC_TABLE[256]
+cdef uint32_t CRC_TABLES[8][256]  # slicing-by-8: CRC_TABLES[0] is the byte-wise table
 cdef uint32_t CRC_XOR = 0xFFFFFFFFU
 
 
@@ -560,26 +560,76 @@ cdef void init_crc_table() noexcept:
         c = n
         for k in range(8):
             c = (0xEDB88320 ^ (c >> 1)) if (c & 1) else (c >> 1)
-        CRC_TABLE[n] = c
+        CRC_TABLES[0][n] = c
+    for n in range(256):
+        for k in range(1, 8):
+            CRC_TABLES[k][n] = (CRC_TABLES[k - 1][n] >> 8) ^ CRC_TABLES[0][CRC_TABLES[k - 1][n] & 0xFF]
 
 
 init_crc_table()
 
 
+cdef inline uint32_t load_le32(const uint8_t* p) noexcept nogil:
+    return (<uint32_t>p[0]) | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) | (<uint32_t>p[3] << 24)
+
+
 cdef inline uint32_t crc_update(uint32_t crc, const char* data, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        crc = CRC_TABLE[(crc ^ <uint8_t>data[i]) & 0xFF] ^ (crc >> 8)
+    cdef const uint8_t* p = <const uint8_t*>data
+    cdef uint32_t one, two
+    while n >= 8:
+        one = load_le32(p) ^ crc
+        two = load_le32(p + 4)
+        crc = (CRC_TABLES[7][one & 0xFF] ^ CRC_TABLES[6][(one >> 8) & 0xFF]
+               ^ CRC_TABLES[5][(one >> 16) & 0xFF] ^ CRC_TABLES[4][one >> 24]
+               ^ CRC_TABLES[3][two & 0xFF] ^ CRC_TABLES[2][(two >> 8) & 0xFF]
+               ^ CRC_TABLES[1][(two >> 16) & 0xFF] ^ CRC_TABLES[0][two >> 24])
+        p += 8
+        n -= 8
+    while n > 0:
+        crc = CRC_TABLES[0][(crc ^ p[0]) & 0xFF] ^ (crc >> 8)
+        p += 1
+        n -= 1
     return crc
 
 
-cdef inline int crc_text(uint32_t* crc, PyObject* text, bint* first) except -1:
+cdef extern from "Python.h":
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
+    void* PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+
+
+cdef enum:
+    CRC_BUFFER = 2048
+
+
+cdef struct CrcText:  # the checksum's input, ``text:text:...``, gathered and CRC'd in large runs
+    uint32_t crc
+    Py_ssize_t n
+    bint first
+    char buf[CRC_BUFFER]
+
+
+cdef inline int crc_text(CrcText* c, PyObject* text) except -1:
     cdef Py_ssize_t n
-    cdef const char* data = PyUnicode_AsUTF8AndSize(<object>text, &n)
-    if not first[0]:
-        crc[0] = crc_update(crc[0], b":", 1)
-    first[0] = False
-    crc[0] = crc_update(crc[0], data, n)
+    cdef const char* data
+    if PyUnicode_IS_COMPACT_ASCII(<object>text):
+        data = <const char*>PyUnicode_DATA(<object>text)
+        n = PyUnicode_GET_LENGTH(<object>text)
+    else:
+        data = PyUnicode_AsUTF8AndSize(<object>text, &n)
+    if c.n + n + 1 > CRC_BUFFER:
+        c.crc = crc_update(c.crc, c.buf, c.n)
+        c.n = 0
+    if not c.first:
+        c.buf[c.n] = b":"
+        c.n += 1
+    c.first = False
+    if n + 1 > CRC_BUFFER:
+        c.crc = crc_update(crc_update(c.crc, c.buf, c.n), data, n)
+        c.n = 0
+    else:
+        memcpy(&c.buf[c.n], data, n)
+        c.n += n
     return 0
 
 
@@ -662,6 +712,9 @@ cdef class DeltaRows:
         if start < 0 or stop > self.n or start > stop:
             raise IndexError(f"row range [{start}, {stop}) outside 0..{self.n}")
         return 0
+
+
+cdef class TopBuffer  # below: book_snapshot rows
 
 
 # ================================================================ one symbol's book
@@ -823,11 +876,13 @@ cdef class LevelBook:
             side_settle(&self.asks)
         return 0
 
-    def apply_messages(self, DeltaRows rows, const int64_t[::1] starts, double[:, ::1] best_out) -> int:
+    def apply_messages(self, DeltaRows rows, const int64_t[::1] starts, double[:, ::1] best_out,
+                       TopBuffer top=None) -> int:
         """Apply consecutive messages; message k is rows [starts[k], starts[k+1]).
 
         After each message, writes (bid_price, bid_amount, ask_price, ask_amount) into
-        ``best_out[k]``; returns how many message states were crossed.
+        ``best_out[k]`` (and, with ``top``, appends the top levels as a book_snapshot row);
+        returns how many message states were crossed.
         """
         cdef Py_ssize_t k, m = starts.shape[0] - 1
         cdef uint64_t crossed = 0
@@ -836,6 +891,8 @@ cdef class LevelBook:
         for k in range(m):
             self.apply(rows, starts[k], starts[k + 1])
             self._write_best(&best_out[k, 0])
+            if top is not None:
+                top.append(self)
             crossed += self.is_crossed()
         return crossed
 
@@ -896,29 +953,47 @@ cdef class LevelBook:
     def checksum(self, Py_ssize_t levels=OKX_CHECKSUM_LEVELS) -> int:
         """OKX checksum: CRC32 of ``bidPx:bidSz:askPx:askSz:...`` over the top ``levels`` levels
         (a side that runs out is left out), from the latest original texts, as a signed int32."""
-        cdef uint32_t crc = CRC_XOR
-        cdef bint first = True, more_bids = True, more_asks = True
+        if not self.keep_texts:
+            raise ValueError("checksums need level texts: make the book with keep_texts=True")
+        return self.checksum_top(levels)
+
+    cdef int64_t checksum_top(self, Py_ssize_t levels=OKX_CHECKSUM_LEVELS, double* bid_floor=NULL,
+                              double* ask_floor=NULL) except? -1:
+        """The checksum; with ``bid_floor``/``ask_floor``, also the key of each side's last level
+        inside the checksum (-inf when the side has fewer levels): a later change to a key below
+        it leaves the checksum as it is."""
+        cdef CrcText c
+        cdef bint more_bids = True, more_asks = True
         cdef Py_ssize_t j
         cdef Cursor cb, ca
         cdef double key, amount
         cdef PyObject* pt
         cdef PyObject* at
-        if not self.keep_texts:
-            raise ValueError("checksums need level texts: make the book with keep_texts=True")
+        c.crc = CRC_XOR
+        c.n = 0
+        c.first = True
         cursor_start(&self.bids, &cb)
         cursor_start(&self.asks, &ca)
+        cdef double bid_last = -INFINITY, ask_last = -INFINITY
         for j in range(levels):
             if more_bids:
                 more_bids = cursor_next(&self.bids, &cb, &key, &amount, &pt, &at)
                 if more_bids:
-                    crc_text(&crc, pt, &first)
-                    crc_text(&crc, at, &first)
+                    crc_text(&c, pt)
+                    crc_text(&c, at)
+                    if j == levels - 1:
+                        bid_last = key
             if more_asks:
                 more_asks = cursor_next(&self.asks, &ca, &key, &amount, &pt, &at)
                 if more_asks:
-                    crc_text(&crc, pt, &first)
-                    crc_text(&crc, at, &first)
-        return as_signed(crc ^ CRC_XOR)
+                    crc_text(&c, pt)
+                    crc_text(&c, at)
+                    if j == levels - 1:
+                        ask_last = key
+        if bid_floor != NULL:
+            bid_floor[0] = bid_last
+            ask_floor[0] = ask_last
+        return as_signed(crc_update(c.crc, c.buf, c.n) ^ CRC_XOR)
 
 
 # ================================================================ book_snapshot rows
@@ -961,3 +1036,7 @@ cdef class TopBuffer:
         out = self._arrays[:, : self.n].copy()
         self.n = 0
         return (out[0], out[1], out[2], out[3])
+
+
+include "_book_sync.pxi"
+include "_book_core.pxi"
