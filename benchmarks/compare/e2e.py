@@ -87,9 +87,12 @@ class Pump:
         server, items, i = self.server, self.items, 0
         self.running = True
         while self.running:
+            try:  # never write past the client's flow control; look at ``running`` meanwhile
+                await asyncio.wait_for(server.drain(), 0.05)
+            except asyncio.TimeoutError:
+                continue
             server.publish_many(items[i : i + PUMP_BATCH])
             i = (i + PUMP_BATCH) % len(items)
-            await server.drain()
             await asyncio.sleep(0)
 
 

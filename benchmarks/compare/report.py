@@ -328,7 +328,7 @@ def charts(results: list[dict], img: Path) -> list[tuple[str, str]]:
         ax.set_xticklabels(groups, rotation=20, ha="right")
         if log:
             ax.set_yscale("log")
-        ax.legend()
+        ax.legend(fontsize=8)
         ax.grid(axis="y", alpha=0.3)
 
     def save(fig, name: str, caption: str) -> None:
@@ -343,7 +343,7 @@ def charts(results: list[dict], img: Path) -> list[tuple[str, str]]:
         decode.setdefault(r["workload"], {})[r["contender"]] = r
     e2e = {r["contender"]: r for r in _ok(results, "e2e")}
     if decode:
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [3, 1]})
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 1.4]})
         workloads = list(decode)
         names = [c for c in ("compiled", "legacy", "msgspec", "cryptofeed") if any(c in decode[w] for w in workloads)]
         bars(ax1, workloads, {c: [decode[w].get(c, {}).get("frames_per_s") for w in workloads] for c in names},
@@ -354,7 +354,7 @@ def charts(results: list[dict], img: Path) -> list[tuple[str, str]]:
         if e2e:
             names2 = [c for c in ("new", "legacy") if c in e2e]
             bars(ax2, ["rows into sinks"], {c: [e2e[c]["rows_per_s"]] for c in names2}, fmt=lambda v: _rate(v).replace("/s", ""))
-        ax2.set_title("End to end\n(loopback WS → ClickHouse + NATS + Redis)", fontsize=10)
+        ax2.set_title("End to end\n(WS → ClickHouse, NATS, Redis)", fontsize=10)
         ax2.set_xlabel("")
         ax2.set_ylabel("records per second (log scale)")
         save(fig, "compare_throughput.png", "Throughput per contender: decode per workload, and end to end")
