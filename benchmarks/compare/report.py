@@ -394,6 +394,8 @@ def charts(results: list[dict], img: Path) -> list[tuple[str, str]]:
             samples = r.get("rss_samples") or []
             if samples:
                 ax.plot([t for t, _ in samples], [b / 2**20 for _, b in samples], label=_label(c), color=COLORS.get(c))
+                ax.axvline(r["feed_seconds"], linestyle="--", linewidth=1, color=COLORS.get(c),
+                           label=f"feed stopped ({_label(c)}); then drain and exit")
         ax.set_title("Resident memory of each contender during the end-to-end run")
         ax.set_xlabel("seconds since the feed started")
         ax.set_ylabel("RSS (MiB)")
@@ -451,15 +453,21 @@ def render(data: dict, image_prefix: str, written: list[tuple[str, str]]) -> str
         *memory_lines(results), "", images.get("compare_bytes_per_record.png", ""), "",
         "### Sink throughput", "", *sinks_lines(results), "",
         "### End to end", "",
-        "The simulator (binance_usdm: trade, bookTicker and depth@100ms of BTCUSDT and ETHUSDT, generated as fast "
-        "as the client reads) over loopback WebSocket into private ClickHouse, NATS JetStream and Redis servers. "
-        "The new node: `python -m marketprism_fast run --config ...`; the old design: its collector on the same "
-        "streams. Rows/s counts every row in ClickHouse from the feed's start until the contender exited after "
-        "SIGTERM (drained). The simulator runs in the driving process: its own rate is a ceiling for the new node.",
+        "The simulator (`marketprism_fast.sim`, binance_usdm: the trade and bookTicker streams of BTCUSDT and "
+        "ETHUSDT; 60 k frames made by its generator beforehand, then sent over and over through its routing and "
+        "framing as fast as the client reads) over loopback WebSocket into private ClickHouse, NATS JetStream and "
+        "Redis servers (`tests/servers.py`). The new node: `python -m marketprism_fast run --config ...` with all "
+        "three sinks; the old design: its collector on the same streams and servers. Rows/s counts every row in "
+        "ClickHouse from the feed's start until the contender exited after SIGTERM (written and drained). The "
+        "simulator runs in the driving process on the same two cores as the contender and the three servers.",
         "", *e2e_lines(results), "", images.get("compare_rss.png", ""), "",
         "### Under faults", "",
-        "A paced feed both contenders keep up with, and the same faults at the same moments; every data frame "
-        "written to a connection is kept by the simulator and compared key by key with ClickHouse.", "",
+        "The simulator's generator paced at a rate both contenders keep up with (trade, bookTicker and depth@100ms "
+        "of two symbols), the same faults at the same moments; every data frame written to a connection is kept by "
+        "the simulator, and the records it holds are compared key by key with the rows in ClickHouse (trades by "
+        "symbol and trade id, quotes by symbol and update id, book levels by symbol, update id, side and price). "
+        "Frames published while a contender is disconnected reach no connection and are not counted (a venue does "
+        "not resend them either); frames written to a connection just before it dropped are.", "",
         *fault_lines(results), "", images.get("compare_faults.png", ""), "",
     ]
     return "\n".join(p for p in parts if p is not None) + "\n"
