@@ -107,6 +107,16 @@ def rss_of(pid: int) -> int | None:
     return None
 
 
+def cpu_seconds_of(pid: int) -> float | None:
+    """User + system CPU time of a running process (``/proc/PID/stat``)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def node_config(path: Path, mode: str, sim_ws: str, sim_rest: str, ch, nats, redis, http_port: int) -> Path:
     config = {
         "node": {"name": "bench", "flush_interval_seconds": 0.5},
@@ -267,6 +277,7 @@ async def run(case: dict) -> dict:
                     await wait_for(lambda: bool(node_status(http_port).get("sinks")), 30.0, "the node's /status", proc)
                 await asyncio.sleep(0.5)  # the node's depth snapshots and the old collector's table setup
                 samples: list[tuple[float, int]] = []
+                cpu = [cpu_seconds_of(proc.pid) or 0.0, 0.0]  # at the feed's start, the last reading
                 events: list[tuple[float, str]] = []
                 if mode == "throughput":
                     pump = Pump(server, generator)
@@ -278,9 +289,11 @@ async def run(case: dict) -> dict:
 
                 async def sample() -> None:
                     while True:
-                        rss = rss_of(proc.pid)
+                        rss, used = rss_of(proc.pid), cpu_seconds_of(proc.pid)
                         if rss is not None:
                             samples.append((time.monotonic() - t0, rss))
+                        if used is not None:
+                            cpu[1] = used
                         await asyncio.sleep(SAMPLE_INTERVAL_S)
 
                 sampler = asyncio.create_task(sample())
@@ -329,6 +342,9 @@ async def run(case: dict) -> dict:
             }
             rows = sum(result["rows"].values())
             result["rows_per_s"] = rows / t_exit if t_exit else 0.0
+            # CPU the contender used from the feed's start to its last sample (~0.2 s before it exited)
+            result["cpu_seconds"] = max(0.0, cpu[1] - cpu[0])
+            result["cpu_us_per_row"] = result["cpu_seconds"] / rows * 1e6 if rows else None
             frames = counters.get("frames") or 0
             result["frames_per_s"] = frames / t_exit if t_exit else 0.0
             if mode == "faults":

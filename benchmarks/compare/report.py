@@ -219,8 +219,9 @@ def encode_lines(results: list[dict]) -> list[str]:
     for sink, c in by.items():
         n, o = c.get("compiled", {}), c.get("legacy", {})
         b = lambda r: f"{r['bytes_per_record']:.1f}" if r.get("bytes_per_record") else "–"  # noqa: E731
+        times = "different work" if sink == "redis" else _times(n.get("records_per_s"), o.get("records_per_s"))
         lines.append(f"| {sink} | {what[sink][0]} | {_rate(n.get('records_per_s'))} | {b(n)} | {what[sink][1]} "
-                     f"| {_rate(o.get('records_per_s'))} | {b(o)} | {_times(n.get('records_per_s'), o.get('records_per_s'))} |")
+                     f"| {_rate(o.get('records_per_s'))} | {b(o)} | {times} |")
     return lines
 
 
@@ -247,17 +248,26 @@ def sinks_lines(results: list[dict]) -> list[str]:
 
 def e2e_lines(results: list[dict]) -> list[str]:
     lines = ["| contender | feed | frames read | frames/s | rows in ClickHouse | rows/s (feed start → drained) "
-             "| peak RSS | exit |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| CPU µs/row | peak RSS | exit |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         if r.get("section") != "e2e":
             continue
         if r.get("status") != "ok":
-            lines.append(f"| {_label(r['contender'])} | failed: {r.get('reason', '')[:200]} | | | | | | |")
+            lines.append(f"| {_label(r['contender'])} | failed: {r.get('reason', '')[:200]} | | | | | | | |")
             continue
         rows = sum(r["rows"].values())
+        cpu = f"{r['cpu_us_per_row']:.1f}" if r.get("cpu_us_per_row") else "–"
         lines.append(f"| {_label(r['contender'])} | {r['feed_seconds']:.0f} s | {r['counters'].get('frames', 0):,} "
                      f"| {_rate(r['frames_per_s'])} | {rows:,} ({', '.join(f'{k} {v:,}' for k, v in r['rows'].items())}) "
-                     f"| {_rate(r['rows_per_s'])} | {r['peak_rss_bytes'] / 2**20:.0f} MB | {r['exit_status']} |")
+                     f"| {_rate(r['rows_per_s'])} | {cpu} | {r['peak_rss_bytes'] / 2**20:.0f} MB | {r['exit_status']} |")
+    done = {r["contender"]: r for r in results if r.get("section") == "e2e" and r.get("status") == "ok"}
+    if {"new", "legacy"} <= done.keys() and done["new"].get("cpu_us_per_row") and done["legacy"].get("cpu_us_per_row"):
+        lines += ["", f"CPU per row, a measure the machine's load disturbs less than rates: the old design uses "
+                  f"{done['legacy']['cpu_us_per_row'] / done['new']['cpu_us_per_row']:.0f}× the new node's "
+                  "(the contender's process only; the servers' and the simulator's CPU are not counted). Busy share of "
+                  "one core over the run: " + ", ".join(f"{_label(c)} {done[c]['cpu_seconds'] / done[c]['run_seconds']:.0%}"
+                                                      for c in ("new", "legacy"))
+                  + " — a node well below 100 % was waiting for frames: the feed, not the node, set its rate."]
     return lines
 
 
