@@ -329,7 +329,7 @@ def charts(results: list[dict], img: Path) -> list[tuple[str, str]]:
             xs = [g + (i - (n - 1) / 2) * width for g in range(len(groups))]
             vals = [v if v is not None else 0 for v in values]
             drawn = ax.bar(xs, vals, width, label=_label(name), color=COLORS.get(name))
-            if fmt:
+            if fmt and len(groups) * n <= 24:  # beyond that the numbers overlap; the tables hold them
                 for rect, v in zip(drawn, values):
                     if v is not None:
                         ax.annotate(fmt(v), (rect.get_x() + rect.get_width() / 2, max(rect.get_height(), 0)),
@@ -353,8 +353,9 @@ def charts(results: list[dict], img: Path) -> list[tuple[str, str]]:
         decode.setdefault(r["workload"], {})[r["contender"]] = r
     e2e = {r["contender"]: r for r in _ok(results, "e2e")}
     if decode:
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 1.4]})
         workloads = list(decode)
+        wide = max(13.0, 0.9 * len(workloads) + 6)
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(wide, 5), gridspec_kw={"width_ratios": [wide - 4, 4]})
         names = [c for c in ("compiled", "legacy", "msgspec", "cryptofeed") if any(c in decode[w] for w in workloads)]
         bars(ax1, workloads, {c: [decode[w].get(c, {}).get("frames_per_s") for w in workloads] for c in names},
              fmt=lambda v: _rate(v).replace("/s", ""))
@@ -369,7 +370,7 @@ def charts(results: list[dict], img: Path) -> list[tuple[str, str]]:
         ax2.set_ylabel("records per second (log scale)")
         save(fig, "compare_throughput.png", "Throughput per contender: decode per workload, and end to end")
 
-        fig, ax = plt.subplots(figsize=(11, 4.8))
+        fig, ax = plt.subplots(figsize=(max(11.0, 0.9 * len(workloads) + 2), 4.8))
         bars(ax, workloads, {c: [decode[w][c]["us_per_frame"] if c in decode[w] else None for w in workloads] for c in names},
              fmt=lambda v: f"{v:.2f}" if v < 10 else f"{v:.0f}")
         ax.set_title("Decode cost per frame, per venue and kind")
