@@ -15,7 +15,9 @@ workload's ratio is compiled frames/s over the contender's, each the median of i
 the contenders' timed units (whole passes over the workload, about 0.2 s) alternate
 (compiled, msgspec, ..., then the next round), and each ratio is the median over rounds of compiled/contender within the round:
 what a slow moment of the machine does to one pass it does to its neighbours too. The
-10th-90th percentile of those per-round ratios is reported as the spread.
+10th-90th percentile of those per-round ratios is reported as the spread. Times there are
+the process's CPU time (single-threaded work, no I/O): slices that other processes take from
+a shared core are not counted.
 """
 
 from __future__ import annotations
@@ -100,16 +102,16 @@ def interleaved(workload: str, rounds: int) -> list[dict]:
     out: dict[str, list[float]] = {c.name: [] for c in contenders}
     passes: dict[str, int] = {}
     for c in contenders:  # warm-up, and passes per timed unit (about UNIT_SECONDS)
-        start = time.perf_counter()
+        start = time.process_time()
         c.run(work.chunks)
-        passes[c.name] = max(1, round(UNIT_SECONDS / (time.perf_counter() - start)))
+        passes[c.name] = max(1, round(UNIT_SECONDS / (time.process_time() - start)))
     for _ in range(rounds):
         for c in contenders:
             n = passes[c.name]
-            start = time.perf_counter()
+            start = time.process_time()
             for _ in range(n):
                 c.run(work.chunks)
-            out[c.name].append(n * len(work.frames) / (time.perf_counter() - start))
+            out[c.name].append(n * len(work.frames) / (time.process_time() - start))
     return [{"workload": workload, "contender": name, "frames": len(work.frames), "rates": rates,
              "frames_per_s": statistics.median(rates)} for name, rates in out.items()]
 

@@ -10,6 +10,8 @@ the best bid and ask are read. Workloads:
   message) on its REST snapshot, counted per level change as well.
 
 ``test_side_by_side`` times both books on the same messages in one run and records the ratio.
+Times are CPU time (``time.process_time``: single-threaded work, no I/O), so that slices
+taken by other processes on a shared core are not counted.
 """
 
 from __future__ import annotations
@@ -101,9 +103,9 @@ def run_engine(work: Workload) -> float:
     book = LevelBook()
     book.apply(work.seed, 0, work.seed.n)
     best = np.empty((work.messages, 4))
-    start = time.perf_counter()
+    start = time.process_time()
     book.apply_messages(work.rows, work.starts, best)
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def run_engine_top(work: Workload, depth: int = 20) -> float:
@@ -112,9 +114,9 @@ def run_engine_top(work: Workload, depth: int = 20) -> float:
     book.apply(work.seed, 0, work.seed.n)
     best = np.empty((work.messages, 4))
     top = TopBuffer(depth, capacity=work.messages)
-    start = time.perf_counter()
+    start = time.process_time()
     book.apply_messages(work.rows, work.starts, best, top)
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def price_ladder():
@@ -134,9 +136,9 @@ def run_ladder(work: Workload, depth: int = 0) -> float:
     ladder.apply_messages(*seed_rows, np.array([0, len(seed_rows[0])], dtype=np.int64), np.empty((1, 4)))
     best = np.empty((work.messages, 4))
     top = np.empty((work.messages, 4 * depth)) if depth else None
-    start = time.perf_counter()
+    start = time.process_time()
     ladder.apply_messages(work.side, work.price, work.amount, work.starts, best, top)
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def run_sorted_dict(work: Workload) -> float:
@@ -144,7 +146,7 @@ def run_sorted_dict(work: Workload) -> float:
     for s, p, a in work.python_seed:
         (bids if s == 1 else asks)[p] = a
     best = []
-    start = time.perf_counter()
+    start = time.process_time()
     for message in work.python_messages:
         for s, p, a in message:
             levels = bids if s == 1 else asks
@@ -153,7 +155,7 @@ def run_sorted_dict(work: Workload) -> float:
             else:
                 levels[p] = a
         best.append((bids.peekitem(-1) if bids else None, asks.peekitem(0) if asks else None))
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def best_of(runner, work: Workload, rounds: int) -> float:

@@ -50,6 +50,7 @@ cdef extern from "Python.h":
 cdef extern from *:
     int __builtin_clzll(unsigned long long) nogil
     int __builtin_ctzll(unsigned long long) nogil
+    void __builtin_prefetch(const void* p) nogil
 
 DEFAULT_MAX_LEVELS = 10_000
 DEFAULT_LADDER_WIDTH = 1024
@@ -200,9 +201,13 @@ cdef int levels_insert_at(Levels* s, Py_ssize_t i, double key, double amount,
 
 # ================================================================ ladder: one slot per tick
 
+cdef struct LadderSlot:  # key and amount side by side: a level change touches one cache line
+    double key  # the exact key of the level in an occupied slot
+    double amount
+
+
 cdef struct Ladder:
-    double* keys  # the exact key of the level in each occupied slot
-    double* amounts
+    LadderSlot* slots
     PyObject** price_texts
     PyObject** amount_texts
     uint64_t* bits  # occupancy
@@ -213,10 +218,9 @@ cdef struct Ladder:
 
 
 cdef int ladder_alloc(Ladder* lad, Py_ssize_t width, bint texts) except -1:
-    lad.keys = <double*>PyMem_Malloc(width * sizeof(double))
-    lad.amounts = <double*>PyMem_Malloc(width * sizeof(double))
+    lad.slots = <LadderSlot*>PyMem_Malloc(width * sizeof(LadderSlot))
     lad.bits = <uint64_t*>PyMem_Malloc((width // 64) * sizeof(uint64_t))
-    if lad.keys == NULL or lad.amounts == NULL or lad.bits == NULL:
+    if lad.slots == NULL or lad.bits == NULL:
         raise MemoryError()
     if texts:
         lad.price_texts = <PyObject**>PyMem_Malloc(width * sizeof(PyObject*))
@@ -271,7 +275,14 @@ cdef inline Py_ssize_t ladder_next(const Ladder* lad, Py_ssize_t i) noexcept nog
 cdef inline void ladder_put(Ladder* lad, Py_ssize_t i, double key, double amount,
                             PyObject* price_text, PyObject* amount_text, bint owned) noexcept:
     lad.bits[i >> 6] |= (<uint64_t>1) << (i & 63)
-    store_level(lad.keys, lad.amounts, lad.price_texts, lad.amount_texts, i, key, amount, price_text, amount_text, owned)
+    lad.slots[i].key = key
+    lad.slots[i].amount = amount
+    if lad.price_texts != NULL:
+        if not owned:
+            Py_XINCREF(price_text)
+            Py_XINCREF(amount_text)
+        lad.price_texts[i] = price_text
+        lad.amount_texts[i] = amount_text
     lad.count += 1
     if i > lad.top:
         lad.top = i
@@ -302,8 +313,7 @@ cdef void ladder_release_all(Ladder* lad) noexcept:
 
 cdef void ladder_free(Ladder* lad) noexcept:
     ladder_release_all(lad)
-    PyMem_Free(lad.keys)
-    PyMem_Free(lad.amounts)
+    PyMem_Free(lad.slots)
     PyMem_Free(lad.bits)
     PyMem_Free(lad.price_texts)
     PyMem_Free(lad.amount_texts)
@@ -335,9 +345,9 @@ cdef inline Py_ssize_t side_count(const Side* s) noexcept nogil:
 
 cdef inline bint side_best(const Side* s, double* key, double* amount) noexcept nogil:
     cdef bint in_ladder = s.lad.count > 0
-    if in_ladder and (s.far.n == 0 or s.lad.keys[s.lad.top] > s.far.keys[s.far.n - 1]):
-        key[0] = s.lad.keys[s.lad.top]
-        amount[0] = s.lad.amounts[s.lad.top]
+    if in_ladder and (s.far.n == 0 or s.lad.slots[s.lad.top].key > s.far.keys[s.far.n - 1]):
+        key[0] = s.lad.slots[s.lad.top].key
+        amount[0] = s.lad.slots[s.lad.top].amount
         return True
     if s.far.n:
         key[0] = s.far.keys[s.far.n - 1]
@@ -359,9 +369,9 @@ cdef inline void cursor_start(const Side* s, Cursor* c) noexcept nogil:
 cdef inline bint cursor_next(const Side* s, Cursor* c, double* key, double* amount,
                              PyObject** price_text, PyObject** amount_text) noexcept nogil:
     """The next level from the top down; False when the side is exhausted."""
-    if c.slot >= 0 and (c.j < 0 or s.lad.keys[c.slot] > s.far.keys[c.j]):
-        key[0] = s.lad.keys[c.slot]
-        amount[0] = s.lad.amounts[c.slot]
+    if c.slot >= 0 and (c.j < 0 or s.lad.slots[c.slot].key > s.far.keys[c.j]):
+        key[0] = s.lad.slots[c.slot].key
+        amount[0] = s.lad.slots[c.slot].amount
         if s.lad.price_texts != NULL:
             price_text[0] = s.lad.price_texts[c.slot]
             amount_text[0] = s.lad.amount_texts[c.slot]
@@ -389,9 +399,9 @@ cdef int side_recentre(Side* s, double anchor, Py_ssize_t width) except -1:
     # merge ladder and far store in ascending key order; references move, counts stay
     i = ladder_next(lad, 0)
     while i >= 0 or j < s.far.n:
-        if i >= 0 and (j >= s.far.n or lad.keys[i] < s.far.keys[j]):
-            merged.keys[k] = lad.keys[i]
-            merged.amounts[k] = lad.amounts[i]
+        if i >= 0 and (j >= s.far.n or lad.slots[i].key < s.far.keys[j]):
+            merged.keys[k] = lad.slots[i].key
+            merged.amounts[k] = lad.slots[i].amount
             if texts:
                 merged.price_texts[k] = lad.price_texts[i]
                 merged.amount_texts[k] = lad.amount_texts[i]
@@ -405,8 +415,7 @@ cdef int side_recentre(Side* s, double anchor, Py_ssize_t width) except -1:
             j += 1
         k += 1
     if width != lad.width:  # the references moved to ``merged``: free the arrays only
-        PyMem_Free(lad.keys)
-        PyMem_Free(lad.amounts)
+        PyMem_Free(lad.slots)
         PyMem_Free(lad.bits)
         PyMem_Free(lad.price_texts)
         PyMem_Free(lad.amount_texts)
@@ -436,7 +445,7 @@ cdef int side_recentre(Side* s, double anchor, Py_ssize_t width) except -1:
 
 cdef int side_remove_worst(Side* s) except -1:
     cdef Py_ssize_t low = ladder_next(&s.lad, 0) if s.lad.width and s.lad.count else -1
-    if low >= 0 and (s.far.n == 0 or s.lad.keys[low] < s.far.keys[0]):
+    if low >= 0 and (s.far.n == 0 or s.lad.slots[low].key < s.far.keys[0]):
         ladder_remove(&s.lad, low)
     else:
         s.far_in_window -= slot_of(s, s.far.keys[0]) >= 0
@@ -448,7 +457,7 @@ cdef double side_worst(const Side* s) noexcept nogil:
     cdef Py_ssize_t low = ladder_next(&s.lad, 0) if s.lad.width and s.lad.count else -1
     cdef double worst = INFINITY
     if low >= 0:
-        worst = s.lad.keys[low]
+        worst = s.lad.slots[low].key
     if s.far.n and s.far.keys[0] < worst:
         worst = s.far.keys[0]
     return worst
@@ -460,11 +469,11 @@ cdef int side_set(Side* s, double key, double amount, PyObject* price_text, PyOb
     cdef Py_ssize_t slot = slot_of(s, key), i
     cdef Ladder* lad = &s.lad
     cdef double best_key, best_amount
-    if slot >= 0 and ladder_has(lad, slot) and lad.keys[slot] == key:
+    if slot >= 0 and ladder_has(lad, slot) and lad.slots[slot].key == key:
         if amount == 0.0:
             ladder_remove(lad, slot)
         else:
-            lad.amounts[slot] = amount
+            lad.slots[slot].amount = amount
             replace_texts(lad.price_texts, lad.amount_texts, slot, price_text, amount_text)
         return 0
     if slot < 0 or s.far_in_window:
@@ -600,6 +609,7 @@ cdef extern from "Python.h":
 
 cdef enum:
     CRC_BUFFER = 2048
+    TEXT_BLOCK = 128  # level texts gathered before their bytes are read (100 for OKX's 25 levels)
 
 
 cdef struct CrcText:  # the checksum's input, ``text:text:...``, gathered and CRC'd in large runs
@@ -975,21 +985,37 @@ cdef class LevelBook:
         cursor_start(&self.bids, &cb)
         cursor_start(&self.asks, &ca)
         cdef double bid_last = -INFINITY, ask_last = -INFINITY
+        cdef PyObject* texts[TEXT_BLOCK]
+        cdef Py_ssize_t k, count = 0
+        # the texts in checksum order, each asked for as it is found (their cache misses
+        # overlap), their bytes read a block later
         for j in range(levels):
+            if count > TEXT_BLOCK - 4:
+                for k in range(count):
+                    crc_text(&c, texts[k])
+                count = 0
             if more_bids:
                 more_bids = cursor_next(&self.bids, &cb, &key, &amount, &pt, &at)
                 if more_bids:
-                    crc_text(&c, pt)
-                    crc_text(&c, at)
+                    texts[count] = pt
+                    texts[count + 1] = at
+                    __builtin_prefetch(pt)
+                    __builtin_prefetch(at)
+                    count += 2
                     if j == levels - 1:
                         bid_last = key
             if more_asks:
                 more_asks = cursor_next(&self.asks, &ca, &key, &amount, &pt, &at)
                 if more_asks:
-                    crc_text(&c, pt)
-                    crc_text(&c, at)
+                    texts[count] = pt
+                    texts[count + 1] = at
+                    __builtin_prefetch(pt)
+                    __builtin_prefetch(at)
+                    count += 2
                     if j == levels - 1:
                         ask_last = key
+        for k in range(count):
+            crc_text(&c, texts[k])
         if bid_floor != NULL:
             bid_floor[0] = bid_last
             ask_floor[0] = ask_last

@@ -11,9 +11,6 @@ from cpython.unicode cimport PyUnicode_DecodeUTF8
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
 
-cdef extern from *:
-    void __builtin_prefetch(const void* p) nogil
-
 cdef enum:
     STOP_NONE = 0
     STOP_NEW_SYMBOL = 1  # the message's instrument has no SymbolBook bound yet
