@@ -449,8 +449,9 @@ def render(data: dict, image_prefix: str, written: list[tuple[str, str]]) -> str
         "### Targets", "", *targets_lines(r), "",
         "### Throughput", "", images.get("compare_throughput.png", ""), "",
         "### Decode per venue and kind", "",
-        "Real recorded frames held in memory; each contender's records are the same columns (the decode "
-        "benchmarks check them value for value). Rate: median pass.", "",
+        "Real recorded frames held in memory; each contender's records are the same columns (`benchmarks/test_bench_decode.py` checks them "
+        "value for value). Rate: the median pass in CPU time of the contender's process "
+        "(the same for book updates and encoding).", "",
         *decode_lines(results), "", images.get("compare_us_per_frame.png", ""), "",
         "### Book updates", "", *book_lines(results), "",
         "### Batch encoding per sink", "",
