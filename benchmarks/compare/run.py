@@ -81,7 +81,8 @@ class Progress:
         if self.enabled:
             elapsed = time.monotonic() - self.started
             line = f"[{self.done + 1:>3}/{self.total}] {elapsed:5.0f} s  {what}"
-            sys.stderr.write("\r\033[K" + line[: os.get_terminal_size(2).columns - 1])
+            columns = os.get_terminal_size(2).columns or 100  # 0 when the terminal does not say
+            sys.stderr.write("\r\033[K" + line[: columns - 1])
             sys.stderr.flush()
 
     def step(self) -> None:
