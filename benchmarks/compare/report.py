@@ -143,7 +143,7 @@ def facts_lines(facts: dict) -> list[str]:
         "beside this run, so absolute numbers are noisy; the ratios compare contenders measured one right after "
         "the other in the same run.",
         "- Packages: " + ", ".join(f"{k} {v}" for k, v in pk.items()),
-        "- Servers: " + ", ".join(f"{v}" for v in sv.values()),
+        "- Servers: " + ", ".join(f"{v}".rstrip(".") for v in sv.values()),
     ]
 
 
