@@ -53,6 +53,12 @@ step .venv/bin/python -m pip install -q --upgrade pip
 # Build requirements first, then the project without build isolation (one build, in place).
 step .venv/bin/python -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=2.0" "picows>=2.3"
 step .venv/bin/python -m pip install -q --no-build-isolation -e ".[test]"
+# Optional comparison contenders (the `bench` extra: cryptofeed, pysimdjson); the comparison
+# skips one that is absent with a message, so a failed install is reported, not fatal.
+.venv/bin/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"].get("bench", [])))' > .venv/bench-requirements.txt
+if [ -s .venv/bench-requirements.txt ] && ! .venv/bin/python -m pip install -q -r .venv/bench-requirements.txt >>"$LOG" 2>&1; then
+    echo "setup: the optional benchmark contenders ($(tr '\n' ' ' < .venv/bench-requirements.txt)) did not install; the comparison skips them"
+fi
 # The editable install builds the extensions; build in place too so that a plain checkout
 # (tests run from the source tree) always imports the current compiled core.
 step .venv/bin/python setup.py -q build_ext --inplace

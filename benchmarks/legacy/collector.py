@@ -14,9 +14,19 @@ loopback WebSocket feed and into the same servers as the new node:
 * **NATS**: one JSON message per record, published to JetStream and awaited before the next
   (the old collector's publisher, ``market.{exchange}.{symbol}.{type}`` subjects);
 * **ClickHouse**: rows as dicts, inserted row-wise (``INSERT ... VALUES`` with a list of
-  dicts) every 1000 rows (the old ingestion service's direct writes).
+  dicts) every 1000 rows (the old ingestion service's direct writes); a failed insert is
+  logged and its rows dropped, as the old service did;
+* **Redis** (``--redis``): the latest value of each (kind, exchange, symbol) as the record's
+  JSON, one awaited ``SET`` per record. The old services' files at hand show no Redis
+  writer; this is the same per-record style as the rest of their path, so that both
+  contenders feed the same three servers in the end-to-end run;
+* **errors**: a frame that does not parse is logged and skipped (one counter); a dropped
+  connection is reconnected after one second, re-subscribing by URL, as the old collector's
+  ``websockets`` loop did (``async for ws in connect(...)``).
 
-Run in its own process by the comparison runner; prints one JSON line of counters at the end.
+Tables: the project's own DDL for the server (``--create-tables``), so both contenders'
+rows are counted by the same queries. Run in its own process by the comparison runner until
+``--seconds`` pass or SIGTERM; prints one JSON line of counters at the end.
 
     python benchmarks/legacy/collector.py --ws-url ws://127.0.0.1:PORT/stream?streams=... \\
         --venue binance_usdm --nats nats://127.0.0.1:4222 --clickhouse 127.0.0.1:9000 --seconds 10
@@ -27,8 +37,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import time
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -46,7 +58,7 @@ from contenders.legacy_binance import (  # noqa: E402
 from marketprism_fast.records import kind as kind_of  # noqa: E402
 
 INSERT_ROWS = 1000
-TABLES = {"trade": "trades", "book_delta": "book_deltas", "quote": "quotes", "kline": "klines", "funding_rate": "funding_rates"}
+RECONNECT_DELAY_S = 1.0
 
 
 class DictBook:
@@ -66,14 +78,19 @@ class DictBook:
 
 
 class LegacyCollector:
-    def __init__(self, venue: str, nats_url: str | None, clickhouse: str | None, database: str) -> None:
+    def __init__(self, venue: str, nats_url: str | None, clickhouse: str | None, database: str,
+                 redis_url: str | None = None, create_tables: bool = False) -> None:
         self.decoder = LegacyContender(venue)
         self.nats_url = nats_url
+        self.redis_url = redis_url
+        self.redis = None
+        self.create_tables = create_tables
         self.clickhouse = clickhouse
         self.database = database
         self.books: dict[str, DictBook] = {}
         self.rows: dict[str, list[dict]] = {}
-        self.counts = {"frames": 0, "records": 0, "published": 0, "inserted": 0, "errors": 0}
+        self.counts = {"frames": 0, "records": 0, "published": 0, "inserted": 0, "cached": 0, "errors": 0,
+                       "malformed": 0, "connects": 0, "dropped_rows": 0}
         self.latencies_ms: list[float] = []
         self.js = None
         self.client = None
@@ -93,21 +110,35 @@ class LegacyCollector:
 
             host, _, port = self.clickhouse.partition(":")
             self.client = Client(host=host, port=int(port or 9000), database=self.database)
+            if self.create_tables:
+                from marketprism_fast.sinks.clickhouse.ddl import ServerCapabilities, schema_statements
+
+                admin = Client(host=host, port=int(port or 9000))
+                version = admin.execute("SELECT version()")[0][0]
+                for statement in schema_statements(self.database, ServerCapabilities.from_version(version)):
+                    admin.execute(statement)
+                admin.disconnect()
+        if self.redis_url:
+            import redis.asyncio as redis
+
+            self.redis = redis.Redis.from_url(self.redis_url)
 
     async def on_frame(self, frame: bytes, received: float) -> None:
         self.counts["frames"] += 1
         records: list = []
-        message = json.loads(frame)
-        event = message.get("data", message)
-        etype = event.get("e")
-        if etype is None and all(k in event for k in ("u", "s", "b", "B", "a", "A")):
-            etype = "bookTicker"
-        handler = self.decoder._handlers.get(etype)
-        if handler is None:
+        try:
+            message = json.loads(frame)
+            event = message.get("data", message)
+            etype = event.get("e")
+            if etype is None and all(k in event for k in ("u", "s", "b", "B", "a", "A")):
+                etype = "bookTicker"
+            handler = self.decoder._handlers.get(etype)
+            if handler is None:
+                return
+            handler(event, self.decoder._symbol(event["s"]), datetime.fromtimestamp(received, tz=timezone.utc), records)
+        except Exception:  # noqa: BLE001 - the old collector logged a bad message and went on
+            self.counts["malformed"] += 1
             return
-        from datetime import datetime, timezone
-
-        handler(event, self.decoder._symbol(event["s"]), datetime.fromtimestamp(received, tz=timezone.utc), records)
         for record in records:
             self.counts["records"] += 1
             if isinstance(record, BookLevelRecord):
@@ -120,6 +151,12 @@ class LegacyCollector:
                     self.counts["published"] += 1
                 except Exception:  # noqa: BLE001 - the old publisher logged and went on
                     self.counts["errors"] += 1
+            if self.redis is not None:
+                try:
+                    await self.redis.set(f"legacy:{kind_name}:{record.exchange}:{record.symbol}", record.model_dump_json())
+                    self.counts["cached"] += 1
+                except Exception:  # noqa: BLE001
+                    self.counts["errors"] += 1
             if self.client is not None:
                 rows = self.rows.setdefault(kind_name, [])
                 rows.append(dict(_contract_values(record)))
@@ -131,34 +168,59 @@ class LegacyCollector:
         rows = self.rows.pop(kind_name, [])
         if not rows or self.client is None:
             return
-        names = ", ".join(kind_of(kind_name).column_names)
+        kind = kind_of(kind_name)
+        names = ", ".join(kind.column_names)
         try:
-            self.client.execute(f"INSERT INTO {TABLES[kind_name]} ({names}) VALUES", rows)
+            self.client.execute(f"INSERT INTO {kind.table} ({names}) VALUES", rows)
             self.counts["inserted"] += len(rows)
         except Exception:  # noqa: BLE001 - the old service dropped the batch with a log line
             self.counts["errors"] += 1
+            self.counts["dropped_rows"] += len(rows)
+            self.client.disconnect()
 
     async def close(self) -> None:
         for kind_name in list(self.rows):
             await self.insert(kind_name)
         if self.js is not None:
             await self.nc.close()
+        if self.redis is not None:
+            await self.redis.aclose()
 
 
 async def run(args: argparse.Namespace) -> dict:
     import websockets
 
-    collector = LegacyCollector(args.venue, args.nats, args.clickhouse, args.database)
+    collector = LegacyCollector(args.venue, args.nats, args.clickhouse, args.database, args.redis, args.create_tables)
     await collector.start()
-    deadline = time.monotonic() + args.seconds
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if args.ready_file:
+        Path(args.ready_file).write_text("ready\n")
+    deadline = time.monotonic() + args.seconds if args.seconds else float("inf")
     started = time.process_time()
-    async with websockets.connect(args.ws_url, max_size=None) as ws:
-        while time.monotonic() < deadline and (not args.frames or collector.counts["frames"] < args.frames):
+
+    def done() -> bool:
+        return stop.is_set() or time.monotonic() >= deadline or bool(args.frames and collector.counts["frames"] >= args.frames)
+
+    while not done():
+        try:
+            async with websockets.connect(args.ws_url, max_size=None, ping_interval=None, close_timeout=1) as ws:
+                collector.counts["connects"] += 1
+                while not done():
+                    try:
+                        frame = await asyncio.wait_for(ws.recv(), timeout=0.2)
+                    except asyncio.TimeoutError:
+                        continue
+                    await collector.on_frame(frame if isinstance(frame, bytes) else frame.encode(), time.time())
+        except (websockets.ConnectionClosed, OSError, websockets.InvalidHandshake):
+            pass  # the old loop reconnected after a pause
+        if not done():
             try:
-                frame = await asyncio.wait_for(ws.recv(), timeout=max(0.01, deadline - time.monotonic()))
-            except (asyncio.TimeoutError, websockets.ConnectionClosed):
-                break
-            await collector.on_frame(frame if isinstance(frame, bytes) else frame.encode(), time.time())
+                await asyncio.wait_for(stop.wait(), RECONNECT_DELAY_S)
+            except asyncio.TimeoutError:
+                pass
     await collector.close()
     lat = sorted(collector.latencies_ms) or [0.0]
     return {
@@ -175,7 +237,10 @@ def main() -> int:
     ap.add_argument("--nats", default=None, help="nats://host:port (JetStream); omit to skip publishing")
     ap.add_argument("--clickhouse", default=None, help="host:port (native); omit to skip inserts")
     ap.add_argument("--database", default="legacy")
-    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--redis", default=None, help="redis://host:port: latest value per record; omit to skip")
+    ap.add_argument("--create-tables", action="store_true", help="create the database and tables first")
+    ap.add_argument("--ready-file", default=None, help="written once connected to the sinks (for the runner)")
+    ap.add_argument("--seconds", type=float, default=10.0, help="stop after this long (0: until SIGTERM)")
     ap.add_argument("--frames", type=int, default=0, help="stop after this many frames (0: run for --seconds)")
     args = ap.parse_args()
     print(json.dumps(asyncio.run(run(args))))
