@@ -15,6 +15,7 @@ import sys
 from typing import IO
 
 from ..config import Config, load_config, require_runnable
+from . import bench
 from ..errors import ConfigurationError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -70,6 +71,8 @@ def add_commands(commands) -> None:
     )
     p.add_argument("--config", metavar="FILE", default=os.environ.get(CONFIG_VARIABLE), help=f"config file (default: ${CONFIG_VARIABLE})")
     _add_logging(p)
+
+    bench.add_parser(commands)
 
 
 def _setup_logging(args: argparse.Namespace, config: Config | None, stderr: IO[str]):
@@ -249,4 +252,5 @@ COMMANDS = {
     "record": _run_record,
     "sim": _run_sim,
     "consume": _run_consume,
+    "bench": bench.main,
 }
