@@ -18,10 +18,10 @@ from typing import IO, Sequence
 from . import __version__
 from .ddl import DEFAULT_DATABASE, LEGACY, MODERN, ServerCapabilities, render_schema
 from .errors import MarketPrismError
-from .normalize import DEFAULT_BOOK_DEPTH, DEFAULT_BOOK_INTERVAL_MS, NormalizeOptions, Normalizer
+from .offline.normalize import DEFAULT_BOOK_DEPTH, DEFAULT_BOOK_INTERVAL_MS, NormalizeOptions, Normalizer
+from .offline.writers import FORMATS, make_writer
 from .parsers import IMPLEMENTATIONS
 from .records import KIND_NAMES, VENUES
-from .writers import FORMATS, make_writer
 
 PROG = "marketprism_fast"
 EXIT_OK, EXIT_MALFORMED, EXIT_USAGE = 0, 1, 2

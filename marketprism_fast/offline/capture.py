@@ -25,7 +25,7 @@ from typing import BinaryIO, Callable, Iterator, Sequence
 
 import zstandard
 
-from .errors import InputError
+from ..errors import InputError
 
 STDIN = "-"
 COMPRESSED_SUFFIXES = (".zst", ".gz")

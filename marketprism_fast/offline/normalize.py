@@ -26,15 +26,15 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import orjson
 
-from . import parsers
-from .batch import Batch
+from .. import parsers
+from ..batch import Batch
+from ..errors import ConfigurationError
+from ..instruments import InstrumentRegistry
+from ..parsing import FrameStatus, Parser
+from ..records import KIND_NAMES, VENUES
+from ..refdata import load_metadata
+from ..symbols import SymbolMetadata
 from .capture import STDIN, Body, Clock, FrameReader, check_readable, iter_bodies, iter_lines, meta_path_for
-from .errors import ConfigurationError
-from .instruments import InstrumentRegistry
-from .parsing import FrameStatus, Parser
-from .records import KIND_NAMES, VENUES
-from .refdata import load_metadata
-from .symbols import SymbolMetadata
 from .writers import Chunk, RecordWriter
 
 DEFAULT_BOOK_DEPTH = 20
@@ -338,7 +338,7 @@ def load_refdata(paths: Sequence[str]) -> SymbolMetadata | None:
 
 def _make_book_builder(options: NormalizeOptions, instruments: InstrumentRegistry):
     try:
-        from .books import BookBuilder
+        from ..books import BookBuilder
     except ImportError as exc:
         raise ConfigurationError(f"--books: the book builder is not available ({exc})", field="books") from None
     depth = options.book_depth or DEFAULT_BOOK_DEPTH

@@ -20,9 +20,9 @@ from typing import IO, Any, Protocol, Sequence
 import numpy as np
 import orjson
 
-from .batch import Batch
-from .errors import ConfigurationError
-from .records import KIND_ORDER, LOW_CARDINALITY_TEXT, Column, Kind
+from ..batch import Batch
+from ..errors import ConfigurationError
+from ..records import KIND_ORDER, LOW_CARDINALITY_TEXT, Column, Kind
 
 FORMATS = ("jsonl", "csv", "parquet")
 FRAME_MODULUS = 2**32
