@@ -54,13 +54,15 @@ def extensions():
         args = ["-O3"]
     only = {s for s in os.environ.get("MPF_ONLY", "").split(",") if s}
     exts = []
-    for name in ("_parse", "_book"):
-        src = PKG / f"{name}.pyx"
-        if not src.exists() or (only and name not in only):
+    # Every .pyx of the package is an extension named after its path (marketprism_fast/a/_b.pyx
+    # -> marketprism_fast.a._b); MPF_ONLY names them by their last part.
+    for src in sorted(PKG.rglob("*.pyx")):
+        module = ".".join(src.relative_to(HERE).with_suffix("").parts)
+        if only and src.stem not in only:
             continue
         exts.append(
             Extension(
-                f"marketprism_fast.{name}",
+                module,
                 [str(src.relative_to(HERE))],
                 include_dirs=[np.get_include(), str(PKG)],
                 define_macros=macros,
@@ -70,7 +72,7 @@ def extensions():
     return cythonize(
         exts,
         compiler_directives=DEBUG_DIRECTIVES if DEBUG else RELEASE_DIRECTIVES,
-        include_path=[str(PKG)],
+        include_path=[str(HERE), str(PKG)],
         force=DEBUG,
     )
 

@@ -2,7 +2,10 @@
 
 A capture is a text file with one item per line (a WS frame or a REST body) exactly as
 received; ``.zst`` and ``.gz`` files are decompressed on the fly and ``-`` is standard
-input. Files are streamed line by line, never read whole.
+input. Files are streamed, never read whole: line by line (``iter_lines``), or in blocks of
+whole lines (``iter_blocks``, ``FrameReader.blocks``) that the compiled core splits and feeds
+without a Python object per line, the next block read and decompressed by a thread while
+the parser works on the current one.
 
 Receive times come from a meta file beside the capture (normalize-cli.md, "Meta pairing"):
 ``X.frames.jsonl[.zst|.gz]`` pairs with ``X.frames.meta.tsv[.zst|.gz]``, line i of the meta
@@ -16,22 +19,35 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import queue
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Sequence
 
+import numpy as np
 import zstandard
 
 from ..errors import InputError
+
+try:  # the compiled line reader (absent when the core is not built: Python does the same)
+    from ._lines import meta_times as _meta_times
+except ImportError:  # pragma: no cover - exercised only without the build
+    _meta_times = None
 
 STDIN = "-"
 COMPRESSED_SUFFIXES = (".zst", ".gz")
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_BYTES = 1 << 16
+# Decompressed bytes per block of whole lines: large enough that the per-block Python work
+# vanishes, small enough to stay in cache and bound memory.
+BLOCK_BYTES = 1 << 20
+# Blocks read ahead by the reading thread.
+READ_AHEAD_BLOCKS = 4
 
 Clock = Callable[[], int]  # wall-clock time in ns since the epoch
 
@@ -184,6 +200,88 @@ def iter_lines(path: str) -> Iterator[bytes]:
             stream.close()
 
 
+def iter_blocks(path: str, block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
+    """The capture's lines, many at a time: each block is whole lines, each ending in ``\n``
+    (a last line without one gets it: it is the same line for ``iter_lines``)."""
+    stream = open_lines(path)
+    read = getattr(stream, "read1", stream.read)  # what is there, without waiting for a full block
+    rest = b""
+    try:
+        while True:
+            data = read(block_bytes)
+            if not data:
+                break
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                rest += data
+                continue
+            yield rest + data[: cut + 1] if rest else data[: cut + 1]
+            rest = data[cut + 1 :]
+        if rest:
+            yield rest + b"\n"
+    except (OSError, EOFError, zstandard.ZstdError) as exc:
+        raise _unreadable(path, exc) from None
+    finally:
+        if path != STDIN:
+            stream.close()
+
+
+class _End:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+def read_ahead(blocks: Iterator[bytes], depth: int = READ_AHEAD_BLOCKS) -> Iterator[bytes]:
+    """``blocks`` produced by a thread, up to ``depth`` ahead of the consumer.
+
+    Reading and zstd/gzip decompression release the GIL, so they overlap the parser. An
+    error in the thread is raised here, in order; closing this generator stops the thread.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        end = _End()
+        try:
+            for block in blocks:
+                while not stop.is_set():
+                    try:
+                        q.put(block, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # handed to the consumer
+            end = _End(exc)
+        finally:
+            close = getattr(blocks, "close", None)
+            if close is not None and stop.is_set():
+                close()
+        while not stop.is_set():
+            try:
+                q.put(end, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    thread = threading.Thread(target=produce, name="capture-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if isinstance(item, _End):
+                if item.error is not None:
+                    raise item.error
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 def meta_path_for(path: str) -> str | None:
     """The existing meta file of a capture ``X.jsonl[.zst|.gz]`` -> ``X.meta.tsv[.zst|.gz]``.
 
@@ -235,6 +333,86 @@ def iter_meta_times(path: str) -> Iterator[int]:
             raise InputError(
                 f"{path} line {number}: first column {line[:40]!r} is not a receive time in seconds", path=path
             ) from None
+
+
+def meta_block_times(block: bytes, path: str, first_line: int) -> np.ndarray:
+    """Receive times (ns) of the lines of a meta block (whole lines) whose first line is
+    line ``first_line`` of ``path``."""
+    n = block.count(b"\n")
+    out = np.empty(n, dtype=np.int64)
+    at = pos = 0
+    while at < n:
+        if _meta_times is not None:
+            k, pos = _meta_times(block, pos, out, at)
+            at += k
+            if at >= n:
+                break
+        end = block.index(b"\n", pos)
+        line = block[pos:end]
+        try:
+            out[at] = parse_recv_time(line)
+        except InputError:
+            raise InputError(
+                f"{path} line {first_line + at}: first column {line[:40]!r} is not a receive time in seconds",
+                path=path,
+            ) from None
+        at += 1
+        pos = end + 1
+    return out
+
+
+class MetaTimes:
+    """The receive times of a meta file, handed out in runs of any length."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._blocks = iter_blocks(path)
+        self._times = np.empty(0, dtype=np.int64)
+        self._at = 0
+        self._lines = 0  # lines read so far
+        self.exhausted = False
+
+    def take(self, n: int) -> np.ndarray:
+        """The next (up to) ``n`` times; fewer only at the end of the file."""
+        parts = []
+        while n > 0:
+            if self._at >= len(self._times):
+                block = next(self._blocks, None)
+                if block is None:
+                    self.exhausted = True
+                    break
+                self._times = meta_block_times(block, self.path, self._lines + 1)
+                self._lines += len(self._times)
+                self._at = 0
+                continue
+            piece = self._times[self._at : self._at + n]
+            self._at += len(piece)
+            n -= len(piece)
+            parts.append(piece)
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+    def remaining(self) -> int:
+        """Lines left (reads the rest of the file)."""
+        left = len(self._times) - self._at
+        for block in self._blocks:
+            left += block.count(b"\n")
+        self._at = len(self._times)
+        self.exhausted = True
+        return left
+
+
+@dataclass
+class FrameBlock:
+    """Whole lines of a capture (each ending in ``\n``) and each line's receive time."""
+
+    data: bytes
+    ts: np.ndarray  # int64 ns, one per line
+    path: str
+
+    def __len__(self) -> int:
+        return len(self.ts)
 
 
 @dataclass
@@ -299,6 +477,48 @@ class FrameReader:
     def __iter__(self) -> Iterator[tuple[bytes, int]]:
         for path in self.paths:
             yield from iter_timed_lines(path, self.clock, self.stats)
+
+    def blocks(self, *, ahead: bool = True) -> Iterator[FrameBlock]:
+        """The same frames as iteration, in blocks of whole lines with their receive times.
+
+        Lines without a meta line are timed by the clock, once per line, as they are handed
+        out. With ``ahead``, a thread reads and decompresses the next blocks meanwhile.
+        """
+        for path in self.paths:
+            yield from self._timed_blocks(path, ahead)
+
+    def _timed_blocks(self, path: str, ahead: bool) -> Iterator[FrameBlock]:
+        stats = self.stats
+        meta_path = meta_path_for(path)
+        meta = MetaTimes(meta_path) if meta_path else None
+        stats.files += 1
+        blocks = iter_blocks(path)
+        source = read_ahead(blocks) if ahead and path != STDIN else blocks
+        warned = False
+        try:
+            for data in source:
+                n = data.count(b"\n")
+                stats.lines += n
+                ts = meta.take(n) if meta is not None and not meta.exhausted else np.empty(0, dtype=np.int64)
+                stats.timed_by_meta += len(ts)
+                if len(ts) < n:
+                    if meta is not None and not warned:
+                        warned = True
+                        stats.warnings.append(
+                            f"{meta_path} ends at line {stats.timed_by_meta}: later lines of {path} are timed at reading"
+                        )
+                    clocked = np.fromiter((self.clock() for _ in range(n - len(ts))), dtype=np.int64, count=n - len(ts))
+                    stats.timed_by_clock += len(clocked)
+                    ts = np.concatenate([ts, clocked]) if len(ts) else clocked
+                yield FrameBlock(data, ts, path)
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+        if meta is not None and not meta.exhausted:
+            extra = meta.remaining()
+            if extra:
+                stats.warnings.append(f"{meta_path} has {extra} more line(s) than {path}; they were ignored")
 
 
 @dataclass(frozen=True)

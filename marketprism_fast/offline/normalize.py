@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -37,6 +37,13 @@ from ..symbols import SymbolMetadata
 from .capture import STDIN, Body, Clock, FrameReader, check_readable, iter_bodies, iter_lines, meta_path_for
 from .writers import Chunk, RecordWriter
 
+try:  # the compiled parser's lines fed from a block in C (absent without the build)
+    from ._lines import feed_lines as _feed_lines
+except ImportError:  # pragma: no cover - exercised only without the build
+    _feed_lines = None
+
+_NO_LIMIT = np.iinfo(np.int64).max
+
 DEFAULT_BOOK_DEPTH = 20
 # Without --book-every-update, a symbol's book is emitted at most once per this much receive time.
 DEFAULT_BOOK_INTERVAL_MS = 1000
@@ -46,6 +53,8 @@ DEFAULT_CHUNK_FRAMES = 512
 PENDING_FRAMES = 20_000
 # Depth events remembered per unsynced symbol (a snapshot straddles a recent one).
 BUFFERED_EVENTS = 4096
+# The reference parser's loop reports progress every this many frames.
+PROGRESS_FRAMES = 16384
 
 
 @dataclass(frozen=True)
@@ -377,8 +386,64 @@ class Normalizer:
         self._seq = 0  # feed calls so far: the parser's next frame number (before wrapping)
         self._chunk_start = 0
         self._pending: _PendingSnapshot | None = None
+        # Called now and then with (frames read so far, the file being read or None).
+        self.progress: Callable[[int, str | None], None] | None = None
 
     def run(self, writer: RecordWriter) -> NormalizeSummary:
+        if self._compiled_lines():
+            return self._run_blocks(writer)
+        return self._run_frames(writer)
+
+    def _compiled_lines(self) -> bool:
+        if _feed_lines is None:
+            return False
+        from .. import _parse
+
+        return isinstance(self.parser, _parse.ParserBase)
+
+    def _run_blocks(self, writer: RecordWriter) -> NormalizeSummary:
+        """The compiled parser's loop: blocks of lines fed in C, Python only between
+        chunks and at snapshots."""
+        opts = self.options
+        statuses = np.zeros(3, dtype=np.uint64)  # indexed by FrameStatus
+        parser = self.parser
+        snapshots: Iterator[Body] = iter_bodies(opts.snapshots) if opts.snapshots else iter(())
+        snapshot = next(snapshots, None)
+        due = self._due(snapshot)
+        chunk_end = self._seq + opts.chunk_frames
+        for block in self.reader.blocks():
+            data, ts = block.data, block.ts
+            n, i, pos = len(ts), 0, 0
+            while i < n:
+                while due is not None and due < ts[i]:  # received before line i
+                    self._flush(writer)
+                    self._start_snapshot(snapshot)  # type: ignore[arg-type]
+                    snapshot = None if self._pending else next(snapshots, None)
+                    due = self._due(snapshot)
+                if self._pending is not None:  # one frame at a time until it is attributed
+                    k, pos = _feed_lines(parser, data, pos, ts, i, i + 1, _NO_LIMIT, statuses)
+                    i += k
+                    self._seq += k
+                    self._flush(writer)
+                    if self._end_pending():
+                        snapshot = next(snapshots, None)
+                        due = self._due(snapshot)
+                    chunk_end = self._seq + opts.chunk_frames
+                    continue
+                stop = min(n, i + (chunk_end - self._seq))
+                k, pos = _feed_lines(parser, data, pos, ts, i, stop, _NO_LIMIT if due is None else due, statuses)
+                i += k
+                self._seq += k
+                if self._seq >= chunk_end:
+                    self._flush(writer)
+                    chunk_end = self._seq + opts.chunk_frames
+            if self.progress is not None:
+                self.progress(self.reader.stats.lines, block.path)
+        self._after_frames(writer, snapshot, snapshots)
+        return self._finish([int(x) for x in statuses])
+
+    def _run_frames(self, writer: RecordWriter) -> NormalizeSummary:
+        """Frame by frame, for a parser without the compiled entry point (the reference)."""
         opts = self.options
         statuses = [0, 0, 0]  # indexed by FrameStatus
         feed = self.parser.feed
@@ -403,6 +468,12 @@ class Normalizer:
             elif self._seq >= chunk_end:
                 self._flush(writer)
                 chunk_end = self._seq + opts.chunk_frames
+            if self.progress is not None and self._seq % PROGRESS_FRAMES == 0:
+                self.progress(self.reader.stats.lines, None)
+        self._after_frames(writer, snapshot, snapshots)
+        return self._finish(statuses)
+
+    def _after_frames(self, writer: RecordWriter, snapshot: Body | None, snapshots: Iterator[Body]) -> None:
         if self._pending is not None:
             self._end_pending(give_up=True)
         while snapshot is not None:  # received after the last frame
@@ -412,7 +483,6 @@ class Normalizer:
                 self._end_pending(give_up=True)
             snapshot = next(snapshots, None)
         self._flush(writer)
-        return self._finish(statuses)
 
     @staticmethod
     def _due(snapshot: Body | None) -> int | None:
