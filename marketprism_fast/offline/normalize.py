@@ -48,7 +48,7 @@ DEFAULT_BOOK_DEPTH = 20
 # Without --book-every-update, a symbol's book is emitted at most once per this much receive time.
 DEFAULT_BOOK_INTERVAL_MS = 1000
 MAX_BOOK_DEPTH = 2**16 - 1  # book_snapshot.depth is u2
-DEFAULT_CHUNK_FRAMES = 512
+DEFAULT_CHUNK_FRAMES = 4096
 # How many frames a snapshot naming no symbol waits for a depth event that tells it.
 PENDING_FRAMES = 20_000
 # Depth events remembered per unsynced symbol (a snapshot straddles a recent one).

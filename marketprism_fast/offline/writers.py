@@ -7,22 +7,40 @@ Parquet write one file per kind, so each kind's rows simply follow each other.
 
 Values (data-model.md, "Outside the process"): floats as ``repr(float)`` (the shortest text
 that round-trips), NaN and ±inf as JSON ``null`` (an empty CSV field), integers as integers,
-``f8[]`` columns as JSON arrays. Text is built column by column from numpy arrays; no
-Python object is made per value beyond its text.
+``f8[]`` columns as JSON arrays.
+
+Text rows are built in C from the batches' columns (``_encode.pyx``): this module makes a
+*plan* per batch (what each column becomes) and the encoder copies bytes, with no Python
+object per value. Texts that repeat (the instrument columns) are encoded once per distinct
+value; arena texts are copied as they are when they need no escaping (checked per batch,
+vectorized), else encoded one by one by orjson / the csv module. Parquet goes through Arrow
+from the same columns (copied out of the parser's buffers, so the buffers are reused), in
+row groups written as rows arrive: memory is bounded by ``row_group_rows`` per kind,
+whatever the input's length.
+
+Files are written under a temporary name (``.NAME.partial``) and renamed on ``close``; an
+interrupted run calls ``abort`` and leaves no file that looks complete.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import os
 from pathlib import Path
-from typing import IO, Any, Protocol, Sequence
+from typing import IO, Any, Iterable, Protocol, Sequence
 
 import numpy as np
 import orjson
 
 from ..batch import Batch
-from ..errors import ConfigurationError
-from ..records import KIND_ORDER, LOW_CARDINALITY_TEXT, Column, Kind
+from ..errors import ConfigurationError, OutputError
+from ..records import KIND_ORDER, LOW_CARDINALITY_TEXT, Column, Kind, kind as kind_of
+
+try:  # the compiled text encoder (absent when the core is not built: Python does the same)
+    from . import _encode
+except ImportError:  # pragma: no cover - exercised only without the build
+    _encode = None  # type: ignore[assignment]
 
 FORMATS = ("jsonl", "csv", "parquet")
 FRAME_MODULUS = 2**32
@@ -66,6 +84,8 @@ class RecordWriter(Protocol):
     def write(self, chunk: Chunk) -> None: ...
 
     def close(self) -> None: ...
+
+    def abort(self) -> None: ...
 
 
 # ---- value texts, a column at a time ------------------------------------------------------
@@ -176,40 +196,242 @@ def json_lines(batch: Batch) -> list[str]:
     return JsonLines().lines(batch)
 
 
+# ---- plans for the compiled encoder ----------------------------------------------------------
+
+# Bytes that a text may contain and still be copied into the output as it is: printable
+# ASCII without the characters each format escapes or quotes.
+_JSON_DIRTY = np.zeros(256, dtype=bool)
+_JSON_DIRTY[:0x20] = _JSON_DIRTY[0x80:] = True
+_JSON_DIRTY[[ord('"'), ord("\\")]] = True
+_CSV_DIRTY = np.zeros(256, dtype=bool)
+_CSV_DIRTY[:0x20] = _CSV_DIRTY[0x80:] = True
+_CSV_DIRTY[[ord(","), ord('"')]] = True
+
+
+def _csv_field(text: str) -> bytes:
+    """One CSV field exactly as the csv module writes it inside a row (quoted if needed)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([text, ""])
+    return buf.getvalue()[:-2].encode("utf-8")
+
+
+class _Format:
+    """What a text format does with each kind of value."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.json = name == "jsonl"
+        self.null = b"null" if self.json else b""
+        self.dirty = _JSON_DIRTY if self.json else _CSV_DIRTY
+        self.text = (lambda t: orjson.dumps(t)) if self.json else _csv_field
+        self._tables: dict[tuple[int, str, int], list[bytes]] = {}
+        self._plans: dict[str, list[bytes]] = {}
+
+    def prefixes(self, kind: Kind) -> list[bytes]:
+        out = self._plans.get(kind.name)
+        if out is None:
+            if self.json:
+                out = [b'{"kind":' + orjson.dumps(kind.name) + b',"' + kind.columns[0].name.encode() + b'":']
+                out += [b',"' + c.name.encode() + b'":' for c in kind.columns[1:]]
+            else:
+                out = [b""] + [b","] * (len(kind.columns) - 1)
+            self._plans[kind.name] = out
+        return out
+
+    @property
+    def end(self) -> bytes:
+        return b"}\n" if self.json else b"\n"
+
+    def instrument_texts(self, registry, name: str) -> list[bytes]:
+        """The encoded text of every instrument's ``name`` column, encoded once (the table
+        only grows, so a longer table extends the cached one)."""
+        table = registry.tables()[name]
+        key = (id(registry), name)
+        cached = self._tables.get(key)  # type: ignore[arg-type]
+        if cached is None or len(cached[1]) != len(table):
+            done = cached[1] if cached is not None else []
+            texts = done + [self.text(v) for v in table[len(done):].tolist()]
+            cached = self._tables[key] = (registry, texts)  # type: ignore[index]
+        return cached[1]
+
+    def dictionary(self, values: np.ndarray) -> tuple[list[bytes], np.ndarray]:
+        """Distinct texts encoded once, and a code per row."""
+        memo: dict[str, int] = {}
+        texts: list[bytes] = []
+        codes = np.empty(len(values), dtype=np.int64)
+        for i, v in enumerate(values.tolist()):
+            code = memo.get(v)
+            if code is None:
+                code = memo[v] = len(texts)
+                texts.append(self.text(v))
+            codes[i] = code
+        return texts, codes
+
+
+def _plan_column(fmt: _Format, batch: Batch, column: Column, prefix: bytes) -> tuple:
+    E = _encode
+    if column.is_text:
+        codes = batch.instrument_codes() if column.name in LOW_CARDINALITY_TEXT else None
+        if codes is not None and column.name in ("exchange", "market", "symbol", "raw_symbol"):
+            inst, registry = codes
+            return (prefix, E.DICT, fmt.instrument_texts(registry, column.name), inst.astype(np.int64), None, False, b"")
+        refs = batch.text_refs(column.name)
+        arena = batch.arena
+        if refs is not None and arena is not None:
+            off, length = refs
+            off64 = off.astype(np.int64)
+            len64 = length.astype(np.int64)
+            end = int((off64 + len64).max()) if len(off64) else 0
+            if end <= len(arena) and not fmt.dirty[np.asarray(arena[:end])].any():
+                return (prefix, E.ARENA, np.ascontiguousarray(arena, dtype=np.uint8), off64, len64, fmt.json, b"")
+        texts, codes_ = fmt.dictionary(batch.column(column.name))
+        return (prefix, E.DICT, texts, codes_, None, False, b"")
+    values = batch.column(column.name)
+    if column.type == "f8":
+        return (prefix, E.F64, np.ascontiguousarray(values, dtype=np.float64), None, None, False, fmt.null)
+    if column.type == "f8[]":
+        if values.dtype != object and values.ndim == 2:
+            rows = np.ascontiguousarray(values, dtype=np.float64)
+            return (prefix, E.F64_ROWS, rows, None, None, (not fmt.json) and rows.shape[1] > 1, b"null")
+        texts = [t.encode() for t in float_array_texts(values)]
+        if not fmt.json:
+            texts = [_csv_field(t.decode()) for t in texts]
+        return (prefix, E.DICT, texts, np.arange(len(texts), dtype=np.int64), None, False, b"")
+    if column.type == "u8":
+        return (prefix, E.U64, np.ascontiguousarray(values, dtype=np.uint64), None, None, False, b"")
+    return (prefix, E.I64, np.ascontiguousarray(values, dtype=np.int64), None, None, False, b"")
+
+
+def encode_batch(fmt: _Format, batch: Batch) -> tuple[bytes, np.ndarray]:
+    """``(data, ends)``: the batch's rows as text, row i ending at ``ends[i]``."""
+    kind = batch.kind
+    plan = [_plan_column(fmt, batch, c, p) for c, p in zip(kind.columns, fmt.prefixes(kind))]
+    return _encode.encode_rows(plan, len(batch), fmt.end)
+
+
+def encode_chunk(fmt: _Format, chunk: Chunk, *, frame_order: bool) -> bytes:
+    """Every row of ``chunk`` as text; in frame order across kinds when asked."""
+    parts = [encode_batch(fmt, b) for b in chunk.batches]
+    order = chunk.frame_order() if frame_order else None
+    if order is None:
+        return b"".join(data for data, _ in parts)
+    return _encode.gather_rows(parts, np.ascontiguousarray(order, dtype=np.int64))
+
+
+def json_lines(batch: Batch) -> list[str]:
+    """One JSON object text per row of ``batch``."""
+    if _encode is None:
+        return JsonLines().lines(batch)
+    data, _ = encode_batch(_Format("jsonl"), batch)
+    return data.decode().splitlines()
+
+
+# ---- output files: a temporary name until the run completes ---------------------------------
+
+
+class _OutputFile:
+    """A file written as ``.NAME.partial`` beside its final path, renamed on ``commit``."""
+
+    def __init__(self, path: Path, mode: str = "wb") -> None:
+        self.path = path
+        self.partial = path.with_name(f".{path.name}.partial")
+        try:
+            self.stream = open(self.partial, mode)
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot create ({exc.strerror or exc})", path=str(path)) from None
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.stream.write(data)
+        except OSError as exc:
+            raise OutputError(f"{self.path}: write failed ({exc.strerror or exc})", path=str(self.path)) from None
+
+    def commit(self) -> None:
+        try:
+            self.stream.close()
+            os.replace(self.partial, self.path)
+        except OSError as exc:
+            self.discard()
+            raise OutputError(f"{self.path}: write failed ({exc.strerror or exc})", path=str(self.path)) from None
+
+    def discard(self) -> None:
+        try:
+            self.stream.close()
+        except OSError:
+            pass
+        try:
+            os.unlink(self.partial)
+        except OSError:
+            pass
+
+
 # ---- JSON Lines -----------------------------------------------------------------------------
 
 
 class JsonlWriter:
     """One JSON object per line, in frame order, to a binary stream (stdout or a file)."""
 
-    def __init__(self, stream: IO[bytes], *, close_stream: bool = False) -> None:
+    def __init__(self, stream: IO[bytes], *, close_stream: bool = False, name: str = "standard output") -> None:
         self.stream = stream
+        self.name = name
         self._close_stream = close_stream
-        self._json = JsonLines()
+        self._file: _OutputFile | None = None
+        self._format = _Format("jsonl")
+        self._json = JsonLines() if _encode is None else None
 
     @classmethod
     def to_path(cls, path: str) -> "JsonlWriter":
         try:
-            return cls(open(path, "wb"), close_stream=True)
-        except OSError as exc:
-            raise ConfigurationError(f"--out {path}: cannot create ({exc.strerror or exc})", field="out") from None
+            out = _OutputFile(Path(path))
+        except OutputError as exc:
+            raise ConfigurationError(f"--out {exc}", field="out") from None
+        writer = cls(out.stream, name=path)
+        writer._file = out
+        return writer
 
     def write(self, chunk: Chunk) -> None:
         if not chunk.batches:
             return
-        lines: list[str] = []
-        for batch in chunk.batches:
-            lines += self._json.lines(batch)
-        order = chunk.frame_order()
-        if order is not None:
-            lines = [lines[i] for i in order.tolist()]
-        lines.append("")
-        self.stream.write("\n".join(lines).encode())
+        if self._json is not None:  # without the compiled encoder
+            lines: list[str] = []
+            for batch in chunk.batches:
+                lines += self._json.lines(batch)
+            order = chunk.frame_order()
+            if order is not None:
+                lines = [lines[i] for i in order.tolist()]
+            lines.append("")
+            data = "\n".join(lines).encode()
+        else:
+            data = encode_chunk(self._format, chunk, frame_order=True)
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        if self._file is not None:
+            self._file.write(data)
+            return
+        try:
+            self.stream.write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(f"{self.name}: write failed ({exc.strerror or exc})", path=self.name) from None
 
     def close(self) -> None:
-        self.stream.flush()
-        if self._close_stream:
-            self.stream.close()
+        if self._file is not None:
+            self._file.commit()
+            return
+        try:
+            self.stream.flush()
+            if self._close_stream:
+                self.stream.close()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(f"{self.name}: write failed ({exc.strerror or exc})", path=self.name) from None
+
+    def abort(self) -> None:
+        if self._file is not None:
+            self._file.discard()
 
 
 # ---- one file per kind ----------------------------------------------------------------------
@@ -228,48 +450,73 @@ def _output_dir(path: str | None, fmt: str) -> Path:
     return out
 
 
-class CsvWriter:
-    """``<out>/<kind>.csv`` per kind that has records: a header row, then one row per record.
+def _kinds(kinds: Iterable[str] | None) -> tuple[Kind, ...]:
+    return tuple(sorted((kind_of(k) for k in kinds or ()), key=lambda k: KIND_ORDER[k.name]))
 
-    NaN is an empty field; ``f8[]`` values are JSON arrays in one field.
+
+class CsvWriter:
+    """``<out>/<kind>.csv`` per kind: a header row, then one row per record.
+
+    NaN is an empty field; ``f8[]`` values are JSON arrays in one field. Every kind of
+    ``kinds`` gets its file, a header alone when it has no records; other kinds get one
+    when they have records.
     """
 
-    def __init__(self, directory: str | None) -> None:
+    def __init__(self, directory: str | None, *, kinds: Iterable[str] | None = None) -> None:
         self.directory = _output_dir(directory, "csv")
-        self._files: dict[str, tuple[IO[str], Any]] = {}
+        self.kinds = _kinds(kinds)
+        self._files: dict[str, _OutputFile] = {}
+        self._format = _Format("csv")
+        self._python: dict[str, Any] = {}  # csv.writer per kind, without the compiled encoder
 
     def path_of(self, kind: str) -> Path:
         return self.directory / f"{kind}.csv"
 
     def write(self, chunk: Chunk) -> None:
         for batch in chunk.batches:
-            writer = self._writer(batch.kind)
-            cols = [csv_column(c, batch.column(c.name)) for c in batch.kind.columns]
-            writer.writerows(zip(*cols))
+            out = self._file(batch.kind)
+            if _encode is None:
+                cols = [csv_column(c, batch.column(c.name)) for c in batch.kind.columns]
+                buf = io.StringIO()
+                csv.writer(buf, lineterminator="\n").writerows(zip(*cols))
+                out.write(buf.getvalue().encode("utf-8"))
+            else:
+                out.write(encode_batch(self._format, batch)[0])
 
-    def _writer(self, kind: Kind):
-        entry = self._files.get(kind.name)
-        if entry is None:
-            f = open(self.path_of(kind.name), "w", newline="", encoding="utf-8")
-            w = csv.writer(f, lineterminator="\n")
-            w.writerow(kind.column_names)
-            entry = self._files[kind.name] = (f, w)
-        return entry[1]
+    def _file(self, kind: Kind) -> _OutputFile:
+        out = self._files.get(kind.name)
+        if out is None:
+            out = self._files[kind.name] = _OutputFile(self.path_of(kind.name))
+            out.write((",".join(kind.column_names) + "\n").encode())
+        return out
 
     def close(self) -> None:
-        for f, _ in self._files.values():
-            f.close()
+        for kind in self.kinds:
+            self._file(kind)
+        for out in self._files.values():
+            out.commit()
+
+    def abort(self) -> None:
+        for out in self._files.values():
+            out.discard()
+
+
+# Rows gathered per Parquet row group (per kind): the bound on the writer's memory.
+DEFAULT_ROW_GROUP_ROWS = 1 << 17
 
 
 class ParquetWriter:
-    """``<out>/<kind>.parquet`` per kind that has records.
+    """``<out>/<kind>.parquet`` per kind (every kind of ``kinds``, empty when it has no records).
 
     Types follow records.py: text as string, ``ts`` as int64 ns, integers at their width,
-    floats as float64 (NaN kept as NaN), ``f8[]`` as list<float64>. Rows are gathered into
-    row groups of about ``row_group_rows``.
+    floats as float64 (NaN kept as NaN), ``f8[]`` as list<float64>. Each kind's rows are
+    written as a row group once ``row_group_rows`` of them have arrived, so memory stays
+    bounded by that whatever the input's length.
     """
 
-    def __init__(self, directory: str | None, *, row_group_rows: int = 1 << 17) -> None:
+    def __init__(
+        self, directory: str | None, *, row_group_rows: int = DEFAULT_ROW_GROUP_ROWS, kinds: Iterable[str] | None = None
+    ) -> None:
         try:
             import pyarrow  # noqa: F401
             import pyarrow.parquet  # noqa: F401
@@ -277,11 +524,15 @@ class ParquetWriter:
             raise ConfigurationError(
                 "--format parquet needs pyarrow (pip install 'marketprism_fast[parquet]')", field="format"
             ) from None
+        if row_group_rows < 1:
+            raise ConfigurationError(f"row group rows must be at least 1, got {row_group_rows}", field="row_group_rows")
         self.directory = _output_dir(directory, "parquet")
         self.row_group_rows = row_group_rows
+        self.kinds = _kinds(kinds)
         self._pending: dict[str, list] = {}
         self._pending_rows: dict[str, int] = {}
-        self._writers: dict[str, object] = {}
+        self._writers: dict[str, tuple[_OutputFile, Any]] = {}
+        self._arrow = _ArrowColumns()
 
     def path_of(self, kind: str) -> Path:
         return self.directory / f"{kind}.parquet"
@@ -289,30 +540,59 @@ class ParquetWriter:
     def write(self, chunk: Chunk) -> None:
         for batch in chunk.batches:
             name = batch.kind.name
-            self._pending.setdefault(name, []).append(arrow_batch(batch))
+            self._pending.setdefault(name, []).append(self._arrow.batch(batch))
             self._pending_rows[name] = self._pending_rows.get(name, 0) + len(batch)
             if self._pending_rows[name] >= self.row_group_rows:
                 self._flush(name)
 
+    def _writer(self, kind: Kind):
+        entry = self._writers.get(kind.name)
+        if entry is None:
+            import pyarrow.parquet as pq
+
+            out = _OutputFile(self.path_of(kind.name))
+            try:
+                writer = pq.ParquetWriter(out.stream, arrow_schema(kind))
+            except OSError as exc:
+                out.discard()
+                raise OutputError(f"{out.path}: write failed ({exc.strerror or exc})", path=str(out.path)) from None
+            entry = self._writers[kind.name] = (out, writer)
+        return entry
+
     def _flush(self, name: str) -> None:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         batches = self._pending.pop(name, [])
         self._pending_rows.pop(name, None)
         if not batches:
             return
-        table = pa.Table.from_batches(batches)
-        writer = self._writers.get(name)
-        if writer is None:
-            writer = self._writers[name] = pq.ParquetWriter(self.path_of(name), table.schema)
-        writer.write_table(table)  # type: ignore[attr-defined]
+        out, writer = self._writer(kind_of(name))
+        try:
+            writer.write_table(pa.Table.from_batches(batches), row_group_size=self.row_group_rows)
+        except OSError as exc:
+            raise OutputError(f"{out.path}: write failed ({exc.strerror or exc})", path=str(out.path)) from None
 
     def close(self) -> None:
         for name in list(self._pending):
             self._flush(name)
-        for writer in self._writers.values():
-            writer.close()  # type: ignore[attr-defined]
+        for kind in self.kinds:
+            self._writer(kind)
+        for out, writer in self._writers.values():
+            try:
+                writer.close()
+            except OSError as exc:
+                out.discard()
+                raise OutputError(f"{out.path}: write failed ({exc.strerror or exc})", path=str(out.path)) from None
+            out.commit()
+
+    def abort(self) -> None:
+        self._pending.clear()
+        for out, writer in self._writers.values():
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001 - the file is discarded anyway
+                pass
+            out.discard()
 
 
 def arrow_schema(kind: Kind):
@@ -333,29 +613,90 @@ def arrow_schema(kind: Kind):
     return pa.schema([pa.field(c.name, types[c.type], nullable=c.is_text) for c in kind.columns])
 
 
-def arrow_batch(batch: Batch):
-    import pyarrow as pa
+_ASCII_ONLY = np.zeros(256, dtype=bool)
+_ASCII_ONLY[0x80:] = True
 
-    schema = arrow_schema(batch.kind)
-    arrays = []
-    for c, field in zip(batch.kind.columns, schema):
-        values = batch.column(c.name)
-        if c.type == "f8[]":
-            arrays.append(_arrow_list(values))
-        elif c.is_text:
-            arrays.append(pa.array(values.tolist(), type=field.type))
-        else:
-            arrays.append(pa.array(np.ascontiguousarray(values, dtype=c.dtype), type=field.type))
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+class _ArrowColumns:
+    """Arrow record batches from batches' columns, without a Python object per value."""
+
+    def __init__(self) -> None:
+        self._schemas: dict[str, Any] = {}
+        self._tables: dict[tuple[int, str], tuple[Any, Any]] = {}  # (registry, arrow strings)
+
+    def schema(self, kind: Kind):
+        schema = self._schemas.get(kind.name)
+        if schema is None:
+            schema = self._schemas[kind.name] = arrow_schema(kind)
+        return schema
+
+    def _instrument_strings(self, registry, name: str):
+        import pyarrow as pa
+
+        table = registry.tables()[name]
+        key = (id(registry), name)
+        cached = self._tables.get(key)
+        if cached is None or len(cached[1]) != len(table):
+            cached = self._tables[key] = (registry, pa.array(table.tolist(), type=pa.string()))
+        return cached[1]
+
+    def text(self, batch: Batch, column: Column):
+        import pyarrow as pa
+
+        codes = batch.instrument_codes() if column.name in ("exchange", "market", "symbol", "raw_symbol") else None
+        if codes is not None:
+            inst, registry = codes
+            return self._instrument_strings(registry, column.name).take(pa.array(inst))
+        refs = batch.text_refs(column.name)
+        arena = batch.arena
+        if refs is not None and arena is not None and len(refs[0]):
+            off = refs[0].astype(np.int64)
+            length = refs[1].astype(np.int64)
+            offsets = np.zeros(len(off) + 1, dtype=np.int64)
+            np.cumsum(length, out=offsets[1:])
+            total = int(offsets[-1])
+            if total < 2**31 and int((off + length).max()) <= len(arena):
+                # the referenced bytes, one text after the other (a gather, vectorized)
+                index = np.repeat(off - offsets[:-1], length) + np.arange(total, dtype=np.int64)
+                data = np.asarray(arena)[index]
+                if not _ASCII_ONLY[data].any():  # ASCII is valid UTF-8 as it is
+                    return pa.StringArray.from_buffers(
+                        len(off), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data.tobytes())
+                    )
+        return pa.array(batch.column(column.name).tolist(), type=pa.string())
+
+    def batch(self, batch: Batch):
+        import pyarrow as pa
+
+        schema = self.schema(batch.kind)
+        arrays = []
+        for c, field in zip(batch.kind.columns, schema):
+            if c.is_text:
+                arrays.append(self.text(batch, c))
+                continue
+            values = batch.column(c.name)
+            if c.type == "f8[]":
+                arrays.append(_arrow_list(values))
+            else:
+                # a copy: the parser's buffer is then free to be reused for the next rows
+                arrays.append(pa.array(np.array(values, dtype=c.dtype, copy=True), type=field.type))
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def arrow_batch(batch: Batch):
+    """``batch`` as an Arrow record batch of the kind's schema."""
+    return _ArrowColumns().batch(batch)
 
 
 def _arrow_list(values: np.ndarray):
     import pyarrow as pa
 
-    if values.dtype == object:
-        rows = [np.asarray(v, dtype=np.float64) for v in values]
-    else:
-        rows = list(values.reshape(len(values), -1))
+    if values.dtype != object and values.ndim == 2:
+        n, width = values.shape
+        offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+        flat = np.array(values, dtype=np.float64, copy=True).reshape(-1)
+        return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, type=pa.float64()))
+    rows = [np.asarray(v, dtype=np.float64) for v in values]
     lengths = np.array([len(r) for r in rows], dtype=np.int32)
     offsets = np.zeros(len(rows) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
@@ -363,16 +704,27 @@ def _arrow_list(values: np.ndarray):
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, type=pa.float64()))
 
 
-def make_writer(fmt: str, out: str | None, stdout: IO[bytes]) -> RecordWriter:
-    """The writer for ``--format`` / ``--out`` (JSON Lines to ``stdout`` unless ``--out``)."""
+def make_writer(
+    fmt: str,
+    out: str | None,
+    stdout: IO[bytes],
+    *,
+    kinds: Iterable[str] | None = None,
+    row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+) -> RecordWriter:
+    """The writer for ``--format`` / ``--out`` (JSON Lines to ``stdout`` unless ``--out``).
+
+    ``kinds``: the kinds the run can produce; CSV and Parquet write a file for each of them
+    even when it gets no records (downstream loaders see every table).
+    """
     if fmt == "jsonl":
         if out is None or out == "-":
             return JsonlWriter(stdout)
         return JsonlWriter.to_path(out)
     if fmt == "csv":
-        return CsvWriter(out)
+        return CsvWriter(out, kinds=kinds)
     if fmt == "parquet":
-        return ParquetWriter(out)
+        return ParquetWriter(out, kinds=kinds, row_group_rows=row_group_rows)
     raise ConfigurationError(f"unknown --format {fmt!r}; expected one of {', '.join(FORMATS)}", field="format")
 
 
@@ -381,6 +733,7 @@ __all__ = [
     "CsvWriter",
     "FORMATS",
     "JsonlWriter",
+    "DEFAULT_ROW_GROUP_ROWS",
     "ParquetWriter",
     "RecordWriter",
     "arrow_batch",
