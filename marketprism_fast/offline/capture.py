@@ -4,8 +4,8 @@ A capture is a text file with one item per line (a WS frame or a REST body) exac
 received; ``.zst`` and ``.gz`` files are decompressed on the fly and ``-`` is standard
 input. Files are streamed, never read whole: line by line (``iter_lines``), or in blocks of
 whole lines (``iter_blocks``, ``FrameReader.blocks``) that the compiled core splits and feeds
-without a Python object per line, the next block read and decompressed by a thread while
-the parser works on the current one.
+without a Python object per line. (Reading ahead in a thread was measured and does not pay:
+decompression is under a tenth of the run, and the hand-off costs what it saves.)
 
 Receive times come from a meta file beside the capture (normalize-cli.md, "Meta pairing"):
 ``X.frames.jsonl[.zst|.gz]`` pairs with ``X.frames.meta.tsv[.zst|.gz]``, line i of the meta
@@ -19,9 +19,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
-import queue
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -46,8 +44,8 @@ _SNIFF_BYTES = 1 << 16
 # Decompressed bytes per block of whole lines: large enough that the per-block Python work
 # vanishes, small enough to stay in cache and bound memory.
 BLOCK_BYTES = 1 << 20
-# Blocks read ahead by the reading thread.
-READ_AHEAD_BLOCKS = 4
+# Compressed bytes read at once for a zstd block.
+_PIECE_BYTES = 1 << 17
 
 Clock = Callable[[], int]  # wall-clock time in ns since the epoch
 
@@ -93,6 +91,24 @@ class _ZstdReader(io.RawIOBase):
         buffer[:n] = memoryview(self._out)[self._pos : self._pos + n]
         self._pos += n
         return n
+
+    def read_piece(self) -> bytes:
+        """What is left of the decompressed buffer, else the next piece decompressed from
+        one large read; b"" at the end."""
+        if self._pos < len(self._out):
+            piece = self._out[self._pos :] if self._pos else self._out
+            self._out, self._pos = b"", 0
+            return piece
+        while True:
+            chunk = self._raw.read(_PIECE_BYTES)
+            if not chunk:
+                if self._frame is not None and not self._frame.eof:
+                    raise zstandard.ZstdError("the file ends inside a zstd frame (truncated?)")
+                return b""
+            self._decompress(chunk)
+            if self._out:
+                piece, self._out, self._pos = self._out, b"", 0
+                return piece
 
     def _decompress(self, data: bytes) -> None:
         parts = []
@@ -204,11 +220,11 @@ def iter_blocks(path: str, block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
     """The capture's lines, many at a time: each block is whole lines, each ending in ``\n``
     (a last line without one gets it: it is the same line for ``iter_lines``)."""
     stream = open_lines(path)
-    read = getattr(stream, "read1", stream.read)  # what is there, without waiting for a full block
+    read = _block_source(stream, block_bytes)
     rest = b""
     try:
         while True:
-            data = read(block_bytes)
+            data = read()
             if not data:
                 break
             cut = data.rfind(b"\n")
@@ -226,60 +242,23 @@ def iter_blocks(path: str, block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
             stream.close()
 
 
-class _End:
-    __slots__ = ("error",)
+def _block_source(stream: BinaryIO, block_bytes: int) -> Callable[[], bytes]:
+    """A function returning the next piece of decompressed content (b"" at the end).
 
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
-
-
-def read_ahead(blocks: Iterator[bytes], depth: int = READ_AHEAD_BLOCKS) -> Iterator[bytes]:
-    """``blocks`` produced by a thread, up to ``depth`` ahead of the consumer.
-
-    Reading and zstd/gzip decompression release the GIL, so they overlap the parser. An
-    error in the thread is raised here, in order; closing this generator stops the thread.
+    A zstd file is decompressed straight from large reads of the file (one step per piece,
+    not per 64 KiB); anything else reads what its stream has, without waiting for a full
+    block (standard input stays live).
     """
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    raw = getattr(stream, "raw", None)
+    if isinstance(raw, _ZstdReader):
+        buffered = [stream.read1(block_bytes)]  # what the stream holds already (the sniffed head)
 
-    def produce() -> None:
-        end = _End()
-        try:
-            for block in blocks:
-                while not stop.is_set():
-                    try:
-                        q.put(block, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-        except BaseException as exc:  # handed to the consumer
-            end = _End(exc)
-        finally:
-            close = getattr(blocks, "close", None)
-            if close is not None and stop.is_set():
-                close()
-        while not stop.is_set():
-            try:
-                q.put(end, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        def piece() -> bytes:
+            return buffered.pop() if buffered else raw.read_piece()
 
-    thread = threading.Thread(target=produce, name="capture-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if isinstance(item, _End):
-                if item.error is not None:
-                    raise item.error
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)
+        return piece
+    read = getattr(stream, "read1", stream.read)
+    return lambda: read(block_bytes)
 
 
 def meta_path_for(path: str) -> str | None:
@@ -478,22 +457,21 @@ class FrameReader:
         for path in self.paths:
             yield from iter_timed_lines(path, self.clock, self.stats)
 
-    def blocks(self, *, ahead: bool = True) -> Iterator[FrameBlock]:
+    def blocks(self) -> Iterator[FrameBlock]:
         """The same frames as iteration, in blocks of whole lines with their receive times.
 
-        Lines without a meta line are timed by the clock, once per line, as they are handed
-        out. With ``ahead``, a thread reads and decompresses the next blocks meanwhile.
+        Lines without a meta line are timed by the clock, once per line, as their block is
+        handed out.
         """
         for path in self.paths:
-            yield from self._timed_blocks(path, ahead)
+            yield from self._timed_blocks(path)
 
-    def _timed_blocks(self, path: str, ahead: bool) -> Iterator[FrameBlock]:
+    def _timed_blocks(self, path: str) -> Iterator[FrameBlock]:
         stats = self.stats
         meta_path = meta_path_for(path)
         meta = MetaTimes(meta_path) if meta_path else None
         stats.files += 1
-        blocks = iter_blocks(path)
-        source = read_ahead(blocks) if ahead and path != STDIN else blocks
+        source = iter_blocks(path)
         warned = False
         try:
             for data in source:
@@ -512,9 +490,7 @@ class FrameReader:
                     ts = np.concatenate([ts, clocked]) if len(ts) else clocked
                 yield FrameBlock(data, ts, path)
         finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()
+            source.close()
         if meta is not None and not meta.exhausted:
             extra = meta.remaining()
             if extra:
