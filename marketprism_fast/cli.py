@@ -4,7 +4,10 @@ Commands live beside each other as subcommands; each has a ``_add_<command>`` th
 its arguments and a ``_run_<command>`` that runs it and returns the exit status.
 
 Exit statuses: 0 success; 1 the run finished but some input was malformed (its good records
-were written); 2 bad usage or unreadable input, reported as one line on standard error.
+were written); 2 bad usage, unreadable input or unwritable output, reported as one line on
+standard error; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM): output files are not
+left behind under their final names; 141 the reader of standard output went away
+(``normalize ... | head``), quietly, as a program killed by SIGPIPE reports it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from typing import IO, Sequence
 
@@ -19,12 +23,20 @@ from . import __version__
 from .ddl import DEFAULT_DATABASE, LEGACY, MODERN, ServerCapabilities, render_schema
 from .errors import MarketPrismError
 from .offline.normalize import DEFAULT_BOOK_DEPTH, DEFAULT_BOOK_INTERVAL_MS, NormalizeOptions, Normalizer
-from .offline.writers import FORMATS, make_writer
+from .offline.progress import ProgressLine
+from .offline.writers import DEFAULT_ROW_GROUP_ROWS, FORMATS, make_writer
 from .parsers import IMPLEMENTATIONS
 from .records import KIND_NAMES, VENUES
 
 PROG = "marketprism_fast"
 EXIT_OK, EXIT_MALFORMED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # 141
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C, reported with its own status."""
 
 
 class UsageError(Exception):
@@ -41,7 +53,20 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 
 def _kinds(text: str) -> list[str]:
-    return [k.strip() for k in text.split(",") if k.strip()]
+    kinds = [k.strip() for k in text.split(",")]
+    if not all(kinds):
+        raise argparse.ArgumentTypeError(f"empty kind name in {text!r} (KIND,KIND,...)")
+    return kinds
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _add_normalize(commands) -> None:
@@ -74,6 +99,13 @@ def _add_normalize(commands) -> None:
     )
     p.add_argument("--format", choices=FORMATS, default="jsonl", help="output format (default jsonl)")
     p.add_argument("--out", metavar="PATH", help="jsonl: a file (default stdout); csv/parquet: a directory")
+    p.add_argument(
+        "--row-group-rows",
+        type=_positive,
+        default=DEFAULT_ROW_GROUP_ROWS,
+        metavar="N",
+        help=f"parquet: rows per row group, per kind; bounds the memory used (default {DEFAULT_ROW_GROUP_ROWS})",
+    )
     p.add_argument(
         "--parser", choices=IMPLEMENTATIONS, default="auto", help="parser implementation (default: compiled if built)"
     )
@@ -135,13 +167,35 @@ def _normalize_options(args: argparse.Namespace) -> NormalizeOptions:
     )
 
 
+def _output_kinds(options: NormalizeOptions) -> list[str]:
+    """The kinds a run can produce: each gets its file in CSV and Parquet, records or not."""
+    if options.kinds is not None:
+        return sorted(options.kinds, key=KIND_NAMES.index)
+    return [k for k in KIND_NAMES if k != "book_snapshot" or options.books]
+
+
 def _run_normalize(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
-    normalizer = Normalizer(_normalize_options(args))  # checks options and inputs first
-    writer = make_writer(args.format, args.out, stdout)
+    options = _normalize_options(args)
+    normalizer = Normalizer(options)  # checks options and inputs first
+    writer = make_writer(
+        args.format, args.out, stdout, kinds=_output_kinds(options), row_group_rows=args.row_group_rows
+    )
+    progress = ProgressLine.for_terminal(stderr, options.frames)
+    normalizer.progress = progress
     try:
         summary = normalizer.run(writer)
-    finally:
         writer.close()
+    except BaseException as exc:
+        if progress is not None:
+            progress.close()
+        writer.abort()
+        if isinstance(exc, (KeyboardInterrupt, Terminated)):
+            what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated"
+            kept = "what was written to standard output is incomplete" if args.out in (None, "-") and args.format == "jsonl" else "no output file was left"
+            print(f"{PROG} normalize: {what} after {normalizer.reader.stats.lines} frames; {kept}", file=stderr)
+        raise
+    if progress is not None:
+        progress.close()
     print(summary.render(), file=stderr)
     return summary.exit_status
 
@@ -173,17 +227,41 @@ def main(argv: Sequence[str] | None = None, *, stdout: IO[bytes] | None = None, 
     handler.setFormatter(logging.Formatter("warning: %(message)s"))
     log = logging.getLogger("marketprism_fast")
     log.addHandler(handler)
+    previous_term = _on_sigterm()
     try:
         return _COMMANDS[args.command](args, stdout, stderr)
     except MarketPrismError as exc:
         print(f"{PROG} {args.command}: error: {_one_line(exc)}", file=stderr)
         return EXIT_USAGE
-    except BrokenPipeError:  # the reader of our output went away (| head)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Terminated:
+        return EXIT_TERMINATED
+    except BrokenPipeError:  # the reader of our output went away (| head): end quietly
         if stdout is sys.stdout.buffer:  # keep the interpreter's final flush quiet
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_MALFORMED
+        return EXIT_BROKEN_PIPE
     except OSError as exc:  # writing the output failed (disk full, ...)
-        print(f"{PROG} {args.command}: error: {_one_line(exc)}", file=stderr)
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"{PROG} {args.command}: error: {where}{_one_line(exc.strerror or exc)}", file=stderr)
         return EXIT_USAGE
     finally:
+        _restore_sigterm(previous_term)
         log.removeHandler(handler)
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def _on_sigterm():
+    """SIGTERM unwinds the run like Ctrl-C (main thread only; elsewhere it is left alone)."""
+    try:
+        return signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread
+        return None
+
+
+def _restore_sigterm(previous) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -216,21 +217,47 @@ def iter_lines(path: str) -> Iterator[bytes]:
             stream.close()
 
 
-def iter_blocks(path: str, block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
+def _raw_position(stream: BinaryIO) -> int | None:
+    """How far into the file on disk (compressed bytes) reading has gone, if it can tell."""
+    inner = getattr(stream, "raw", None)
+    if isinstance(inner, _ZstdReader):
+        target = inner._raw
+    elif isinstance(stream, gzip.GzipFile):
+        target = stream.fileobj  # type: ignore[assignment]
+    else:
+        target = stream
+    try:
+        return target.tell()  # type: ignore[union-attr]
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
+def iter_blocks(
+    path: str, block_bytes: int = BLOCK_BYTES, *, on_read: Callable[[int], None] | None = None
+) -> Iterator[bytes]:
     """The capture's lines, many at a time: each block is whole lines, each ending in ``\n``
-    (a last line without one gets it: it is the same line for ``iter_lines``)."""
+    (a last line without one gets it: it is the same line for ``iter_lines``).
+
+    ``on_read`` is told, before each block, how many bytes of the file on disk were read
+    (compressed bytes; decompressed ones where the position is unknown, as on a pipe).
+    """
     stream = open_lines(path)
     read = _block_source(stream, block_bytes)
     rest = b""
+    plain = 0
     try:
         while True:
             data = read()
             if not data:
                 break
+            plain += len(data)
             cut = data.rfind(b"\n")
             if cut < 0:
                 rest += data
                 continue
+            if on_read is not None:
+                at = _raw_position(stream)
+                on_read(plain if at is None else at)
             yield rest + data[: cut + 1] if rest else data[: cut + 1]
             rest = data[cut + 1 :]
         if rest:
@@ -413,6 +440,7 @@ class CaptureStats:
     lines: int = 0
     timed_by_meta: int = 0
     timed_by_clock: int = 0
+    bytes_read: int = 0  # bytes of the files on disk read so far (FrameReader.blocks)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -471,7 +499,12 @@ class FrameReader:
         meta_path = meta_path_for(path)
         meta = MetaTimes(meta_path) if meta_path else None
         stats.files += 1
-        source = iter_blocks(path)
+        done = stats.bytes_read  # bytes of the files before this one
+
+        def read_to(position: int) -> None:
+            stats.bytes_read = done + position
+
+        source = iter_blocks(path, on_read=read_to)
         warned = False
         try:
             for data in source:
@@ -491,6 +524,10 @@ class FrameReader:
                 yield FrameBlock(data, ts, path)
         finally:
             source.close()
+        try:
+            stats.bytes_read = done + os.stat(path).st_size if path != STDIN else stats.bytes_read
+        except OSError:
+            pass
         if meta is not None and not meta.exhausted:
             extra = meta.remaining()
             if extra:

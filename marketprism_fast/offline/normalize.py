@@ -34,7 +34,7 @@ from ..parsing import FrameStatus, Parser
 from ..records import KIND_NAMES, VENUES
 from ..refdata import load_metadata
 from ..symbols import SymbolMetadata
-from .capture import STDIN, Body, Clock, FrameReader, check_readable, iter_bodies, iter_lines, meta_path_for
+from .capture import STDIN, Body, CaptureStats, Clock, FrameReader, check_readable, iter_bodies, iter_lines, meta_path_for
 from .writers import Chunk, RecordWriter
 
 try:  # the compiled parser's lines fed from a block in C (absent without the build)
@@ -53,6 +53,8 @@ DEFAULT_CHUNK_FRAMES = 4096
 PENDING_FRAMES = 20_000
 # Depth events remembered per unsynced symbol (a snapshot straddles a recent one).
 BUFFERED_EVENTS = 4096
+# Frames of a file tried with the other venues' parsers when none was of the given venue.
+SAMPLE_FRAMES = 200
 # The reference parser's loop reports progress every this many frames.
 PROGRESS_FRAMES = 16384
 
@@ -133,6 +135,8 @@ class NormalizeSummary:
     book_counts: dict[str, int] = field(default_factory=dict)  # the builder's other counters
     books_waiting: list[str] = field(default_factory=list)  # symbols without a usable book at the end
     warnings: list[str] = field(default_factory=list)
+    parser: str = ""  # "compiled" or "reference"
+    elapsed_seconds: float = 0.0
 
     @property
     def malformed(self) -> int:
@@ -175,6 +179,12 @@ class NormalizeSummary:
             lines.append("  checksum failures: not checked (needs --books)")
         if self.unresolved_symbols:
             lines.append(f"  symbols no rule could split (kept upper-cased): {', '.join(self.unresolved_symbols)}")
+        if self.parser:
+            rate = self.frames / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+            lines.append(
+                f"  time: {self.elapsed_seconds:.2f} s, {rate:,.0f} frames/s, "
+                f"{sum(self.records.values()) / max(self.elapsed_seconds, 1e-9):,.0f} records/s ({self.parser} parser)"
+            )
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -336,6 +346,22 @@ class _PendingSnapshot:
 # ---- the run ------------------------------------------------------------------------------
 
 
+def _quietly(function, *args):
+    """``function(*args)`` with the package's log lines held back (a guess must not log)."""
+    import logging
+
+    names = ["marketprism_fast"] + [n for n in logging.root.manager.loggerDict if n.startswith("marketprism_fast.")]
+    loggers = [logging.getLogger(n) for n in names]
+    previous = [log.disabled for log in loggers]
+    for log in loggers:
+        log.disabled = True
+    try:
+        return function(*args)
+    finally:
+        for log, was in zip(loggers, previous):
+            log.disabled = was
+
+
 def load_refdata(paths: Sequence[str]) -> SymbolMetadata | None:
     if not paths:
         return None
@@ -382,17 +408,23 @@ class Normalizer:
         binance = options.venue.startswith("binance_")
         self.depth_sync = DepthSync(options.venue) if (binance and options.snapshots) else None
         self.reader = FrameReader(options.frames, clock=clock)
-        self.summary = NormalizeSummary(options.venue, books=options.books)
+        self.summary = NormalizeSummary(options.venue, books=options.books, parser=self.parser_name)
         self._seq = 0  # feed calls so far: the parser's next frame number (before wrapping)
         self._chunk_start = 0
         self._pending: _PendingSnapshot | None = None
-        # Called now and then with (frames read so far, the file being read or None).
-        self.progress: Callable[[int, str | None], None] | None = None
+        # Called now and then with the reader's stats (frames and bytes read so far).
+        self.progress: Callable[[CaptureStats], None] | None = None
 
     def run(self, writer: RecordWriter) -> NormalizeSummary:
-        if self._compiled_lines():
-            return self._run_blocks(writer)
-        return self._run_frames(writer)
+        started = time.perf_counter()
+        summary = self._run_blocks(writer) if self._compiled_lines() else self._run_frames(writer)
+        summary.elapsed_seconds = time.perf_counter() - started
+        return summary
+
+    @property
+    def parser_name(self) -> str:
+        """Which implementation runs: "compiled" or "reference"."""
+        return "reference" if ".reference" in type(self.parser).__module__ else "compiled"
 
     def _compiled_lines(self) -> bool:
         if _feed_lines is None:
@@ -438,7 +470,7 @@ class Normalizer:
                     self._flush(writer)
                     chunk_end = self._seq + opts.chunk_frames
             if self.progress is not None:
-                self.progress(self.reader.stats.lines, block.path)
+                self.progress(self.reader.stats)
         self._after_frames(writer, snapshot, snapshots)
         return self._finish([int(x) for x in statuses])
 
@@ -469,7 +501,7 @@ class Normalizer:
                 self._flush(writer)
                 chunk_end = self._seq + opts.chunk_frames
             if self.progress is not None and self._seq % PROGRESS_FRAMES == 0:
-                self.progress(self.reader.stats.lines, None)
+                self.progress(self.reader.stats)
         self._after_frames(writer, snapshot, snapshots)
         return self._finish(statuses)
 
@@ -566,6 +598,30 @@ class Normalizer:
             if not self.depth_sync.snapshot(symbol, snapshot_id):
                 self.summary.snapshots_for_synced += 1
 
+    def _input_warnings(self) -> list[str]:
+        """A likely cause when nothing of the input was data of this venue."""
+        s, opts = self.summary, self.options
+        files = ", ".join(opts.frames)
+        if s.frames == 0:
+            return [f"no frames read: {files} holds no line (empty input?); a capture has one received frame per line"]
+        if s.parsed:
+            return []
+        unknown = s.skipped_by_reason.get("unknown_channel", 0)
+        what = f"none of the {s.frames} frames is {opts.venue} market data"
+        detail = f" ({unknown} of an unknown channel, {s.malformed_frames} malformed)"
+        hint = ""
+        first = opts.frames[0]
+        if first != STDIN and unknown + s.malformed_frames:
+            others = _quietly(likely_venues, first, opts.venue)
+            if others:
+                if len(others) == 1:
+                    hint = f"; they parse as {others[0]}: try --venue {others[0]}"
+                else:
+                    hint = f"; they parse as any of {', '.join(others)}: try --venue with the one recorded"
+        if not hint and unknown:
+            hint = f"; is {files} a capture of another venue, or of channels this venue's parser does not read?"
+        return [what + detail + hint]
+
     def _finish(self, statuses: list[int]) -> NormalizeSummary:
         s = self.summary
         s.files = self.reader.stats.files
@@ -575,7 +631,7 @@ class Normalizer:
         s.malformed_frames = statuses[FrameStatus.MALFORMED]
         s.skipped_by_reason = dict(self.parser.stats().get("skipped", {}))
         s.unresolved_symbols = sorted(self.instruments.unresolved)
-        s.warnings = list(self.reader.stats.warnings)
+        s.warnings = list(self.reader.stats.warnings) + self._input_warnings()
         if self.builder is not None:
             stats = self.builder.stats()
             s.gaps = dict(stats.get("gaps", {}))
@@ -585,6 +641,23 @@ class Normalizer:
             }
             s.books_waiting = sorted(stats.get("out_of_sync", ()))
         return s
+
+
+def likely_venues(path: str, venue: str, *, sample: int = SAMPLE_FRAMES) -> list[str]:
+    """The other venues whose parsers take the most of the first ``sample`` frames of
+    ``path`` (several when they tie, as the Binance markets may; empty if none takes any)."""
+    frames = []
+    for line in iter_lines(path):
+        frames.append(line)
+        if len(frames) >= sample:
+            break
+    counts = {}
+    for other in VENUES:
+        if other != venue:
+            parser = parsers.make_parser(other)
+            counts[other] = sum(1 for frame in frames if parser.feed(frame, 0) == FrameStatus.PARSED)
+    best = max(counts.values(), default=0)
+    return [v for v, n in counts.items() if n == best] if best else []
 
 
 def run(options: NormalizeOptions, writer: RecordWriter, *, clock: Clock = time.time_ns) -> NormalizeSummary:

@@ -334,7 +334,10 @@ class _OutputFile:
 
     def __init__(self, path: Path, mode: str = "wb") -> None:
         self.path = path
-        self.partial = path.with_name(f".{path.name}.partial")
+        # A device or a pipe (/dev/null, /dev/stdout, a FIFO) is written as it is: it cannot
+        # be replaced by a rename, and nothing there looks like a complete file.
+        special = path.exists() and not path.is_file()
+        self.partial = path if special else path.with_name(f".{path.name}.partial")
         try:
             self.stream = open(self.partial, mode)
         except OSError as exc:
@@ -349,7 +352,8 @@ class _OutputFile:
     def commit(self) -> None:
         try:
             self.stream.close()
-            os.replace(self.partial, self.path)
+            if self.partial != self.path:
+                os.replace(self.partial, self.path)
         except OSError as exc:
             self.discard()
             raise OutputError(f"{self.path}: write failed ({exc.strerror or exc})", path=str(self.path)) from None
@@ -359,6 +363,8 @@ class _OutputFile:
             self.stream.close()
         except OSError:
             pass
+        if self.partial == self.path:
+            return
         try:
             os.unlink(self.partial)
         except OSError:
