@@ -2,7 +2,8 @@
 
 Release compiler directives live here and only here. ``MPF_DEBUG=1`` switches to a debug
 build: bounds and wraparound checks on, line tracing on, no optimisation.
-``MPF_ONLY=_parse`` (comma separated) builds only the named extensions.
+``MPF_ONLY=_parse`` (comma separated) builds only the named extensions (``MPF_ONLY=-``: none,
+as scripts/setup.sh does for the editable install before building in place).
 """
 
 import importlib.util

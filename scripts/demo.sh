@@ -8,7 +8,7 @@
 # summary (frames, records per kind, skipped, gaps, checksum failures) to the terminal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh >/dev/null
+bash scripts/setup.sh --demo >/dev/null
 mkdir -p out
 if [ $# -gt 0 ]; then
     exec .venv/bin/python -m marketprism_fast normalize "$@"
