@@ -22,11 +22,12 @@ from marketprism_fast.parsers import compiled_available
 pytestmark = pytest.mark.skipif(not compiled_available(), reason="the compiled core is not built")
 
 PACKAGE = Path(importlib.import_module("marketprism_fast").__file__).parent
-MODULES = ("_parse", "_book")
+MODULES = ("_parse", "_book", "offline._encode", "offline._lines")
 
 
 def stub_tree(name: str) -> ast.Module:
-    return ast.parse((PACKAGE / f"{name}.pyi").read_text(), filename=f"{name}.pyi")
+    path = PACKAGE.joinpath(*name.split(".")).with_suffix(".pyi")
+    return ast.parse(path.read_text(), filename=path.name)
 
 
 def declared(body: list[ast.stmt]) -> dict[str, ast.stmt]:
