@@ -12,6 +12,9 @@ DICT: int
 ARENA: int
 F64_ROWS: int
 
+def format_float(v: float) -> str:
+    """One float as the encoder writes it: repr(v), or "null" for NaN/±inf."""
+
 def encode_rows(plan: list[tuple[bytes, int, Any, Any, Any, bool, bytes]], n: int, end: bytes) -> tuple[bytes, npt.NDArray[np.int64]]:
     """Rows ``0..n-1`` as text and each row's end offset (see writers.encode_batch)."""
 
