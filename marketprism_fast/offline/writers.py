@@ -35,7 +35,7 @@ import orjson
 
 from ..batch import Batch
 from ..errors import ConfigurationError, OutputError
-from ..records import KIND_ORDER, LOW_CARDINALITY_TEXT, Column, Kind, kind as kind_of
+from ..records import INSTRUMENT_COLUMNS, KIND_ORDER, LOW_CARDINALITY_TEXT, Column, Kind, kind as kind_of
 
 try:  # the compiled text encoder (absent when the core is not built: Python does the same)
     from . import _encode
@@ -272,7 +272,7 @@ def _plan_column(fmt: _Format, batch: Batch, column: Column, prefix: bytes) -> t
     E = _encode
     if column.is_text:
         codes = batch.instrument_codes() if column.name in LOW_CARDINALITY_TEXT else None
-        if codes is not None and column.name in ("exchange", "market", "symbol", "raw_symbol"):
+        if codes is not None and column.name in INSTRUMENT_COLUMNS:
             inst, registry = codes
             return (prefix, E.DICT, fmt.instrument_texts(registry, column.name), inst.astype(np.int64), None, False, b"")
         refs = batch.text_refs(column.name)
@@ -567,7 +567,8 @@ class ParquetWriter:
                 # half the size (docs/benchmarks.md).
                 writer = pq.ParquetWriter(
                     str(out.partial),
-                    arrow_schema(kind),
+                    self._arrow.schema(kind),
+                    store_schema=False,  # the file's own types: instrument columns read as strings
                     use_dictionary=text,
                     write_statistics=[c.name for c in kind.columns if c.type == "ts"],
                 )
@@ -647,7 +648,10 @@ class ParquetWriter:
             out.discard()
 
 
-def arrow_schema(kind: Kind):
+def arrow_schema(kind: Kind, *, dictionary_text: bool = False):
+    """The kind's Arrow schema. With ``dictionary_text`` the instrument columns are
+    dictionary<int32, string>: written so, Parquet gets their dictionary pages as they are
+    instead of hashing every value (the file's column is a string column either way)."""
     import pyarrow as pa
 
     types = {
@@ -662,7 +666,13 @@ def arrow_schema(kind: Kind):
         "f8": pa.float64(),
         "f8[]": pa.list_(pa.float64()),
     }
-    return pa.schema([pa.field(c.name, types[c.type], nullable=c.is_text) for c in kind.columns])
+    coded = pa.dictionary(pa.int32(), pa.string())
+    return pa.schema(
+        [
+            pa.field(c.name, coded if dictionary_text and c.name in INSTRUMENT_COLUMNS else types[c.type], nullable=c.is_text)
+            for c in kind.columns
+        ]
+    )
 
 
 _ASCII_ONLY = np.zeros(256, dtype=bool)
@@ -679,7 +689,7 @@ class _ArrowColumns:
     def schema(self, kind: Kind):
         schema = self._schemas.get(kind.name)
         if schema is None:
-            schema = self._schemas[kind.name] = arrow_schema(kind)
+            schema = self._schemas[kind.name] = arrow_schema(kind, dictionary_text=True)
         return schema
 
     def _instrument_strings(self, registry, name: str):
@@ -695,10 +705,14 @@ class _ArrowColumns:
     def text(self, batch: Batch, column: Column):
         import pyarrow as pa
 
-        codes = batch.instrument_codes() if column.name in ("exchange", "market", "symbol", "raw_symbol") else None
-        if codes is not None:
+        if column.name in INSTRUMENT_COLUMNS:
+            codes = batch.instrument_codes()
+            if codes is None:
+                return pa.array(batch.column(column.name).tolist(), type=pa.string()).dictionary_encode()
             inst, registry = codes
-            return self._instrument_strings(registry, column.name).take(pa.array(inst))
+            return pa.DictionaryArray.from_arrays(
+                pa.array(inst.astype(np.int32)), self._instrument_strings(registry, column.name)
+            )
         refs = batch.text_refs(column.name)
         arena = batch.arena
         if refs is not None and arena is not None and len(refs[0]):
