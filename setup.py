@@ -56,7 +56,8 @@ def extensions():
     only = {s for s in os.environ.get("MPF_ONLY", "").split(",") if s}
     exts = []
     # Every .pyx of the package is an extension named after its path (marketprism_fast/a/_b.pyx
-    # -> marketprism_fast.a._b); MPF_ONLY names them by their last part.
+    # -> marketprism_fast.a._b); MPF_ONLY names them by their last part. The transport's listener
+    # cimports picows (its .pxd ships in the wheel) and _parse.
     for src in sorted(PKG.rglob("*.pyx")):
         module = ".".join(src.relative_to(HERE).with_suffix("").parts)
         if only and src.stem not in only:
@@ -65,7 +66,7 @@ def extensions():
             Extension(
                 module,
                 [str(src.relative_to(HERE))],
-                include_dirs=[np.get_include(), str(PKG)],
+                include_dirs=[np.get_include(), str(PKG), str(HERE)],
                 define_macros=macros,
                 extra_compile_args=args,
             )

@@ -42,7 +42,7 @@ BENCHMARKS = Path(__file__).resolve().parent
 REPO = BENCHMARKS.parent
 sys.path.insert(0, str(REPO))
 
-from marketprism_fast import parsers  # noqa: E402
+from marketprism_fast.parser import make_parser  # noqa: E402
 from marketprism_fast.offline.capture import iter_blocks  # noqa: E402
 from marketprism_fast.offline.normalize import DEFAULT_CHUNK_FRAMES, NormalizeOptions, Normalizer  # noqa: E402
 from marketprism_fast.offline.writers import make_writer  # noqa: E402
@@ -99,7 +99,7 @@ def parse_only(venue: str, blocks: list[bytes]) -> tuple[float, int, int]:
     """The compiled parser over in-memory blocks, chunked as normalize chunks."""
     from marketprism_fast.offline._lines import feed_lines
 
-    parser = parsers.make_parser(venue, implementation="compiled")
+    parser = make_parser(venue, implementation="compiled")
     statuses = np.zeros(3, dtype=np.uint64)
     limit = np.iinfo(np.int64).max
     times = [np.zeros(b.count(b"\n"), dtype=np.int64) for b in blocks]

@@ -9,7 +9,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_Check
 
 from .records import KINDS as _KINDS, KIND_NAMES as _KIND_NAMES
-from .parsing import SKIP_REASONS as _SKIP_REASONS, FrameStatus as _FrameStatus
+from .parser import SKIP_REASONS as _SKIP_REASONS, FrameStatus as _FrameStatus
 from .log import MalformedSampler as _MalformedSampler
 from orjson import loads as _orjson_loads
 

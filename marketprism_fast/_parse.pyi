@@ -40,7 +40,7 @@ class InternTable:
     def __init__(self, registry: InstrumentRegistry) -> None: ...
 
 class ParserBase:
-    """A compiled venue parser; implements ``marketprism_fast.parsing.Parser``."""
+    """A compiled venue parser; implements ``marketprism_fast.parser.Parser``."""
 
     venue: str
     instruments: InstrumentRegistry

@@ -25,7 +25,7 @@ from .errors import MarketPrismError
 from .offline.normalize import DEFAULT_BOOK_DEPTH, DEFAULT_BOOK_INTERVAL_MS, NormalizeOptions, Normalizer
 from .offline.progress import ProgressLine
 from .offline.writers import DEFAULT_ROW_GROUP_ROWS, FORMATS, make_writer
-from .parsers import IMPLEMENTATIONS
+from .parser import IMPLEMENTATIONS
 from .records import KIND_NAMES, VENUES
 
 PROG = "marketprism_fast"

@@ -14,7 +14,8 @@ import numpy as np
 
 from .records import VENUES
 from .errors import ConfigurationError
-from . import symbols
+from .symbols import SymbolMetadata
+from .venues import normalize_symbol
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Instrument:
 class InstrumentRegistry:
     """Codes are dense, start at 0 and are never reused for the life of the registry."""
 
-    def __init__(self, venue: str, metadata: "symbols.SymbolMetadata | None" = None) -> None:
+    def __init__(self, venue: str, metadata: SymbolMetadata | None = None) -> None:
         if venue not in VENUES:
             raise ConfigurationError(
                 f"unknown venue {venue!r}; expected one of {', '.join(VENUES)}", field="venue"
@@ -49,7 +50,7 @@ class InstrumentRegistry:
         code = self._codes.get(raw_symbol)
         if code is not None:
             return code
-        norm = symbols.normalize(self.venue, raw_symbol, self.metadata)
+        norm = normalize_symbol(self.venue, raw_symbol, self.metadata)
         code = len(self._items)
         self._items.append(
             Instrument(code, self.venue, norm.market, norm.symbol, raw_symbol, not norm.resolved)

@@ -7,7 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: build_wheel.sh OUTDIR}
 PYTHON=${PYTHON:-python3}
-# Build requirements first, then the wheel without build isolation (the same tools build it
-# here and in the image; no second download inside pip).
-"$PYTHON" -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=2.0"
+# Build requirements first (pyproject's [build-system]), then the wheel without build
+# isolation (the same tools build it here and in the image; no second download inside pip).
+mapfile -t build_deps < <("$PYTHON" - <<'PY'
+import tomllib
+with open("pyproject.toml", "rb") as f:
+    print("\n".join(tomllib.load(f)["build-system"]["requires"]))
+PY
+)
+"$PYTHON" -m pip install -q "${build_deps[@]}"
 "$PYTHON" -m pip wheel -q --no-deps --no-build-isolation --wheel-dir "$OUT" .

@@ -6,7 +6,7 @@
 #
 #   bash scripts/setup.sh          everything: runtime and test dependencies (scripts/test.sh)
 #   bash scripts/setup.sh --demo   only what the demo runs (`normalize`): numpy, orjson,
-#                                  zstandard and the build tools
+#                                  zstandard and the build tools (pyproject's [build-system])
 #   bash scripts/setup.sh --check  say what a run would do (dependencies, build), do nothing
 #
 # A second run is a no-op in about a second: the dependencies are reinstalled only when
@@ -121,13 +121,20 @@ if ! deps_current; then
     : > "$LOG"
     rm -f "$BUILD_STAMP"
     if [ "$MODE" = demo ]; then
-        say "installing what the demo uses into .venv (numpy, orjson, zstandard, the build tools)"
+        say "installing what the demo uses into .venv (numpy, orjson, zstandard and the build tools)"
     else
         say "installing the Python dependencies into .venv (runtime and test; a few minutes the first time)"
     fi
     step .venv/bin/python -m pip install -q --upgrade pip
-    # Build requirements first, then the project without build isolation.
-    step .venv/bin/python -m pip install -q "setuptools>=68" wheel "Cython>=3.0" "numpy>=2.0"
+    # Build requirements first (pyproject's [build-system]: setuptools, Cython, numpy, picows
+    # for the transport's listener), then the project without build isolation.
+    mapfile -t build_deps < <(.venv/bin/python - <<'PY'
+import tomllib
+with open("pyproject.toml", "rb") as f:
+    print("\n".join(tomllib.load(f)["build-system"]["requires"]))
+PY
+)
+    step .venv/bin/python -m pip install -q "${build_deps[@]}"
     if [ "$MODE" = demo ]; then
         mapfile -t demo_deps < <(.venv/bin/python - <<'PY'
 import tomllib
@@ -152,7 +159,13 @@ if ! build_current; then
     step .venv/bin/python setup.py -q build_ext --inplace
     echo "$build_stamp" > "$BUILD_STAMP"
 fi
-.venv/bin/python -c "from marketprism_fast import _parse, _book" \
+# Every compiled module imports (marketprism_fast/a/_b.pyx -> marketprism_fast.a._b).
+.venv/bin/python - "${cython_sources[@]}" <<'PY' \
     || { say "the compiled core does not import; run: rm .venv/.setup-build && bash scripts/setup.sh" >&2; exit 1; }
+import importlib, sys
+for path in sys.argv[1:]:
+    if path.endswith(".pyx"):
+        importlib.import_module(path[: -len(".pyx")].replace("/", "."))
+PY
 elapsed_ms=$(( $(date +%s%N) / 1000000 - started_ms ))
 say "compiled core ready ($((elapsed_ms / 1000)).$(printf '%03d' $((elapsed_ms % 1000))) s)"

@@ -2,7 +2,7 @@ from typing import Iterator
 
 import pytest
 
-from marketprism_fast import parsers
+from marketprism_fast import parser as parsers
 from tests import servers
 
 

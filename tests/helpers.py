@@ -10,7 +10,7 @@ from typing import Iterable, Iterator
 import pytest
 import zstandard
 
-from marketprism_fast.parsing import Parser
+from marketprism_fast.parser import Parser
 from marketprism_fast.records import KIND_ORDER
 
 REPO = Path(__file__).resolve().parents[1]

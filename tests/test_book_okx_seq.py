@@ -22,8 +22,8 @@ import pytest
 
 from marketprism_fast.books import BookBuilder
 from marketprism_fast.instruments import InstrumentRegistry
-from marketprism_fast.parsers import make_parser
-from marketprism_fast.parsing import FrameStatus
+from marketprism_fast.parser import make_parser
+from marketprism_fast.parser import FrameStatus
 from tests.helpers import FIXTURES, read_lines
 from tests.test_book_gaps import book_after, comparable, insert_frame, okx_snapshot_frame
 from tests.test_book_replay import load_capture

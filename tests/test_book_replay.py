@@ -21,7 +21,7 @@ import pytest
 
 from marketprism_fast.books import BookBuilder
 from marketprism_fast.instruments import InstrumentRegistry
-from marketprism_fast.parsers import make_parser
+from marketprism_fast.parser import make_parser
 from tests.helpers import CORPUS, corpus_dir, read_lines
 
 pytestmark = pytest.mark.corpus

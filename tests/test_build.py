@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from marketprism_fast import parsers
+from marketprism_fast import parser as parsers
 from marketprism_fast.records import KINDS, iter_storage_constants
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from marketprism_fast import parsers
+from marketprism_fast import parser as parsers
 from marketprism_fast.instruments import InstrumentRegistry
 from marketprism_fast.records import KINDS
 from marketprism_fast.refdata import load_metadata_files

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from marketprism_fast.parsers import compiled_available
+from marketprism_fast.parser import compiled_available
 from tests.test_compiled_okx import (  # noqa: F401  (pytest_generate_tests parametrizes the class)
     TS,
     CompiledParity,

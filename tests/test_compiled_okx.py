@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from marketprism_fast.instruments import InstrumentRegistry
-from marketprism_fast.parsers import compiled_available, make_parser
-from marketprism_fast.parsing import FrameStatus, Parser
+from marketprism_fast.parser import compiled_available, make_parser
+from marketprism_fast.parser import FrameStatus, Parser
 from marketprism_fast.refdata import load_metadata_files
 from marketprism_fast.symbols import SymbolMetadata
 from tests.helpers import CORPUS, corpus_dir, read_lines

@@ -9,8 +9,8 @@ import logging
 
 import pytest
 
-from marketprism_fast.parsers import make_parser
-from marketprism_fast.parsing import FrameStatus
+from marketprism_fast.parser import make_parser
+from marketprism_fast.parser import FrameStatus
 from tests.helpers import FIXTURES, corpus_dir, read_lines
 
 TS = 1_700_000_000_000_000_000

@@ -7,7 +7,7 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from marketprism_fast import parsers
+from marketprism_fast import parser as parsers
 from marketprism_fast.instruments import InstrumentRegistry
 
 _parse = pytest.importorskip("marketprism_fast._parse", reason="the compiled core is not built")

@@ -130,10 +130,11 @@ def run_in_image(python: Path, cwd: Path, *args: str) -> subprocess.CompletedPro
 def test_the_installed_compiled_core_is_what_loads(installed: Path, tmp_path: Path) -> None:
     probe = run_in_image(installed, tmp_path, "-c", (
         "import marketprism_fast, marketprism_fast._parse as p, marketprism_fast._book as b, "
-        "marketprism_fast.offline._lines as l, marketprism_fast.offline._encode as e\n"
-        "from marketprism_fast import parsers\n"
-        "print(marketprism_fast.__file__); print(p.__file__); print(b.__file__); print(l.__file__); print(e.__file__)\n"
-        "print(type(parsers.make_parser('binance_spot')).__module__)"
+        "marketprism_fast.offline._lines as l, marketprism_fast.offline._encode as e, "
+        "marketprism_fast.transport._listener as t\n"
+        "from marketprism_fast import parser\n"
+        "print(marketprism_fast.__file__); print(p.__file__); print(b.__file__); print(l.__file__); print(e.__file__); print(t.__file__)\n"
+        "print(type(parser.make_parser('binance_spot')).__module__)"
     ))  # fmt: skip
     assert probe.returncode == 0, probe.stderr
     *paths, parser_module = probe.stdout.split()

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from marketprism_fast.instruments import InstrumentRegistry
-from marketprism_fast.parsers import compiled_available, make_parser
-from marketprism_fast.parsing import FrameStatus, Parser
+from marketprism_fast.parser import compiled_available, make_parser
+from marketprism_fast.parser import FrameStatus, Parser
 from marketprism_fast.records import KIND_ORDER, VENUES
 from marketprism_fast.refdata import load_metadata_files
 from marketprism_fast.symbols import SymbolMetadata

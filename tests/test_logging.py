@@ -18,8 +18,8 @@ import pytest
 
 from marketprism_fast import log as log_module
 from marketprism_fast.log import MalformedSampler
-from marketprism_fast.parsers import compiled_available, make_parser
-from marketprism_fast.parsing import FrameStatus
+from marketprism_fast.parser import compiled_available, make_parser
+from marketprism_fast.parser import FrameStatus
 from tests.helpers import corpus_dir, read_lines
 
 DEFAULTS = inspect.signature(MalformedSampler).parameters

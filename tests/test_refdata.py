@@ -10,7 +10,8 @@ import zstandard
 
 from marketprism_fast.errors import InputError, ParseError
 from marketprism_fast.refdata import add_body, load_metadata, load_metadata_files
-from marketprism_fast.symbols import SymbolMetadata, normalize
+from marketprism_fast.symbols import SymbolMetadata
+from marketprism_fast.venues import normalize_symbol as normalize
 
 from .helpers import FIXTURES, corpus_dir, read_lines
 
@@ -62,7 +63,7 @@ def test_wrapped_and_raw_bodies_merge_and_blank_lines_are_ignored() -> None:
 
 
 def test_from_bodies_and_decoded_bodies() -> None:
-    metadata = SymbolMetadata.from_bodies([json.loads(line) for line in read_lines(DERIBIT)])
+    metadata = load_metadata([json.loads(line) for line in read_lines(DERIBIT)])
     assert normalize("deribit", "SOL_USDC-PERPETUAL", metadata).symbol == "SOL-USDC-PERP"
     assert add_body(SymbolMetadata(), json.loads(read_lines(OKX)[0])) == "okx"
 

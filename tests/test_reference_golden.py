@@ -25,9 +25,9 @@ import pytest
 import zstandard
 
 from marketprism_fast.instruments import InstrumentRegistry
-from marketprism_fast.parsing import FrameStatus
+from marketprism_fast.parser import FrameStatus
 from marketprism_fast.records import KIND_NAMES, KIND_ORDER, VENUES, kind
-from marketprism_fast.reference import make_parser
+from marketprism_fast.parser import reference_parser as make_parser
 from marketprism_fast.refdata import load_metadata_files
 from tests.helpers import CORPUS, read_lines, same_value
 

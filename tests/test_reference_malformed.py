@@ -16,9 +16,9 @@ from functools import cache
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from marketprism_fast.parsing import FrameStatus
+from marketprism_fast.parser import FrameStatus
 from marketprism_fast.records import VENUES
-from marketprism_fast.reference import make_parser
+from marketprism_fast.parser import reference_parser as make_parser
 from marketprism_fast.errors import ParseError
 from marketprism_fast.reference.base import decode_json
 from marketprism_fast.reference.fields import decimal_text_value, number_value

@@ -13,9 +13,9 @@ import math
 
 import pytest
 
-from marketprism_fast.parsing import FrameStatus
+from marketprism_fast.parser import FrameStatus
 from marketprism_fast.records import kind
-from marketprism_fast.reference import make_parser
+from marketprism_fast.parser import reference_parser as make_parser
 from tests.helpers import records_by_frame, same_value
 
 NAN = math.nan

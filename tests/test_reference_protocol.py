@@ -8,12 +8,13 @@ import math
 import numpy as np
 import pytest
 
-from marketprism_fast import parsers
+from marketprism_fast import parser as parsers
 from marketprism_fast.errors import ConfigurationError
 from marketprism_fast.instruments import InstrumentRegistry
-from marketprism_fast.parsing import SKIP_REASONS, FrameStatus, Parser
+from marketprism_fast.parser import SKIP_REASONS, FrameStatus, Parser
 from marketprism_fast.records import KIND_NAMES, KIND_ORDER, VENUES, kind
-from marketprism_fast.reference import ReferenceParser, make_parser
+from marketprism_fast.parser import reference_parser as make_parser
+from marketprism_fast.reference import ReferenceParser
 
 TS = 1_618_677_372_000_000_000
 

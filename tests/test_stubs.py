@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from marketprism_fast.parsers import compiled_available
+from marketprism_fast.parser import compiled_available
 
 pytestmark = pytest.mark.skipif(not compiled_available(), reason="the compiled core is not built")
 
 PACKAGE = Path(importlib.import_module("marketprism_fast").__file__).parent
-MODULES = ("_parse", "_book", "offline._encode", "offline._lines")
+MODULES = ("_parse", "_book", "offline._encode", "offline._lines", "transport._listener")
 
 
 def stub_tree(name: str) -> ast.Module:

@@ -13,7 +13,8 @@ import zstandard
 from marketprism_fast.errors import ConfigurationError
 from marketprism_fast.instruments import InstrumentRegistry
 from marketprism_fast.refdata import load_metadata_files
-from marketprism_fast.symbols import SPOT_QUOTE_ASSETS, Normalized, SymbolMetadata, normalize, split_quote
+from marketprism_fast.symbols import SPOT_QUOTE_ASSETS, Normalized, SymbolMetadata, split_quote
+from marketprism_fast.venues import normalize_symbol as normalize
 
 from .helpers import FIXTURES, corpus_dir
 

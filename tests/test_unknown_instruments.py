@@ -18,8 +18,8 @@ import orjson
 import pytest
 
 from marketprism_fast.instruments import InstrumentRegistry
-from marketprism_fast.parsers import make_parser
-from marketprism_fast.parsing import FrameStatus
+from marketprism_fast.parser import make_parser
+from marketprism_fast.parser import FrameStatus
 from marketprism_fast.records import MARKETS
 from marketprism_fast.refdata import load_metadata_files
 from tests.helpers import FIXTURES, REPO, read_lines, same_value

@@ -5,7 +5,7 @@ A notification is ``{"jsonrpc": "2.0", "method": "subscription", "params": {"cha
 frame's first bytes, so that word picks the channel's own ``msgspec.json.Decoder``. RPC
 results and heartbeats start otherwise and hold no records.
 
-Values as the reference parser (``marketprism_fast/reference/deribit.py``) gives them: JSON
+Values as the reference parser (``marketprism_fast/venues/deribit/reference.py``) gives them: JSON
 numbers decoded straight into float fields (an absent or null number is NaN), millisecond
 times as nanoseconds, raw book levels ``[new|change|delete, price, amount]`` (delete: amount
 0). A ticker that carries ``open_interest`` also gives an open_interest row, and one that

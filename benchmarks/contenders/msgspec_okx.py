@@ -6,7 +6,7 @@ in ``arg``, not in the items). OKX always sends ``arg`` first, so the channel na
 from the frame's first bytes and picks the channel's own ``msgspec.json.Decoder``; a frame
 of another shape (``{"event": ..}`` acks, ``pong``) takes a slower generic decode.
 
-Values as the reference parser (``marketprism_fast/reference/okx.py``) gives them: decimal
+Values as the reference parser (``marketprism_fast/venues/okx/reference.py``) gives them: decimal
 texts with ``float(text)`` (an empty or absent ticker text is NaN), millisecond ``ts`` texts
 as nanoseconds, book levels ``[px, sz, liquidated, orders]`` with their original texts kept
 (the compiled parser keeps them for the checksum, so this contender does the same work).

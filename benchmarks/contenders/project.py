@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from marketprism_fast.batch import Batch
-from marketprism_fast.parsers import make_parser
+from marketprism_fast.parser import make_parser
 from marketprism_fast.records import VENUES
 
 from .base import Contender

@@ -26,11 +26,10 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import orjson
 
-from .. import parsers
 from ..batch import Batch
 from ..errors import ConfigurationError
 from ..instruments import InstrumentRegistry
-from ..parsing import FrameStatus, Parser
+from ..parser import FrameStatus, Parser, make_parser
 from ..records import KIND_NAMES, VENUES
 from ..refdata import load_metadata
 from ..symbols import SymbolMetadata
@@ -401,7 +400,7 @@ class Normalizer:
         self.instruments = InstrumentRegistry(options.venue, self.metadata)
         # With --books, a book message that changes no level still reaches the builder as a
         # side-0 marker row; markers are not records and are dropped before writing.
-        self.parser: Parser = parsers.make_parser(
+        self.parser: Parser = make_parser(
             options.venue, self.instruments, implementation=options.implementation, book_markers=options.books
         )
         self.builder = _make_book_builder(options, self.instruments) if options.books else None
@@ -654,7 +653,7 @@ def likely_venues(path: str, venue: str, *, sample: int = SAMPLE_FRAMES) -> list
     counts = {}
     for other in VENUES:
         if other != venue:
-            parser = parsers.make_parser(other)
+            parser = make_parser(other)
             counts[other] = sum(1 for frame in frames if parser.feed(frame, 0) == FrameStatus.PARSED)
     best = max(counts.values(), default=0)
     return [v for v, n in counts.items() if n == best] if best else []

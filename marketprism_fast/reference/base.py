@@ -32,7 +32,7 @@ from ..batch import Batch
 from ..errors import ConfigurationError, ParseError
 from ..instruments import InstrumentRegistry
 from ..log import MalformedSampler, logger
-from ..parsing import SKIP_REASONS, FrameStatus
+from ..parser import SKIP_REASONS, FrameStatus
 from ..records import INSTRUMENT_COLUMNS, KIND_NAMES, KINDS, Kind, absent_value
 from .fields import NAN, Level
 
@@ -107,7 +107,7 @@ def _array(values: list, dtype: np.dtype) -> np.ndarray:
 
 
 class ReferenceParser:
-    """Base of the pure-Python venue parsers (the ``Parser`` protocol of parsing.py)."""
+    """Base of the pure-Python venue parsers (the ``Parser`` protocol of parser.py)."""
 
     venue: str = ""
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..errors import ParseError
-from ..instruments import InstrumentRegistry
-from .base import ReferenceParser, decode_json
-from .fields import (
+from ...errors import ParseError
+from ...instruments import InstrumentRegistry
+from ...reference.base import ReferenceParser, decode_json
+from ...reference.fields import (
     I32_MAX,
     I32_MIN,
     NAN,

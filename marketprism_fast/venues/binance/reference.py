@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..errors import ConfigurationError, ParseError
-from ..instruments import InstrumentRegistry
-from .base import ReferenceParser, decode_json
-from .fields import (
+from ...errors import ConfigurationError, ParseError
+from ...instruments import InstrumentRegistry
+from ...reference.base import ReferenceParser, decode_json
+from ...reference.fields import (
     NAN,
     boolean,
     decimal,
