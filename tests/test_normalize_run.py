@@ -270,3 +270,27 @@ def test_compiled_csv_and_parquet_equal_the_jsonl(tmp_path: Path, name: str) -> 
                 else:
                     assert int(text) == want
                 assert same_value(arrow[c.name], want), (kind_name, c.name, arrow[c.name], want)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_the_python_writers_write_the_same_bytes(tmp_path: Path, monkeypatch, fmt: str) -> None:
+    """Without the compiled encoder (a pure-Python install) the files are byte for byte the same."""
+    from marketprism_fast.offline import writers
+
+    pytest.importorskip("marketprism_fast.offline._encode", reason="the compiled core is not built")
+    options = NormalizeOptions(venue="binance_spot", frames=(str(session(SMALL)),),
+                               refdata=(str(session(SMALL, "refdata.jsonl.zst")),))  # fmt: skip
+
+    def output(where: Path) -> dict[str, bytes]:
+        if fmt == "jsonl":
+            out = io.BytesIO()
+            _run(options, JsonlWriter(out))
+            return {"jsonl": out.getvalue()}
+        _run(options, CsvWriter(str(where)))
+        return {p.name: p.read_bytes() for p in sorted(where.iterdir())}
+
+    compiled = output(tmp_path / "compiled")
+    monkeypatch.setattr(writers, "_encode", None)
+    python = output(tmp_path / "python")
+    assert compiled.keys() == python.keys() and all(compiled[k] == python[k] for k in compiled)
+    assert sum(len(v) for v in compiled.values()) > 0

@@ -88,7 +88,7 @@ class RecordWriter(Protocol):
     def abort(self) -> None: ...
 
 
-# ---- value texts, a column at a time ------------------------------------------------------
+# ---- without the compiled encoder (the core not built): the same texts from Python ---------
 
 
 class _JsonNull:
