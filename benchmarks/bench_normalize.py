@@ -12,7 +12,8 @@ round runs every contender once, so that a load change on the shared machine hit
 * ``read + parse``: normalize with a writer that drops the batches (reading, decompressing, meta
   times, chunking: everything but the output);
 * ``parquet``, ``jsonl``, ``csv``: ``normalize`` end to end into files (``Normalizer.run`` plus the
-  writer's ``close``; process start and imports are not counted).
+  writer's ``close``; process start and imports are not counted); ``jsonl > /dev/null``: the
+  same text, not stored (what the encoding costs without the disk).
 
 Reported per contender: median time, frames/s, records/s, the rate as a fraction of parse
 only, and the fraction of the time spent outside the parser (1 - parse only / contender).
@@ -120,6 +121,8 @@ def end_to_end(venue: str, path: Path, fmt: str | None, scratch: Path) -> tuple[
     out = scratch / "out"
     if fmt is None:
         writer = _Drop()
+    elif fmt == "jsonl > /dev/null":
+        writer = make_writer("jsonl", os.devnull, sys.stdout.buffer)
     else:
         out.mkdir(exist_ok=True)
         writer = make_writer(fmt, str(out / "records.jsonl") if fmt == "jsonl" else str(out), sys.stdout.buffer)
@@ -152,6 +155,7 @@ def measure(rounds: int = ROUNDS, copies: int = COPIES) -> dict:
         ("read + parse", lambda d: end_to_end(venue, path, None, d)),
         ("parquet", lambda d: end_to_end(venue, path, "parquet", d)),
         ("jsonl", lambda d: end_to_end(venue, path, "jsonl", d)),
+        ("jsonl > /dev/null", lambda d: end_to_end(venue, path, "jsonl > /dev/null", d)),
         ("csv", lambda d: end_to_end(venue, path, "csv", d)),
     ]
     results: dict[str, Result] = {}
@@ -199,6 +203,7 @@ def report(measured: dict, pinned: str) -> list[str]:
     parquet_cpu_ratio = base.cpu_median / results["parquet"].cpu_median
     jsonl_rate = results["jsonl"].records / results["jsonl"].median
     jsonl_cpu_rate = results["jsonl"].records / results["jsonl"].cpu_median
+    null_rate = results["jsonl > /dev/null"].records / results["jsonl > /dev/null"].median
     rss_ratio = measured["rss_many"] / measured["rss_one"]
 
     def verdict(ok: bool) -> str:
@@ -215,6 +220,8 @@ def report(measured: dict, pinned: str) -> list[str]:
         f"{verdict(parquet_ratio >= PARQUET_RATIO_TARGET)} | {parquet_cpu_ratio:.3f} | {verdict(parquet_cpu_ratio >= PARQUET_RATIO_TARGET)} |",
         f"| JSON Lines >= {JSONL_RECORDS_TARGET:,} records/s | {jsonl_rate:,.0f} | {verdict(jsonl_rate >= JSONL_RECORDS_TARGET)} | "
         f"{jsonl_cpu_rate:,.0f} | {verdict(jsonl_cpu_rate >= JSONL_RECORDS_TARGET)} |",
+        f"| JSON Lines to /dev/null >= {JSONL_RECORDS_TARGET:,} records/s | {null_rate:,.0f} | "
+        f"{verdict(null_rate >= JSONL_RECORDS_TARGET)} | | |",
         f"| Parquet peak RSS, {measured['copies']} copies / 1 copy <= {RSS_RATIO_TARGET} | {rss_ratio:.2f} | "
         f"{verdict(rss_ratio <= RSS_RATIO_TARGET)} | | |",
     ]

@@ -19,3 +19,6 @@ def feed_lines(
 
 def meta_times(block: bytes, pos: int, out: npt.NDArray[np.int64], at: int) -> tuple[int, int]:
     """Receive times of meta lines into ``out[at:]``; returns (lines read, next byte position)."""
+
+def count_lines(block: bytes) -> int:
+    """The number of newlines in ``block``."""

@@ -108,3 +108,21 @@ def meta_times(const unsigned char[::1] block, Py_ssize_t pos, int64_t[::1] out,
         i += 1
         pos = line_end + 1
     return i - at, pos
+
+
+def count_lines(const unsigned char[::1] block):
+    """The number of ``\\n`` in ``block`` (memchr: several times faster than bytes.count)."""
+    cdef Py_ssize_t n = block.shape[0], count = 0
+    cdef const unsigned char* p
+    cdef const unsigned char* end
+    if n == 0:
+        return 0
+    p = &block[0]
+    end = p + n
+    while p < end:
+        p = <const unsigned char*>memchr(p, 10, end - p)
+        if p == NULL:
+            break
+        count += 1
+        p += 1
+    return count

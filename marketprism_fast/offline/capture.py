@@ -33,9 +33,13 @@ import zstandard
 from ..errors import InputError
 
 try:  # the compiled line reader (absent when the core is not built: Python does the same)
+    from ._lines import count_lines
     from ._lines import meta_times as _meta_times
 except ImportError:  # pragma: no cover - exercised only without the build
     _meta_times = None
+
+    def count_lines(block: bytes) -> int:
+        return block.count(b"\n")
 
 STDIN = "-"
 COMPRESSED_SUFFIXES = (".zst", ".gz")
@@ -259,7 +263,8 @@ def iter_blocks(
             if on_read is not None:
                 at = _raw_position(stream)
                 on_read(plain if at is None else at)
-            yield rest + data[: cut + 1] if rest else data[: cut + 1]
+            # one copy of the piece's whole lines (with the line begun in the previous piece)
+            yield b"".join((rest, memoryview(data)[: cut + 1]))
             rest = data[cut + 1 :]
         if rest:
             yield rest + b"\n"
@@ -345,7 +350,7 @@ def iter_meta_times(path: str) -> Iterator[int]:
 def meta_block_times(block: bytes, path: str, first_line: int) -> np.ndarray:
     """Receive times (ns) of the lines of a meta block (whole lines) whose first line is
     line ``first_line`` of ``path``."""
-    n = block.count(b"\n")
+    n = count_lines(block)
     out = np.empty(n, dtype=np.int64)
     at = pos = 0
     while at < n:
@@ -509,7 +514,7 @@ class FrameReader:
         warned = False
         try:
             for data in source:
-                n = data.count(b"\n")
+                n = count_lines(data)
                 stats.lines += n
                 ts = meta.take(n) if meta is not None and not meta.exhausted else np.empty(0, dtype=np.int64)
                 stats.timed_by_meta += len(ts)

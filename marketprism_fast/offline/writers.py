@@ -685,6 +685,7 @@ class _ArrowColumns:
     def __init__(self) -> None:
         self._schemas: dict[str, Any] = {}
         self._tables: dict[tuple[int, str], tuple[Any, Any]] = {}  # (registry, arrow strings)
+        self._last_codes: tuple[np.ndarray, Any] | None = None
 
     def schema(self, kind: Kind):
         schema = self._schemas.get(kind.name)
@@ -702,6 +703,14 @@ class _ArrowColumns:
             cached = self._tables[key] = (registry, pa.array(table.tolist(), type=pa.string()))
         return cached[1]
 
+    def _indices(self, inst: np.ndarray):
+        """The batch's instrument codes as Arrow int32 indices, made once for its four columns."""
+        import pyarrow as pa
+
+        if self._last_codes is None or self._last_codes[0] is not inst:
+            self._last_codes = (inst, pa.array(inst.astype(np.int32)))
+        return self._last_codes[1]
+
     def text(self, batch: Batch, column: Column):
         import pyarrow as pa
 
@@ -710,9 +719,7 @@ class _ArrowColumns:
             if codes is None:
                 return pa.array(batch.column(column.name).tolist(), type=pa.string()).dictionary_encode()
             inst, registry = codes
-            return pa.DictionaryArray.from_arrays(
-                pa.array(inst.astype(np.int32)), self._instrument_strings(registry, column.name)
-            )
+            return pa.DictionaryArray.from_arrays(self._indices(inst), self._instrument_strings(registry, column.name))
         refs = batch.text_refs(column.name)
         arena = batch.arena
         if refs is not None and arena is not None and len(refs[0]):
