@@ -43,7 +43,7 @@ def decode_texts(arena: np.ndarray, off: np.ndarray, length: np.ndarray) -> np.n
 class Batch:
     """Rows ``0..n-1`` of one kind from one venue. Never modified after creation."""
 
-    __slots__ = ("kind", "exchange", "n", "_storage", "_arena", "_instruments", "_cols")
+    __slots__ = ("kind", "exchange", "n", "_storage", "_arena", "_instruments", "_cols", "_id")
 
     def __init__(
         self,
@@ -55,7 +55,9 @@ class Batch:
         arena: np.ndarray | None = None,
         instruments: "InstrumentRegistry | None" = None,
         columns: Mapping[str, np.ndarray] | None = None,
+        batch_id: int = 0,
     ) -> None:
+        self._id = int(batch_id)
         self.kind = kind_of(kind) if isinstance(kind, str) else kind
         self.exchange = exchange
         self.n = int(n)
@@ -71,13 +73,28 @@ class Batch:
                 self._cols[k] = _readonly(arr)
 
     @classmethod
-    def from_columns(cls, kind: Kind | str, exchange: str, columns: Mapping[str, np.ndarray]) -> "Batch":
+    def from_columns(
+        cls, kind: Kind | str, exchange: str, columns: Mapping[str, np.ndarray], *, batch_id: int = 0
+    ) -> "Batch":
         """A batch from contract-form columns (plus ``frame`` and hidden text columns)."""
         n = len(next(iter(columns.values()))) if columns else 0
-        return cls(kind, exchange, n, columns=columns)
+        return cls(kind, exchange, n, columns=columns, batch_id=batch_id)
 
     def __len__(self) -> int:
         return self.n
+
+    @property
+    def id(self) -> int:
+        """The batch's 64-bit identity in the sinks (``pipeline/identity.py``); 0 until assigned."""
+        return self._id
+
+    def assign_id(self, batch_id: int) -> None:
+        """Give the batch its identity, once (the batcher does, before any sink sees it)."""
+        if self._id and self._id != batch_id:
+            raise ValueError(f"{self!r} already has id {self._id:016x}")
+        if not 0 < batch_id < 2**64:
+            raise ValueError(f"batch id {batch_id} is not a non-zero 64-bit value")
+        self._id = int(batch_id)
 
     def __repr__(self) -> str:
         return f"<Batch {self.kind.name} {self.exchange} rows={self.n}>"

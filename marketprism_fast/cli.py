@@ -20,7 +20,7 @@ import sys
 from typing import IO, Sequence
 
 from . import __version__
-from .ddl import DEFAULT_DATABASE, LEGACY, MODERN, ServerCapabilities, render_schema
+from .sinks.clickhouse.ddl import DEFAULT_DATABASE, LEGACY, MODERN, ServerCapabilities, render_schema
 from .errors import MarketPrismError
 from .offline.normalize import DEFAULT_BOOK_DEPTH, DEFAULT_BOOK_INTERVAL_MS, NormalizeOptions, Normalizer
 from .offline.progress import ProgressLine

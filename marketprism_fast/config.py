@@ -93,6 +93,7 @@ class ClickHouseSinkConfig(Section):
     password_file: str | None = None
     compression: Literal["lz4", "zstd", "none"] = "lz4"
     insert_timeout_seconds: PositiveFloat = 30.0
+    writers: int = Field(2, ge=1, le=16)  # connections inserting at once (one thread each): client encoding overlaps server writes
     overflow: Overflow = Overflow()
     spool: SpoolConfig = SpoolConfig(directory="spool/clickhouse")
 
@@ -112,8 +113,13 @@ class NatsSinkConfig(Section):
     replicas: int = Field(1, ge=1, le=5)
     storage: Literal["file", "memory"] = "file"
     max_pending_acks: PositiveInt = 64
+    ack_timeout_seconds: PositiveFloat = 5.0  # a publish acknowledgement not back by then is retried (same Nats-Msg-Id)
     overflow: Overflow = Overflow()
     spool: SpoolConfig = SpoolConfig(directory="spool/nats")
+    # The NATS -> ClickHouse consumer (``consume`` command): a durable pull consumer on the stream.
+    consumer_durable: str = "clickhouse"
+    consumer_ack_wait_seconds: PositiveFloat = 60.0  # longer than any insert: redelivery only after a consumer died
+    consumer_fetch_messages: PositiveInt = 16
 
 
 class RedisSinkConfig(Section):

@@ -3,7 +3,7 @@ states it: the tests' oracle, written apart from records.py so a change there sh
 
 from __future__ import annotations
 
-from marketprism_fast.ddl import ServerCapabilities
+from marketprism_fast.sinks.clickhouse.ddl import ServerCapabilities
 from marketprism_fast.records import INSTRUMENT_COLUMNS, Column
 
 _NUMBERS = {

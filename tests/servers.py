@@ -2,10 +2,16 @@
 temporary directory, or an already running one named by an environment variable.
 
 ClickHouse: ``MPF_CLICKHOUSE_HTTP`` (for example ``http://127.0.0.1:8123``) names a running
-server, reached over its HTTP interface; otherwise ``/usr/sbin/clickhouse-server``
+server, reached over its HTTP interface (and ``MPF_CLICKHOUSE_TCP_PORT`` gives its native
+port, which the sink tests need); otherwise ``/usr/sbin/clickhouse-server``
 (Debian's 18.16, installed by ``scripts/setup.sh``) is started with its own config. An
 18.x server given by URL needs ``allow_experimental_low_cardinality_type=1`` in its default
 profile, as the started one has.
+
+NATS (``nats-server -js``) and Redis (``redis-server``): ``MPF_NATS_URL`` and
+``MPF_REDIS_URL`` name running servers; otherwise one of each is started on free loopback
+ports with its own data directory. The fault tests always start private servers
+(``ManagedClickHouse``, ``ManagedNats``, ``ManagedRedis``), since they stop, kill and restart them.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Iterator, Mapping
 
 CLICKHOUSE_SERVER = Path("/usr/sbin/clickhouse-server")
 CLICKHOUSE_URL_VARIABLE = "MPF_CLICKHOUSE_HTTP"
+CLICKHOUSE_TCP_PORT_VARIABLE = "MPF_CLICKHOUSE_TCP_PORT"  # its native port, for the sink tests
 # Not UTC, and ahead of it: an expression that forgets 'UTC' puts a late-evening UTC
 # timestamp on the next day and a test sees it.
 CLICKHOUSE_TIME_ZONE = "Asia/Tokyo"
@@ -230,10 +237,207 @@ def clickhouse() -> Iterator[ClickHouse]:
     """The server named by MPF_CLICKHOUSE_HTTP, or one started for the duration."""
     url = os.environ.get(CLICKHOUSE_URL_VARIABLE)
     if url:
-        server = ClickHouse(url.rstrip("/"))
+        tcp_port = os.environ.get(CLICKHOUSE_TCP_PORT_VARIABLE)
+        server = ClickHouse(url.rstrip("/"), tcp_port=int(tcp_port) if tcp_port else None)
         if not server.is_ready():
             raise ServerError(f"{CLICKHOUSE_URL_VARIABLE}={url}: no ClickHouse answers /ping there")
         yield server
     else:
         with started_clickhouse() as server:
             yield server
+
+
+# ---- servers the fault tests stop, kill and restart ----------------------------------------
+
+
+class ManagedServer:
+    """A server process of our own on fixed loopback ports and a data directory kept across
+    restarts, so that a test can stop (SIGTERM), kill (SIGKILL) and start it again."""
+
+    name = "server"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.process: subprocess.Popen | None = None
+        self.ports: list[int] = []
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def is_ready(self) -> bool:
+        raise NotImplementedError
+
+    def port_count(self) -> int:
+        return 1
+
+    def start(self) -> None:
+        """Start on fresh ports the first time (retried: a port can be taken meanwhile), on
+        the same ports and data directory after that (a restart)."""
+        if self.running:
+            return
+        attempts = 1 if self.ports else START_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            if attempts > 1:
+                self.ports = free_loopback_ports(self.port_count())
+            if self._start_once():
+                return
+        raise ServerError(f"{self.name} did not start on ports {self.ports}:\n{_tail(self.root / 'console.log')}")
+
+    # Benchmarks pin themselves to one core; a server of theirs gets every core back.
+    all_cpus = False
+
+    def _preexec(self) -> None:
+        _end_with_parent()
+        if self.all_cpus and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, range(os.cpu_count() or 1))
+
+    def _start_once(self) -> bool:
+        with (self.root / "console.log").open("ab") as out:
+            self.process = subprocess.Popen(
+                self.command(), cwd=self.root, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                preexec_fn=self._preexec,
+            )
+        deadline = time.monotonic() + READY_WITHIN_S
+        while not self.is_ready():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                _stop(self.process)
+                return False
+            time.sleep(POLL_INTERVAL_S)
+        return True
+
+    def stop(self) -> None:
+        """SIGTERM, and wait for the process to end."""
+        if self.process is not None:
+            _stop(self.process)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown at all."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+class ManagedClickHouse(ManagedServer):
+    name = "clickhouse-server"
+
+    def port_count(self) -> int:
+        return 3
+
+    def command(self) -> list[str]:
+        http_port, tcp_port, interserver_port = self.ports
+        config = self.root / "config.xml"
+        config.write_text(_clickhouse_config(self.root, http_port=http_port, tcp_port=tcp_port, interserver_port=interserver_port))
+        (self.root / "users.xml").write_text(_CLICKHOUSE_USERS)
+        return [str(CLICKHOUSE_SERVER), f"--config-file={config}"]
+
+    @property
+    def server(self) -> ClickHouse:
+        return ClickHouse(f"http://127.0.0.1:{self.ports[0]}", tcp_port=self.ports[1])
+
+    @property
+    def native_url(self) -> str:
+        return f"clickhouse://127.0.0.1:{self.ports[1]}"
+
+    def is_ready(self) -> bool:
+        return self.server.is_ready()
+
+
+NATS_SERVER = Path("/usr/sbin/nats-server")
+NATS_URL_VARIABLE = "MPF_NATS_URL"
+REDIS_SERVER = Path("/usr/bin/redis-server")
+REDIS_URL_VARIABLE = "MPF_REDIS_URL"
+
+
+class ManagedNats(ManagedServer):
+    """``nats-server -js`` with its own store directory (streams survive a restart)."""
+
+    name = "nats-server"
+
+    def port_count(self) -> int:
+        return 2
+
+    def command(self) -> list[str]:
+        port, monitor = self.ports
+        binary = shutil_which("nats-server") or str(NATS_SERVER)
+        return [binary, "-a", "127.0.0.1", "-p", str(port), "-m", str(monitor), "-js", "-sd", str(self.root / "store")]
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.ports[0]}"
+
+    def is_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports[1]}/healthz?js-enabled-only=true", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+
+class ManagedRedis(ManagedServer):
+    name = "redis-server"
+
+    def command(self) -> list[str]:
+        binary = shutil_which("redis-server") or str(REDIS_SERVER)
+        return [binary, "--bind", "127.0.0.1", "--port", str(self.ports[0]), "--save", "", "--appendonly", "no", "--dir", str(self.root)]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports[0]}/0"
+
+    def is_ready(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.ports[0]), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+def shutil_which(name: str) -> str | None:
+    import shutil
+
+    return shutil.which(name)
+
+
+@contextmanager
+def managed(server_class: type[ManagedServer], *, all_cpus: bool = False) -> Iterator[ManagedServer]:
+    """A private server of that class, started; stopped and its directory removed at the end."""
+    with tempfile.TemporaryDirectory(prefix=f"mpf-{server_class.name}-") as tmp:
+        server = server_class(Path(tmp))
+        server.all_cpus = all_cpus
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@contextmanager
+def nats_url() -> Iterator[str]:
+    """The NATS server MPF_NATS_URL names, or a private ``nats-server -js`` for the duration."""
+    url = os.environ.get(NATS_URL_VARIABLE)
+    if url:
+        yield url
+    else:
+        with managed(ManagedNats) as server:
+            yield server.url  # type: ignore[attr-defined]
+
+
+@contextmanager
+def redis_url() -> Iterator[str]:
+    """The Redis server MPF_REDIS_URL names, or a private ``redis-server`` for the duration."""
+    url = os.environ.get(REDIS_URL_VARIABLE)
+    if url:
+        yield url
+    else:
+        with managed(ManagedRedis) as server:
+            yield server.url  # type: ignore[attr-defined]

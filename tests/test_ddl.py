@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from marketprism_fast.cli import main
-from marketprism_fast.ddl import (
+from marketprism_fast.sinks.clickhouse.ddl import (
     DEFAULT_DATABASE,
     LEGACY,
     MODERN,
@@ -45,11 +45,12 @@ class Table:
     engine: str
     partition_by: str
     order_by: str
+    settings: str | None = None
 
 
 _CREATE_TABLE = re.compile(
     r"CREATE TABLE IF NOT EXISTS (?P<name>\S+)\n\(\n(?P<columns>.*?)\n\)\n"
-    r"ENGINE = (?P<engine>.+)\nPARTITION BY (?P<partition>.+)\nORDER BY (?P<order>.+)",
+    r"ENGINE = (?P<engine>.+)\nPARTITION BY (?P<partition>.+)\nORDER BY (?P<order>[^\n]+)(?:\nSETTINGS (?P<settings>.+))?",
     re.S,
 )
 
@@ -61,7 +62,7 @@ def read_table(statement: str) -> Table:
     for line in match["columns"].split(",\n"):
         name, definition = re.fullmatch(r"    `(\w+)` (.+)", line).groups()  # type: ignore[union-attr]
         columns.append((name, definition))
-    return Table(match["name"], columns, match["engine"], match["partition"], match["order"])
+    return Table(match["name"], columns, match["engine"], match["partition"], match["order"], match["settings"])
 
 
 def tables(capabilities: ServerCapabilities) -> dict[str, Table]:
@@ -69,25 +70,36 @@ def tables(capabilities: ServerCapabilities) -> dict[str, Table]:
 
 
 @pytest.mark.parametrize(
-    ("version", "datetime64", "low_cardinality", "codecs"),
+    ("version", "datetime64", "low_cardinality", "codecs", "deduplication"),
     [
-        ("18.16.1", False, False, False),
-        ("18.16", False, False, False),
-        ("19.1.6", False, False, True),
-        ("19.3.3", False, True, True),
-        ("20.1.2.4", True, True, True),
-        ("23.8.2.7", True, True, True),
-        ("25.3", True, True, True),
-        (" 24.1.1 ", True, True, True),
+        ("18.16.1", False, False, False, False),
+        ("18.16", False, False, False, False),
+        ("19.1.6", False, False, True, False),
+        ("19.3.3", False, True, True, False),
+        ("20.1.2.4", True, True, True, False),
+        ("22.1", True, True, True, False),
+        ("22.2", True, True, True, True),
+        ("23.8.2.7", True, True, True, True),
+        ("25.3", True, True, True, True),
+        (" 24.1.1 ", True, True, True, True),
     ],
 )
-def test_capabilities_follow_the_server_version(version: str, datetime64: bool, low_cardinality: bool, codecs: bool) -> None:
-    assert ServerCapabilities.from_version(version) == ServerCapabilities(datetime64, low_cardinality, codecs)
+def test_capabilities_follow_the_server_version(
+    version: str, datetime64: bool, low_cardinality: bool, codecs: bool, deduplication: bool
+) -> None:
+    assert ServerCapabilities.from_version(version) == ServerCapabilities(datetime64, low_cardinality, codecs, deduplication)
 
 
 def test_the_named_variants_are_18_16_and_everything() -> None:
-    assert LEGACY == ServerCapabilities(datetime64=False, low_cardinality=False, codecs=False)
-    assert MODERN == ServerCapabilities(datetime64=True, low_cardinality=True, codecs=True)
+    assert LEGACY == ServerCapabilities(datetime64=False, low_cardinality=False, codecs=False, deduplication=False)
+    assert MODERN == ServerCapabilities(datetime64=True, low_cardinality=True, codecs=True, deduplication=True)
+
+
+def test_tables_deduplicate_insert_tokens_only_where_the_server_can() -> None:
+    for kind in KINDS:
+        assert tables(MODERN)[kind.name].settings == "non_replicated_deduplication_window = 10000"
+        assert tables(LEGACY)[kind.name].settings is None
+        assert tables(ServerCapabilities.from_version("21.8"))[kind.name].settings is None
 
 
 @pytest.mark.parametrize("version", ["", "23", "v23.8", "latest", "18.16.1+ds", "18.x"])
@@ -127,14 +139,14 @@ VARIANTS = {
 
 
 @pytest.mark.parametrize("capabilities", VARIANTS.values(), ids=VARIANTS.keys())
-def test_tables_hold_exactly_the_contract_columns_in_contract_order(capabilities: ServerCapabilities) -> None:
+def test_tables_hold_the_contract_columns_in_contract_order_then_the_batch_id(capabilities: ServerCapabilities) -> None:
     for kind in KINDS:
         table = tables(capabilities)[kind.name]
-        assert [name for name, _ in table.columns] == list(kind.column_names)
+        assert [name for name, _ in table.columns] == list(kind.column_names) + ["_batch_id"]
         codec = " CODEC(Delta, ZSTD(1))" if capabilities.codecs else ""
         assert table.columns == [
             (c.name, expected_type(c, capabilities) + (codec if c.type == "ts" else "")) for c in kind.columns
-        ]
+        ] + [("_batch_id", "UInt64")]
         # Storage-only columns of the compiled buffers (instrument code, frame, level texts).
         hidden = {c.name for c in kind.storage} - set(kind.column_names)
         assert hidden and not hidden & {name for name, _ in table.columns}
@@ -165,7 +177,7 @@ def test_modern_tables_use_datetime64_low_cardinality_codecs_and_arrays() -> Non
 def test_legacy_tables_use_only_what_18_16_has() -> None:
     for kind in KINDS:
         table = tables(LEGACY)[kind.name]
-        for name, definition in table.columns:
+        for name, definition in table.columns[:-1]:
             column = kind.column(name)
             expected = {"ts": "Int64", "str": "String"}.get(column.type)
             if expected:

@@ -17,7 +17,7 @@ from typing import Iterator
 
 import pytest
 
-from marketprism_fast.ddl import LEGACY, ServerCapabilities, schema_statements
+from marketprism_fast.sinks.clickhouse.ddl import LEGACY, ServerCapabilities, schema_statements
 from marketprism_fast.records import KINDS, Column, Kind
 from tests.clickhouse_types import expected_type
 from tests.helpers import REPO, same_value
@@ -60,7 +60,7 @@ def described(clickhouse: ClickHouse, database: str, kind: Kind) -> list[tuple[s
 
 
 def contract(kind: Kind, capabilities: ServerCapabilities) -> list[tuple[str, str]]:
-    return [(c.name, expected_type(c, capabilities)) for c in kind.columns]
+    return [(c.name, expected_type(c, capabilities)) for c in kind.columns] + [("_batch_id", "UInt64")]
 
 
 def sample_value(column: Column, ordinal: int):
@@ -92,7 +92,9 @@ def as_text(column: Column, value, capabilities: ServerCapabilities):
 
 
 def sample_row(kind: Kind, capabilities: ServerCapabilities) -> dict:
-    return {c.name: as_text(c, sample_value(c, i), capabilities) for i, c in enumerate(kind.columns)}
+    row = {c.name: as_text(c, sample_value(c, i), capabilities) for i, c in enumerate(kind.columns)}
+    row["_batch_id"] = 2**64 - 2
+    return row
 
 
 def test_the_schema_creates_every_table_with_the_contract_columns_and_types(
@@ -114,7 +116,7 @@ def test_a_row_with_a_value_in_every_column_reads_back(
         row = sample_row(kind, capabilities)
         clickhouse.insert_rows(f"{database}.{kind.table}", [row])
         (got,) = clickhouse.rows(f"SELECT * FROM {database}.{kind.table}")
-        assert list(got) == list(kind.column_names), kind.table
+        assert list(got) == list(kind.column_names) + ["_batch_id"], kind.table
         for name, value in row.items():
             assert same_value(got[name], value), (kind.table, name, got[name], value)
 

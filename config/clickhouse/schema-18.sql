@@ -12,7 +12,8 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`trades`
     `price` Float64,
     `amount` Float64,
     `side` Int8,
-    `aggregated` UInt8
+    `aggregated` UInt8,
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(toDateTime(intDiv(`ts_event`, 1000000000), 'UTC'))
@@ -33,7 +34,8 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`book_deltas`
     `update_id` UInt64,
     `prev_update_id` UInt64,
     `is_snapshot` UInt8,
-    `checksum` Int64
+    `checksum` Int64,
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(toDateTime(intDiv(`ts_event`, 1000000000), 'UTC'))
@@ -52,7 +54,8 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`book_snapshots`
     `bid_amount` Array(Float64),
     `ask_price` Array(Float64),
     `ask_amount` Array(Float64),
-    `update_id` UInt64
+    `update_id` UInt64,
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(toDateTime(intDiv(`ts_event`, 1000000000), 'UTC'))
@@ -70,7 +73,8 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`quotes`
     `bid_amount` Float64,
     `ask_price` Float64,
     `ask_amount` Float64,
-    `update_id` UInt64
+    `update_id` UInt64,
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(toDateTime(intDiv(`ts_event`, 1000000000), 'UTC'))
@@ -101,7 +105,8 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`tickers`
     `mark_price` Float64,
     `index_price` Float64,
     `open_interest` Float64,
-    `trade_count` UInt64
+    `trade_count` UInt64,
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(toDateTime(intDiv(`ts_event`, 1000000000), 'UTC'))
@@ -127,7 +132,8 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`klines`
     `taker_buy_volume` Float64,
     `taker_buy_quote_volume` Float64,
     `trade_count` UInt64,
-    `closed` UInt8
+    `closed` UInt8,
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(toDateTime(intDiv(`ts_event`, 1000000000), 'UTC'))
@@ -145,7 +151,8 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`funding_rates`
     `predicted_rate` Float64,
     `mark_price` Float64,
     `index_price` Float64,
-    `funding_time` Int64
+    `funding_time` Int64,
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(toDateTime(intDiv(`ts_event`, 1000000000), 'UTC'))
@@ -160,7 +167,8 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`open_interest`
     `ts_event` Int64,
     `ts_recv` Int64,
     `open_interest` Float64,
-    `open_interest_value` Float64
+    `open_interest_value` Float64,
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(toDateTime(intDiv(`ts_event`, 1000000000), 'UTC'))
@@ -178,7 +186,8 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`liquidations`
     `price` Float64,
     `amount` Float64,
     `order_id` String,
-    `status` String
+    `status` String,
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(toDateTime(intDiv(`ts_event`, 1000000000), 'UTC'))

@@ -12,11 +12,13 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`trades`
     `price` Float64,
     `amount` Float64,
     `side` Int8,
-    `aggregated` UInt8
+    `aggregated` UInt8,
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`ts_event`)
-ORDER BY (`exchange`, `symbol`, `ts_event`);
+ORDER BY (`exchange`, `symbol`, `ts_event`)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS `marketprism`.`book_deltas`
 (
@@ -33,11 +35,13 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`book_deltas`
     `update_id` UInt64,
     `prev_update_id` UInt64,
     `is_snapshot` UInt8,
-    `checksum` Int64
+    `checksum` Int64,
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`ts_event`)
-ORDER BY (`exchange`, `symbol`, `ts_event`);
+ORDER BY (`exchange`, `symbol`, `ts_event`)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS `marketprism`.`book_snapshots`
 (
@@ -52,11 +56,13 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`book_snapshots`
     `bid_amount` Array(Float64),
     `ask_price` Array(Float64),
     `ask_amount` Array(Float64),
-    `update_id` UInt64
+    `update_id` UInt64,
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`ts_event`)
-ORDER BY (`exchange`, `symbol`, `ts_event`);
+ORDER BY (`exchange`, `symbol`, `ts_event`)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS `marketprism`.`quotes`
 (
@@ -70,11 +76,13 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`quotes`
     `bid_amount` Float64,
     `ask_price` Float64,
     `ask_amount` Float64,
-    `update_id` UInt64
+    `update_id` UInt64,
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`ts_event`)
-ORDER BY (`exchange`, `symbol`, `ts_event`);
+ORDER BY (`exchange`, `symbol`, `ts_event`)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS `marketprism`.`tickers`
 (
@@ -101,11 +109,13 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`tickers`
     `mark_price` Float64,
     `index_price` Float64,
     `open_interest` Float64,
-    `trade_count` UInt64
+    `trade_count` UInt64,
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`ts_event`)
-ORDER BY (`exchange`, `symbol`, `ts_event`);
+ORDER BY (`exchange`, `symbol`, `ts_event`)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS `marketprism`.`klines`
 (
@@ -127,11 +137,13 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`klines`
     `taker_buy_volume` Float64,
     `taker_buy_quote_volume` Float64,
     `trade_count` UInt64,
-    `closed` UInt8
+    `closed` UInt8,
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`ts_event`)
-ORDER BY (`exchange`, `symbol`, `ts_event`);
+ORDER BY (`exchange`, `symbol`, `ts_event`)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS `marketprism`.`funding_rates`
 (
@@ -145,11 +157,13 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`funding_rates`
     `predicted_rate` Float64,
     `mark_price` Float64,
     `index_price` Float64,
-    `funding_time` DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1))
+    `funding_time` DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`ts_event`)
-ORDER BY (`exchange`, `symbol`, `ts_event`);
+ORDER BY (`exchange`, `symbol`, `ts_event`)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS `marketprism`.`open_interest`
 (
@@ -160,11 +174,13 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`open_interest`
     `ts_event` DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
     `ts_recv` DateTime64(9, 'UTC') CODEC(Delta, ZSTD(1)),
     `open_interest` Float64,
-    `open_interest_value` Float64
+    `open_interest_value` Float64,
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`ts_event`)
-ORDER BY (`exchange`, `symbol`, `ts_event`);
+ORDER BY (`exchange`, `symbol`, `ts_event`)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS `marketprism`.`liquidations`
 (
@@ -178,8 +194,10 @@ CREATE TABLE IF NOT EXISTS `marketprism`.`liquidations`
     `price` Float64,
     `amount` Float64,
     `order_id` String,
-    `status` LowCardinality(String)
+    `status` LowCardinality(String),
+    `_batch_id` UInt64
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(`ts_event`)
-ORDER BY (`exchange`, `symbol`, `ts_event`);
+ORDER BY (`exchange`, `symbol`, `ts_event`)
+SETTINGS non_replicated_deduplication_window = 10000;

@@ -157,7 +157,7 @@ def csv_column(column: Column, values: np.ndarray) -> list:
     return values.tolist()
 
 
-class JsonLines:
+class _PythonJsonLines:
     """Turns batches into JSON object texts, one per row: ``kind``, the common columns, then
     the kind's columns. Each column is converted once, as a whole; a ``%``-template per kind
     puts the row together (``%r`` gives ``repr(float)``, ``%d`` integers)."""
@@ -318,12 +318,32 @@ def encode_chunk(fmt: _Format, chunk: Chunk, *, frame_order: bool) -> bytes:
     return _encode.gather_rows(parts, np.ascontiguousarray(order, dtype=np.int64))
 
 
+class JsonLines:
+    """JSON object texts of a batch's rows, as ``normalize`` writes them (the sinks use it
+    too): built by the compiled encoder, or by Python where the core is not built."""
+
+    def __init__(self) -> None:
+        self._python = _PythonJsonLines() if _encode is None else None
+        self._format = _Format("jsonl")
+
+    def lines(self, batch: Batch) -> list[str]:
+        if self._python is not None:
+            return self._python.lines(batch)
+        data, _ = encode_batch(self._format, batch)
+        # JSON text has no raw "\n" inside a line (strings escape it); other line
+        # separators (U+2028) may be there, so no splitlines()
+        return data.decode().split("\n")[:-1]
+
+    def encode(self, batch: Batch) -> bytes:
+        """Every row of ``batch`` as one text, each line ending in ``\n``."""
+        if self._python is not None:
+            return "".join(line + "\n" for line in self._python.lines(batch)).encode()
+        return encode_batch(self._format, batch)[0]
+
+
 def json_lines(batch: Batch) -> list[str]:
     """One JSON object text per row of ``batch``."""
-    if _encode is None:
-        return JsonLines().lines(batch)
-    data, _ = encode_batch(_Format("jsonl"), batch)
-    return data.decode().splitlines()
+    return JsonLines().lines(batch)
 
 
 # ---- output files: a temporary name until the run completes ---------------------------------
@@ -383,7 +403,7 @@ class JsonlWriter:
         self._close_stream = close_stream
         self._file: _OutputFile | None = None
         self._format = _Format("jsonl")
-        self._json = JsonLines() if _encode is None else None
+        self._json = _PythonJsonLines() if _encode is None else None
 
     @classmethod
     def to_path(cls, path: str) -> "JsonlWriter":

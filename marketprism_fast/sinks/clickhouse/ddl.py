@@ -4,8 +4,16 @@ Everything about the columns (names, order, types) comes from ``records.py``; th
 only decides what depends on the server: which types it has, the partition expression
 that fits the timestamp type, and whether columns may carry codecs.
 
-The tables hold the contract columns (``Kind.columns``) in contract order and nothing
-else: storage-only columns of the compiled buffers never leave the process.
+The tables hold the contract columns (``Kind.columns``) in contract order, then one
+column of the sink's own, ``_batch_id`` (UInt64): the identity of the batch that wrote the
+row (``pipeline/identity.py``), which is how a retry whose outcome is unknown finds out
+whether its rows are already there (``writer.py``). Storage-only columns of the compiled
+buffers never leave the process.
+
+On servers that deduplicate inserts into plain MergeTree tables by a token (22.2 and
+later: ``insert_deduplication_token`` with the table setting
+``non_replicated_deduplication_window``), the tables keep a window of recent insert
+tokens, and the writer sends one per insert as a second guard.
 """
 
 from __future__ import annotations
@@ -13,8 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import ConfigurationError
-from .records import KINDS, Column, Kind
+from ...errors import ConfigurationError
+from ...records import KINDS, Column, Kind
 
 DEFAULT_DATABASE = "marketprism"
 
@@ -23,6 +31,11 @@ SORTING_KEY = ("exchange", "symbol", "ts_event")
 PARTITION_TIME = "ts_event"
 # ns timestamps are monotonic within a sorting-key run: deltas are small and compress well.
 TIMESTAMP_CODEC = "CODEC(Delta, ZSTD(1))"
+# The batch identity column (written by the sink, not part of the record contract).
+BATCH_ID = Column("_batch_id", "u8", "identity of the batch that wrote the row")
+# Insert tokens a table remembers (servers with deduplication): far more than the
+# batches that can be in doubt at once.
+DEDUPLICATION_WINDOW = 10000
 
 # Letters, digits and '_', not starting with a digit: safe quoted or not, on disk as a
 # directory name, and in every server version.
@@ -33,6 +46,7 @@ _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.\d+)*")
 _CODECS_SINCE = (19, 1)  # per-column CODEC(...), with Delta and ZSTD
 _LOW_CARDINALITY_SINCE = (19, 3)  # LowCardinality without an experimental setting
 _DATETIME64_SINCE = (20, 1)
+_DEDUPLICATION_SINCE = (22, 2)  # insert_deduplication_token + non_replicated_deduplication_window
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,7 @@ class ServerCapabilities:
     ``allow_experimental_low_cardinality_type=1``, which a stock server does not, so the
     version alone says no. For such a configured server, build the capabilities directly:
     ``ServerCapabilities(datetime64=False, low_cardinality=True, codecs=False)``.
+    Insert deduplication by token on MergeTree from 22.2.
 
     Map, Bool and TTL are absent before 20.x too; the schema uses none of them (retention
     is the operator's choice), so they are not capabilities here.
@@ -53,6 +68,7 @@ class ServerCapabilities:
     datetime64: bool
     low_cardinality: bool
     codecs: bool
+    deduplication: bool = False
 
     @classmethod
     def from_version(cls, version: str) -> ServerCapabilities:
@@ -69,11 +85,12 @@ class ServerCapabilities:
             datetime64=release >= _DATETIME64_SINCE,
             low_cardinality=release >= _LOW_CARDINALITY_SINCE,
             codecs=release >= _CODECS_SINCE,
+            deduplication=release >= _DEDUPLICATION_SINCE,
         )
 
 
 # Production servers (23.x and later) have everything; Debian's packaged server is 18.16.
-MODERN = ServerCapabilities(datetime64=True, low_cardinality=True, codecs=True)
+MODERN = ServerCapabilities(datetime64=True, low_cardinality=True, codecs=True, deduplication=True)
 LEGACY = ServerCapabilities.from_version("18.16")
 
 
@@ -116,15 +133,23 @@ def partition_expression(capabilities: ServerCapabilities) -> str:
     return f"toYYYYMMDD(toDateTime(intDiv({quote(PARTITION_TIME)}, 1000000000), 'UTC'))"
 
 
+def table_columns(kind: Kind) -> tuple[Column, ...]:
+    """The table's columns: the kind's contract columns, then ``_batch_id``."""
+    return kind.columns + (BATCH_ID,)
+
+
 def create_table(kind: Kind, database: str, capabilities: ServerCapabilities) -> str:
     name = f"{quote(check_identifier(database, field='database'))}.{quote(check_identifier(kind.table, field='table'))}"
-    columns = ",\n".join(f"    {_column_definition(c, capabilities)}" for c in kind.columns)
-    return (
+    columns = ",\n".join(f"    {_column_definition(c, capabilities)}" for c in table_columns(kind))
+    statement = (
         f"CREATE TABLE IF NOT EXISTS {name}\n(\n{columns}\n)\n"
         "ENGINE = MergeTree\n"
         f"PARTITION BY {partition_expression(capabilities)}\n"
         f"ORDER BY ({', '.join(quote(c) for c in SORTING_KEY)})"
     )
+    if capabilities.deduplication:
+        statement += f"\nSETTINGS non_replicated_deduplication_window = {DEDUPLICATION_WINDOW}"
+    return statement
 
 
 def schema_statements(database: str, capabilities: ServerCapabilities) -> list[str]:
