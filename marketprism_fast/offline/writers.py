@@ -580,11 +580,11 @@ class ParquetWriter:
 
             out = _OutputFile(self.path_of(kind.name))
             out.stream.close()  # Arrow writes the file itself, natively
-            text = [c.name for c in kind.columns if c.is_text]
+            text = [c.name for c in kind.columns if c.is_text and c.name in LOW_CARDINALITY_TEXT]
             try:
-                # Dictionary pages for text only, min/max statistics for the times only: on
-                # every column they cost more than half of the write time, for a file about
-                # half the size (docs/benchmarks.md).
+                # Dictionary pages for the texts that repeat (not trade or order ids), min/max
+                # statistics for the times only: on every column they cost more than half of
+                # the write time, for a file about half the size (docs/benchmarks.md).
                 writer = pq.ParquetWriter(
                     str(out.partial),
                     self._arrow.schema(kind),
