@@ -27,6 +27,7 @@ from .offline.progress import ProgressLine
 from .offline.writers import DEFAULT_ROW_GROUP_ROWS, FORMATS, make_writer
 from .parser import IMPLEMENTATIONS
 from .records import KIND_NAMES, VENUES
+from .service import commands as node_commands
 
 PROG = "marketprism_fast"
 EXIT_OK, EXIT_MALFORMED, EXIT_USAGE = 0, 1, 2
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(prog=PROG, description="Crypto market-data ingest node.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    node_commands.add_commands(commands)
     _add_normalize(commands)
     _add_ddl(commands)
     return parser
@@ -182,6 +184,7 @@ def _run_normalize(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str])
     )
     progress = ProgressLine.for_terminal(stderr, options.frames)
     normalizer.progress = progress
+    previous_term = _on_sigterm()  # the node's commands handle their own signals
     try:
         summary = normalizer.run(writer)
         writer.close()
@@ -191,9 +194,12 @@ def _run_normalize(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str])
         writer.abort()
         if isinstance(exc, (KeyboardInterrupt, Terminated)):
             what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated"
-            kept = "what was written to standard output is incomplete" if args.out in (None, "-") and args.format == "jsonl" else "no output file was left"
+            to_stdout = args.out in (None, "-") and args.format == "jsonl"
+            kept = "what was written to standard output is incomplete" if to_stdout else "no output file was left"
             print(f"{PROG} normalize: {what} after {normalizer.reader.stats.lines} frames; {kept}", file=stderr)
         raise
+    finally:
+        _restore_sigterm(previous_term)
     if progress is not None:
         progress.close()
     print(summary.render(), file=stderr)
@@ -210,12 +216,22 @@ def _run_ddl(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> in
     return EXIT_OK
 
 
-_COMMANDS = {"normalize": _run_normalize, "ddl": _run_ddl}
+_COMMANDS = {"normalize": _run_normalize, "ddl": _run_ddl, **node_commands.COMMANDS}
+# Commands whose arguments belong to another module's parser: handed over as they are.
+_PASS_THROUGH = ("sim",)
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: IO[bytes] | None = None, stderr: IO[str] | None = None) -> int:
     stdout = stdout if stdout is not None else sys.stdout.buffer
     stderr = stderr if stderr is not None else sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _PASS_THROUGH:
+        args = argparse.Namespace(command=argv[0], **{f"{argv[0]}_args": argv[1:]})
+        try:
+            return _COMMANDS[argv[0]](args, stdout, stderr)
+        except MarketPrismError as exc:
+            print(f"{PROG} {argv[0]}: error: {_one_line(exc)}", file=stderr)
+            return EXIT_USAGE
     try:
         args = build_parser().parse_args(argv)
     except UsageError as exc:
@@ -227,7 +243,6 @@ def main(argv: Sequence[str] | None = None, *, stdout: IO[bytes] | None = None, 
     handler.setFormatter(logging.Formatter("warning: %(message)s"))
     log = logging.getLogger("marketprism_fast")
     log.addHandler(handler)
-    previous_term = _on_sigterm()
     try:
         return _COMMANDS[args.command](args, stdout, stderr)
     except MarketPrismError as exc:
@@ -246,7 +261,6 @@ def main(argv: Sequence[str] | None = None, *, stdout: IO[bytes] | None = None, 
         print(f"{PROG} {args.command}: error: {where}{_one_line(exc.strerror or exc)}", file=stderr)
         return EXIT_USAGE
     finally:
-        _restore_sigterm(previous_term)
         log.removeHandler(handler)
 
 

@@ -5,8 +5,9 @@
 # compiled extensions, in place.
 #
 #   bash scripts/setup.sh          everything: runtime and test dependencies (scripts/test.sh)
-#   bash scripts/setup.sh --demo   only what the demo runs (`normalize`): numpy, orjson,
-#                                  zstandard and the build tools (pyproject's [build-system])
+#   bash scripts/setup.sh --demo   only what the demo runs: the runtime dependencies of
+#                                  pyproject.toml and the build tools, no test extra and no
+#                                  test servers
 #   bash scripts/setup.sh --check  say what a run would do (dependencies, build), do nothing
 #
 # A second run is a no-op in about a second: the dependencies are reinstalled only when
@@ -121,7 +122,7 @@ if ! deps_current; then
     : > "$LOG"
     rm -f "$BUILD_STAMP"
     if [ "$MODE" = demo ]; then
-        say "installing what the demo uses into .venv (numpy, orjson, zstandard and the build tools)"
+        say "installing what the demo uses into .venv (the runtime dependencies; a few minutes the first time)"
     else
         say "installing the Python dependencies into .venv (runtime and test; a few minutes the first time)"
     fi
@@ -136,14 +137,7 @@ PY
 )
     step .venv/bin/python -m pip install -q "${build_deps[@]}"
     if [ "$MODE" = demo ]; then
-        mapfile -t demo_deps < <(.venv/bin/python - <<'PY'
-import tomllib
-with open("pyproject.toml", "rb") as f:
-    print("\n".join(tomllib.load(f)["tool"]["marketprism_fast"]["setup"]["demo"]))
-PY
-)
-        step .venv/bin/python -m pip install -q "${demo_deps[@]}"
-        deps_spec=(--no-deps -e .)
+        deps_spec=(-e .)
     else
         deps_spec=(-e ".[test]")
     fi
