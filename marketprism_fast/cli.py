@@ -184,7 +184,7 @@ def _run_normalize(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str])
     )
     progress = ProgressLine.for_terminal(stderr, options.frames)
     normalizer.progress = progress
-    previous_term = _on_sigterm()  # the node's commands handle their own signals
+    previous = _stop_on_signals(normalizer)  # the node's commands handle their own signals
     try:
         summary = normalizer.run(writer)
         writer.close()
@@ -199,7 +199,7 @@ def _run_normalize(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str])
             print(f"{PROG} normalize: {what} after {normalizer.reader.stats.lines} frames; {kept}", file=stderr)
         raise
     finally:
-        _restore_sigterm(previous_term)
+        _restore_signals(previous)
     if progress is not None:
         progress.close()
     print(summary.render(), file=stderr)
@@ -264,18 +264,29 @@ def main(argv: Sequence[str] | None = None, *, stdout: IO[bytes] | None = None, 
         log.removeHandler(handler)
 
 
-def _raise_terminated(signum, frame) -> None:
-    raise Terminated()
+def _stop_on_signals(normalizer: Normalizer) -> dict:
+    """Ctrl-C and SIGTERM ask the run to stop at its next safe point (an exception raised
+    from a signal handler at any instruction can break a lock the Parquet writer's thread
+    shares); a second signal stops at once. A signal the parent ignores stays ignored.
+    Returns the handlers to restore (none outside the main thread)."""
+
+    def stop(signum, frame) -> None:
+        exc = KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+        if normalizer.interrupt is not None:
+            raise exc
+        normalizer.interrupt = exc
+
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            if signal.getsignal(signum) is signal.SIG_IGN:
+                continue
+            previous[signum] = signal.signal(signum, stop)
+        except ValueError:  # not the main thread
+            return {}
+    return previous
 
 
-def _on_sigterm():
-    """SIGTERM unwinds the run like Ctrl-C (main thread only; elsewhere it is left alone)."""
-    try:
-        return signal.signal(signal.SIGTERM, _raise_terminated)
-    except ValueError:  # not the main thread
-        return None
-
-
-def _restore_sigterm(previous) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGTERM, previous)
+def _restore_signals(previous: dict) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)

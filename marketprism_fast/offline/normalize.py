@@ -413,6 +413,9 @@ class Normalizer:
         self._pending: _PendingSnapshot | None = None
         # Called now and then with the reader's stats (frames and bytes read so far).
         self.progress: Callable[[CaptureStats], None] | None = None
+        # Set (by a signal handler) to stop the run: raised at the next safe point (between
+        # blocks, chunks or frames), never inside a lock or a write in progress.
+        self.interrupt: BaseException | None = None
 
     def run(self, writer: RecordWriter) -> NormalizeSummary:
         started = time.perf_counter()
@@ -446,6 +449,8 @@ class Normalizer:
             data, ts = block.data, block.ts
             n, i, pos = len(ts), 0, 0
             while i < n:
+                if self.interrupt is not None:
+                    raise self.interrupt
                 while due is not None and due < ts[i]:  # received before line i
                     self._flush(writer)
                     self._start_snapshot(snapshot)  # type: ignore[arg-type]
@@ -470,6 +475,8 @@ class Normalizer:
                     chunk_end = self._seq + opts.chunk_frames
             if self.progress is not None:
                 self.progress(self.reader.stats)
+        if self.interrupt is not None:
+            raise self.interrupt
         self._after_frames(writer, snapshot, snapshots)
         return self._finish([int(x) for x in statuses])
 
@@ -483,6 +490,8 @@ class Normalizer:
         due = self._due(snapshot)
         chunk_end = self._seq + opts.chunk_frames
         for frame, ts in self.reader:
+            if self.interrupt is not None:
+                raise self.interrupt
             while due is not None and due < ts:  # received before this frame
                 self._flush(writer)
                 self._start_snapshot(snapshot)  # type: ignore[arg-type]
@@ -501,6 +510,8 @@ class Normalizer:
                 chunk_end = self._seq + opts.chunk_frames
             if self.progress is not None and self._seq % PROGRESS_FRAMES == 0:
                 self.progress(self.reader.stats)
+        if self.interrupt is not None:
+            raise self.interrupt
         self._after_frames(writer, snapshot, snapshots)
         return self._finish(statuses)
 
