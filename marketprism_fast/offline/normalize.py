@@ -260,7 +260,7 @@ class DepthSync:
 
     def __init__(self, venue: str) -> None:
         # imported here: the rules live in the compiled book core, which only this needs
-        from .books import sync
+        from ..books import sync
 
         self._sync = sync
         self.rule = sync.rule_for(venue)
