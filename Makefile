@@ -1,5 +1,5 @@
 # Convenience targets; the scripts are the source of truth (they also work without make).
-.PHONY: setup test demo debug bench clean
+.PHONY: setup test demo debug bench bench-normalize clean
 
 setup:
 	bash scripts/setup.sh
@@ -17,5 +17,10 @@ debug:
 bench:
 	.venv/bin/python -m pytest benchmarks --benchmark-only -p no:cacheprovider
 
+# normalize end to end against the parser alone (side by side, one run, the largest session).
+bench-normalize:
+	.venv/bin/python benchmarks/bench_normalize.py
+
 clean:
-	rm -rf build dist *.egg-info marketprism_fast/*.so marketprism_fast/*.c marketprism_fast/_columns.pxi
+	rm -rf build dist *.egg-info marketprism_fast/_columns.pxi .venv/.setup-build
+	find marketprism_fast \( -name '*.so' -o -name '*.c' \) -delete

@@ -2,7 +2,8 @@
 
 Release compiler directives live here and only here. ``MPF_DEBUG=1`` switches to a debug
 build: bounds and wraparound checks on, line tracing on, no optimisation.
-``MPF_ONLY=_parse`` (comma separated) builds only the named extensions.
+``MPF_ONLY=_parse`` (comma separated) builds only the named extensions (``MPF_ONLY=-``: none,
+as scripts/setup.sh does for the editable install before building in place).
 """
 
 import importlib.util
@@ -65,14 +66,16 @@ def extensions():
         args = ["-O3"]
     only = {s for s in os.environ.get("MPF_ONLY", "").split(",") if s}
     exts = []
-    # The transport's listener cimports picows (its .pxd ships in the wheel) and _parse.
-    for name in ("_parse", "_book", "transport._listener"):
-        src = PKG / (name.replace(".", "/") + ".pyx")
-        if not src.exists() or (only and name.rsplit(".", 1)[-1] not in only):
+    # Every .pyx of the package is an extension named after its path (marketprism_fast/a/_b.pyx
+    # -> marketprism_fast.a._b); MPF_ONLY names them by their last part. The transport's listener
+    # cimports picows (its .pxd ships in the wheel) and _parse.
+    for src in sorted(PKG.rglob("*.pyx")):
+        module = ".".join(src.relative_to(HERE).with_suffix("").parts)
+        if only and src.stem not in only:
             continue
         exts.append(
             Extension(
-                f"marketprism_fast.{name}",
+                module,
                 [str(src.relative_to(HERE))],
                 include_dirs=[np.get_include(), str(PKG), str(HERE)],
                 define_macros=macros,
@@ -82,7 +85,7 @@ def extensions():
     return cythonize(
         exts,
         compiler_directives=DEBUG_DIRECTIVES if DEBUG else RELEASE_DIRECTIVES,
-        include_path=[str(PKG), str(HERE)],
+        include_path=[str(HERE), str(PKG)],
         force=DEBUG,
     )
 

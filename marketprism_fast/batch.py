@@ -119,6 +119,26 @@ class Batch:
         """Per row, the sequence number of the frame that produced it (uint32, wraps)."""
         return self.column("frame")
 
+    @property
+    def arena(self) -> np.ndarray | None:
+        """The compiled buffer's text bytes (None for batches built from columns)."""
+        return self._arena if self._storage else None
+
+    def text_refs(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(offsets, lengths)`` into ``arena`` of a text column the buffer stores there;
+        None for instrument columns and for batches built from columns."""
+        st = self._storage
+        if not st or name + "_off" not in st:
+            return None
+        return st[name + "_off"], st[name + "_len"]
+
+    def instrument_codes(self) -> tuple[np.ndarray, "InstrumentRegistry"] | None:
+        """Per row, its instrument code, and the registry whose ``tables()`` the codes index;
+        None for batches built from columns."""
+        if not self._storage or self._instruments is None:
+            return None
+        return self._storage["instrument"], self._instruments
+
     def column(self, name: str) -> np.ndarray:
         col = self._cols.get(name)
         if col is not None:

@@ -4,7 +4,10 @@ Commands live beside each other as subcommands; each has a ``_add_<command>`` th
 its arguments and a ``_run_<command>`` that runs it and returns the exit status.
 
 Exit statuses: 0 success; 1 the run finished but some input was malformed (its good records
-were written); 2 bad usage or unreadable input, reported as one line on standard error.
+were written); 2 bad usage, unreadable input or unwritable output, reported as one line on
+standard error; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM): output files are not
+left behind under their final names; 141 the reader of standard output went away
+(``normalize ... | head``), quietly, as a program killed by SIGPIPE reports it.
 """
 
 from __future__ import annotations
@@ -12,20 +15,29 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from typing import IO, Sequence
 
 from . import __version__
 from .sinks.clickhouse.ddl import DEFAULT_DATABASE, LEGACY, MODERN, ServerCapabilities, render_schema
 from .errors import MarketPrismError
-from .normalize import DEFAULT_BOOK_DEPTH, DEFAULT_BOOK_INTERVAL_MS, NormalizeOptions, Normalizer
+from .offline.normalize import DEFAULT_BOOK_DEPTH, DEFAULT_BOOK_INTERVAL_MS, NormalizeOptions, Normalizer
+from .offline.progress import ProgressLine
+from .offline.writers import DEFAULT_ROW_GROUP_ROWS, FORMATS, make_writer
 from .parser import IMPLEMENTATIONS
 from .records import KIND_NAMES, VENUES
 from .service import commands as node_commands
-from .writers import FORMATS, make_writer
 
 PROG = "marketprism_fast"
 EXIT_OK, EXIT_MALFORMED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # 141
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C, reported with its own status."""
 
 
 class UsageError(Exception):
@@ -42,7 +54,20 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 
 def _kinds(text: str) -> list[str]:
-    return [k.strip() for k in text.split(",") if k.strip()]
+    kinds = [k.strip() for k in text.split(",")]
+    if not all(kinds):
+        raise argparse.ArgumentTypeError(f"empty kind name in {text!r} (KIND,KIND,...)")
+    return kinds
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _add_normalize(commands) -> None:
@@ -75,6 +100,13 @@ def _add_normalize(commands) -> None:
     )
     p.add_argument("--format", choices=FORMATS, default="jsonl", help="output format (default jsonl)")
     p.add_argument("--out", metavar="PATH", help="jsonl: a file (default stdout); csv/parquet: a directory")
+    p.add_argument(
+        "--row-group-rows",
+        type=_positive,
+        default=DEFAULT_ROW_GROUP_ROWS,
+        metavar="N",
+        help=f"parquet: rows per row group, per kind; bounds the memory used (default {DEFAULT_ROW_GROUP_ROWS})",
+    )
     p.add_argument(
         "--parser", choices=IMPLEMENTATIONS, default="auto", help="parser implementation (default: compiled if built)"
     )
@@ -137,13 +169,39 @@ def _normalize_options(args: argparse.Namespace) -> NormalizeOptions:
     )
 
 
+def _output_kinds(options: NormalizeOptions) -> list[str]:
+    """The kinds a run can produce: each gets its file in CSV and Parquet, records or not."""
+    if options.kinds is not None:
+        return sorted(options.kinds, key=KIND_NAMES.index)
+    return [k for k in KIND_NAMES if k != "book_snapshot" or options.books]
+
+
 def _run_normalize(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
-    normalizer = Normalizer(_normalize_options(args))  # checks options and inputs first
-    writer = make_writer(args.format, args.out, stdout)
+    options = _normalize_options(args)
+    normalizer = Normalizer(options)  # checks options and inputs first
+    writer = make_writer(
+        args.format, args.out, stdout, kinds=_output_kinds(options), row_group_rows=args.row_group_rows
+    )
+    progress = ProgressLine.for_terminal(stderr, options.frames)
+    normalizer.progress = progress
+    previous = _stop_on_signals(normalizer)  # the node's commands handle their own signals
     try:
         summary = normalizer.run(writer)
-    finally:
         writer.close()
+    except BaseException as exc:
+        if progress is not None:
+            progress.close()
+        writer.abort()
+        if isinstance(exc, (KeyboardInterrupt, Terminated)):
+            what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated"
+            to_stdout = args.out in (None, "-") and args.format == "jsonl"
+            kept = "what was written to standard output is incomplete" if to_stdout else "no output file was left"
+            print(f"{PROG} normalize: {what} after {normalizer.reader.stats.lines} frames; {kept}", file=stderr)
+        raise
+    finally:
+        _restore_signals(previous)
+    if progress is not None:
+        progress.close()
     print(summary.render(), file=stderr)
     return summary.exit_status
 
@@ -190,12 +248,45 @@ def main(argv: Sequence[str] | None = None, *, stdout: IO[bytes] | None = None, 
     except MarketPrismError as exc:
         print(f"{PROG} {args.command}: error: {_one_line(exc)}", file=stderr)
         return EXIT_USAGE
-    except BrokenPipeError:  # the reader of our output went away (| head)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Terminated:
+        return EXIT_TERMINATED
+    except BrokenPipeError:  # the reader of our output went away (| head): end quietly
         if stdout is sys.stdout.buffer:  # keep the interpreter's final flush quiet
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_MALFORMED
+        return EXIT_BROKEN_PIPE
     except OSError as exc:  # writing the output failed (disk full, ...)
-        print(f"{PROG} {args.command}: error: {_one_line(exc)}", file=stderr)
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"{PROG} {args.command}: error: {where}{_one_line(exc.strerror or exc)}", file=stderr)
         return EXIT_USAGE
     finally:
         log.removeHandler(handler)
+
+
+def _stop_on_signals(normalizer: Normalizer) -> dict:
+    """Ctrl-C and SIGTERM ask the run to stop at its next safe point (an exception raised
+    from a signal handler at any instruction can break a lock the Parquet writer's thread
+    shares); a second signal stops at once. A signal the parent ignores stays ignored.
+    Returns the handlers to restore (none outside the main thread)."""
+
+    def stop(signum, frame) -> None:
+        exc = KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+        if normalizer.interrupt is not None:
+            raise exc
+        normalizer.interrupt = exc
+
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            if signal.getsignal(signum) is signal.SIG_IGN:
+                continue
+            previous[signum] = signal.signal(signum, stop)
+        except ValueError:  # not the main thread
+            return {}
+    return previous
+
+
+def _restore_signals(previous: dict) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)

@@ -23,6 +23,14 @@ class InputError(MarketPrismError):
         self.path = path
 
 
+class OutputError(MarketPrismError):
+    """An output file or stream cannot be written (disk full, ...). ``path`` names it."""
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class TransportError(MarketPrismError):
     """A connection could not be made or was lost."""
 

@@ -11,5 +11,5 @@
 # look at it) goes to standard output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh >/dev/null
+bash scripts/setup.sh --demo >/dev/null  # the runtime only: no test tools, no test servers
 exec .venv/bin/python -m marketprism_fast demo "$@"

@@ -11,7 +11,7 @@ import pytest
 from marketprism_fast._book import DeltaRows, LevelBook, texts_from_arena
 from marketprism_fast.books import BookBuilder
 from marketprism_fast.books.sync import Action, Phase, SyncState, rule_for
-from marketprism_fast.normalize import DepthSync
+from marketprism_fast.offline.normalize import DepthSync
 from marketprism_fast.parser import make_parser
 from tests.test_book_builder import delta_batch
 

@@ -13,7 +13,7 @@ import zstandard
 from hypothesis import given
 from hypothesis import strategies as st
 
-from marketprism_fast.capture import (
+from marketprism_fast.offline.capture import (
     FrameReader,
     check_readable,
     iter_bodies,

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from marketprism_fast.normalize import NormalizeOptions
+from marketprism_fast.offline.normalize import NormalizeOptions
 from tests.helpers import corpus_dir
 from tests.test_golden import GOLDEN, books_options, golden_lines, same_json_value
 from tests.test_normalize_cli import run

@@ -20,9 +20,9 @@ import orjson
 import pytest
 import zstandard
 
-from marketprism_fast.normalize import NormalizeOptions, Normalizer
+from marketprism_fast.offline.normalize import NormalizeOptions, Normalizer
 from marketprism_fast.records import KIND_ORDER, VENUES
-from marketprism_fast.writers import JsonlWriter
+from marketprism_fast.offline.writers import JsonlWriter
 from tests.helpers import CORPUS
 
 pytestmark = pytest.mark.corpus

@@ -17,9 +17,9 @@ import pytest
 
 from marketprism_fast.batch import Batch
 from marketprism_fast.errors import ConfigurationError, InputError
-from marketprism_fast.normalize import DepthSync, NormalizeOptions, Normalizer, NormalizeSummary
+from marketprism_fast.offline.normalize import DepthSync, NormalizeOptions, Normalizer, NormalizeSummary
 from marketprism_fast.records import KIND_ORDER, kind
-from marketprism_fast.writers import Chunk, JsonlWriter
+from marketprism_fast.offline.writers import Chunk, JsonlWriter
 from tests.helpers import corpus_dir, read_lines
 from tests.test_capture import Ticks
 

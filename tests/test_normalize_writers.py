@@ -15,9 +15,9 @@ import pytest
 
 from marketprism_fast.batch import Batch
 from marketprism_fast.errors import ConfigurationError
-from marketprism_fast.normalize import NormalizeOptions, Normalizer
+from marketprism_fast.offline.normalize import NormalizeOptions, Normalizer
 from marketprism_fast.records import kind
-from marketprism_fast.writers import Chunk, CsvWriter, JsonlWriter, ParquetWriter, make_writer
+from marketprism_fast.offline.writers import Chunk, CsvWriter, JsonlWriter, ParquetWriter, make_writer
 from tests.helpers import corpus_dir, same_value
 
 NASTY_FLOATS = [

@@ -21,7 +21,7 @@ from marketprism_fast.sinks.base import Sink
 from marketprism_fast.sinks.jsonl import JsonlSink
 from marketprism_fast.sinks.nats import NatsSink
 from marketprism_fast.sinks.null import NullSink
-from marketprism_fast.writers import JsonLines
+from marketprism_fast.offline.writers import JsonLines
 from tests.helpers import corpus_dir, read_lines
 from tests.sink_checks import async_wait_until
 from tests.sink_data import TS_BASE_NS, synthetic_batch

@@ -22,11 +22,11 @@ from marketprism_fast.parser import compiled_available
 pytestmark = pytest.mark.skipif(not compiled_available(), reason="the compiled core is not built")
 
 PACKAGE = Path(importlib.import_module("marketprism_fast").__file__).parent
-MODULES = ("_parse", "_book", "transport._listener")
+MODULES = ("_parse", "_book", "offline._encode", "offline._lines", "transport._listener")
 
 
 def stub_tree(name: str) -> ast.Module:
-    path = PACKAGE / (name.replace(".", "/") + ".pyi")
+    path = PACKAGE.joinpath(*name.split(".")).with_suffix(".pyi")
     return ast.parse(path.read_text(), filename=path.name)
 
 

@@ -26,8 +26,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from ..capture import iter_bodies, iter_lines, iter_timed_lines, CaptureStats
 from ..errors import InputError
+from ..offline.capture import CaptureStats, iter_bodies, iter_lines, iter_timed_lines
 from .server import DataSource
 
 if TYPE_CHECKING:  # pragma: no cover

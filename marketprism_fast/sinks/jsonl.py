@@ -1,6 +1,6 @@
 """JSON Lines to a file: one object per record, as the ``normalize`` command writes them.
 
-The encoding is the ``normalize`` writer's (``writers.JsonLines``: ``kind`` then every
+The encoding is the ``normalize`` writer's (``offline.writers.JsonLines``: ``kind`` then every
 column by name, floats as ``repr``, NaN as null, arrays as arrays, ns times as integers).
 Records are written batch by batch in the order the sink receives them (within a batch, in
 frame order; the live node does not interleave kinds across batches). The file is opened
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..batch import Batch
 from ..config import JsonlSinkConfig
-from ..writers import JsonLines
+from ..offline.writers import JsonLines
 from .base import OK, SinkCounters, SinkHealth
 
 log = logging.getLogger("marketprism_fast.sinks.jsonl")

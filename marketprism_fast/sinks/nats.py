@@ -46,8 +46,8 @@ import orjson
 from ..batch import Batch
 from ..config import NatsSinkConfig
 from ..errors import SinkRejected, SinkUnavailable
+from ..offline.writers import JsonLines
 from ..pipeline.identity import batch_id, id_text
-from ..writers import JsonLines
 from . import arrow
 from .delivery import SpooledDelivery
 from .secrets import resolve_password

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..batch import Batch
 from ..config import RedisSinkConfig
-from ..writers import JsonLines
+from ..offline.writers import JsonLines
 from .base import Backoff, SinkCounters, SinkHealth
 from .secrets import resolve_password
 

@@ -20,32 +20,42 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import orjson
 
-
-from .batch import Batch
-from .capture import STDIN, Body, Clock, FrameReader, check_readable, iter_bodies, iter_lines, meta_path_for
-from .errors import ConfigurationError
-from .instruments import InstrumentRegistry
-from .parser import FrameStatus, Parser, make_parser
-from .records import KIND_NAMES, VENUES
-from .refdata import load_metadata
-from .symbols import SymbolMetadata
+from ..batch import Batch
+from ..errors import ConfigurationError
+from ..instruments import InstrumentRegistry
+from ..parser import FrameStatus, Parser, make_parser
+from ..records import KIND_NAMES, VENUES
+from ..refdata import load_metadata
+from ..symbols import SymbolMetadata
+from .capture import STDIN, Body, CaptureStats, Clock, FrameReader, check_readable, iter_bodies, iter_lines, meta_path_for
 from .writers import Chunk, RecordWriter
+
+try:  # the compiled parser's lines fed from a block in C (absent without the build)
+    from ._lines import feed_lines as _feed_lines
+except ImportError:  # pragma: no cover - exercised only without the build
+    _feed_lines = None
+
+_NO_LIMIT = np.iinfo(np.int64).max
 
 DEFAULT_BOOK_DEPTH = 20
 # Without --book-every-update, a symbol's book is emitted at most once per this much receive time.
 DEFAULT_BOOK_INTERVAL_MS = 1000
 MAX_BOOK_DEPTH = 2**16 - 1  # book_snapshot.depth is u2
-DEFAULT_CHUNK_FRAMES = 512
+DEFAULT_CHUNK_FRAMES = 4096
 # How many frames a snapshot naming no symbol waits for a depth event that tells it.
 PENDING_FRAMES = 20_000
 # Depth events remembered per unsynced symbol (a snapshot straddles a recent one).
 BUFFERED_EVENTS = 4096
+# Frames of a file tried with the other venues' parsers when none was of the given venue.
+SAMPLE_FRAMES = 200
+# The reference parser's loop reports progress every this many frames.
+PROGRESS_FRAMES = 16384
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,8 @@ class NormalizeSummary:
     book_counts: dict[str, int] = field(default_factory=dict)  # the builder's other counters
     books_waiting: list[str] = field(default_factory=list)  # symbols without a usable book at the end
     warnings: list[str] = field(default_factory=list)
+    parser: str = ""  # "compiled" or "reference"
+    elapsed_seconds: float = 0.0
 
     @property
     def malformed(self) -> int:
@@ -166,6 +178,12 @@ class NormalizeSummary:
             lines.append("  checksum failures: not checked (needs --books)")
         if self.unresolved_symbols:
             lines.append(f"  symbols no rule could split (kept upper-cased): {', '.join(self.unresolved_symbols)}")
+        if self.parser:
+            rate = self.frames / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+            lines.append(
+                f"  time: {self.elapsed_seconds:.2f} s, {rate:,.0f} frames/s, "
+                f"{sum(self.records.values()) / max(self.elapsed_seconds, 1e-9):,.0f} records/s ({self.parser} parser)"
+            )
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -242,7 +260,7 @@ class DepthSync:
 
     def __init__(self, venue: str) -> None:
         # imported here: the rules live in the compiled book core, which only this needs
-        from .books import sync
+        from ..books import sync
 
         self._sync = sync
         self.rule = sync.rule_for(venue)
@@ -315,6 +333,22 @@ class _PendingSnapshot:
 # ---- the run ------------------------------------------------------------------------------
 
 
+def _quietly(function, *args):
+    """``function(*args)`` with the package's log lines held back (a guess must not log)."""
+    import logging
+
+    names = ["marketprism_fast"] + [n for n in logging.root.manager.loggerDict if n.startswith("marketprism_fast.")]
+    loggers = [logging.getLogger(n) for n in names]
+    previous = [log.disabled for log in loggers]
+    for log in loggers:
+        log.disabled = True
+    try:
+        return function(*args)
+    finally:
+        for log, was in zip(loggers, previous):
+            log.disabled = was
+
+
 def load_refdata(paths: Sequence[str]) -> SymbolMetadata | None:
     if not paths:
         return None
@@ -326,7 +360,7 @@ def load_refdata(paths: Sequence[str]) -> SymbolMetadata | None:
 
 def _make_book_builder(options: NormalizeOptions, instruments: InstrumentRegistry):
     try:
-        from .books import BookBuilder
+        from ..books import BookBuilder
     except ImportError as exc:
         raise ConfigurationError(f"--books: the book builder is not available ({exc})", field="books") from None
     depth = options.book_depth or DEFAULT_BOOK_DEPTH
@@ -361,12 +395,81 @@ class Normalizer:
         binance = options.venue.startswith("binance_")
         self.depth_sync = DepthSync(options.venue) if (binance and options.snapshots) else None
         self.reader = FrameReader(options.frames, clock=clock)
-        self.summary = NormalizeSummary(options.venue, books=options.books)
+        self.summary = NormalizeSummary(options.venue, books=options.books, parser=self.parser_name)
         self._seq = 0  # feed calls so far: the parser's next frame number (before wrapping)
         self._chunk_start = 0
         self._pending: _PendingSnapshot | None = None
+        # Called now and then with the reader's stats (frames and bytes read so far).
+        self.progress: Callable[[CaptureStats], None] | None = None
+        # Set (by a signal handler) to stop the run: raised at the next safe point (between
+        # blocks, chunks or frames), never inside a lock or a write in progress.
+        self.interrupt: BaseException | None = None
 
     def run(self, writer: RecordWriter) -> NormalizeSummary:
+        started = time.perf_counter()
+        summary = self._run_blocks(writer) if self._compiled_lines() else self._run_frames(writer)
+        summary.elapsed_seconds = time.perf_counter() - started
+        return summary
+
+    @property
+    def parser_name(self) -> str:
+        """Which implementation runs: "compiled" or "reference"."""
+        return "reference" if ".reference" in type(self.parser).__module__ else "compiled"
+
+    def _compiled_lines(self) -> bool:
+        if _feed_lines is None:
+            return False
+        from .. import _parse
+
+        return isinstance(self.parser, _parse.ParserBase)
+
+    def _run_blocks(self, writer: RecordWriter) -> NormalizeSummary:
+        """The compiled parser's loop: blocks of lines fed in C, Python only between
+        chunks and at snapshots."""
+        opts = self.options
+        statuses = np.zeros(3, dtype=np.uint64)  # indexed by FrameStatus
+        parser = self.parser
+        snapshots: Iterator[Body] = iter_bodies(opts.snapshots) if opts.snapshots else iter(())
+        snapshot = next(snapshots, None)
+        due = self._due(snapshot)
+        chunk_end = self._seq + opts.chunk_frames
+        for block in self.reader.blocks():
+            data, ts = block.data, block.ts
+            n, i, pos = len(ts), 0, 0
+            while i < n:
+                if self.interrupt is not None:
+                    raise self.interrupt
+                while due is not None and due < ts[i]:  # received before line i
+                    self._flush(writer)
+                    self._start_snapshot(snapshot)  # type: ignore[arg-type]
+                    snapshot = None if self._pending else next(snapshots, None)
+                    due = self._due(snapshot)
+                if self._pending is not None:  # one frame at a time until it is attributed
+                    k, pos = _feed_lines(parser, data, pos, ts, i, i + 1, _NO_LIMIT, statuses)
+                    i += k
+                    self._seq += k
+                    self._flush(writer)
+                    if self._end_pending():
+                        snapshot = next(snapshots, None)
+                        due = self._due(snapshot)
+                    chunk_end = self._seq + opts.chunk_frames
+                    continue
+                stop = min(n, i + (chunk_end - self._seq))
+                k, pos = _feed_lines(parser, data, pos, ts, i, stop, _NO_LIMIT if due is None else due, statuses)
+                i += k
+                self._seq += k
+                if self._seq >= chunk_end:
+                    self._flush(writer)
+                    chunk_end = self._seq + opts.chunk_frames
+            if self.progress is not None:
+                self.progress(self.reader.stats)
+        if self.interrupt is not None:
+            raise self.interrupt
+        self._after_frames(writer, snapshot, snapshots)
+        return self._finish([int(x) for x in statuses])
+
+    def _run_frames(self, writer: RecordWriter) -> NormalizeSummary:
+        """Frame by frame, for a parser without the compiled entry point (the reference)."""
         opts = self.options
         statuses = [0, 0, 0]  # indexed by FrameStatus
         feed = self.parser.feed
@@ -375,6 +478,8 @@ class Normalizer:
         due = self._due(snapshot)
         chunk_end = self._seq + opts.chunk_frames
         for frame, ts in self.reader:
+            if self.interrupt is not None:
+                raise self.interrupt
             while due is not None and due < ts:  # received before this frame
                 self._flush(writer)
                 self._start_snapshot(snapshot)  # type: ignore[arg-type]
@@ -391,6 +496,14 @@ class Normalizer:
             elif self._seq >= chunk_end:
                 self._flush(writer)
                 chunk_end = self._seq + opts.chunk_frames
+            if self.progress is not None and self._seq % PROGRESS_FRAMES == 0:
+                self.progress(self.reader.stats)
+        if self.interrupt is not None:
+            raise self.interrupt
+        self._after_frames(writer, snapshot, snapshots)
+        return self._finish(statuses)
+
+    def _after_frames(self, writer: RecordWriter, snapshot: Body | None, snapshots: Iterator[Body]) -> None:
         if self._pending is not None:
             self._end_pending(give_up=True)
         while snapshot is not None:  # received after the last frame
@@ -400,7 +513,6 @@ class Normalizer:
                 self._end_pending(give_up=True)
             snapshot = next(snapshots, None)
         self._flush(writer)
-        return self._finish(statuses)
 
     @staticmethod
     def _due(snapshot: Body | None) -> int | None:
@@ -484,6 +596,30 @@ class Normalizer:
             if not self.depth_sync.snapshot(symbol, snapshot_id):
                 self.summary.snapshots_for_synced += 1
 
+    def _input_warnings(self) -> list[str]:
+        """A likely cause when nothing of the input was data of this venue."""
+        s, opts = self.summary, self.options
+        files = ", ".join(opts.frames)
+        if s.frames == 0:
+            return [f"no frames read: {files} holds no line (empty input?); a capture has one received frame per line"]
+        if s.parsed:
+            return []
+        unknown = s.skipped_by_reason.get("unknown_channel", 0)
+        what = f"none of the {s.frames} frames is {opts.venue} market data"
+        detail = f" ({unknown} of an unknown channel, {s.malformed_frames} malformed)"
+        hint = ""
+        first = opts.frames[0]
+        if first != STDIN and unknown + s.malformed_frames:
+            others = _quietly(likely_venues, first, opts.venue)
+            if others:
+                if len(others) == 1:
+                    hint = f"; they parse as {others[0]}: try --venue {others[0]}"
+                else:
+                    hint = f"; they parse as any of {', '.join(others)}: try --venue with the one recorded"
+        if not hint and unknown:
+            hint = f"; is {files} a capture of another venue, or of channels this venue's parser does not read?"
+        return [what + detail + hint]
+
     def _finish(self, statuses: list[int]) -> NormalizeSummary:
         s = self.summary
         s.files = self.reader.stats.files
@@ -493,7 +629,7 @@ class Normalizer:
         s.malformed_frames = statuses[FrameStatus.MALFORMED]
         s.skipped_by_reason = dict(self.parser.stats().get("skipped", {}))
         s.unresolved_symbols = sorted(self.instruments.unresolved)
-        s.warnings = list(self.reader.stats.warnings)
+        s.warnings = list(self.reader.stats.warnings) + self._input_warnings()
         if self.builder is not None:
             stats = self.builder.stats()
             s.gaps = dict(stats.get("gaps", {}))
@@ -503,6 +639,23 @@ class Normalizer:
             }
             s.books_waiting = sorted(stats.get("out_of_sync", ()))
         return s
+
+
+def likely_venues(path: str, venue: str, *, sample: int = SAMPLE_FRAMES) -> list[str]:
+    """The other venues whose parsers take the most of the first ``sample`` frames of
+    ``path`` (several when they tie, as the Binance markets may; empty if none takes any)."""
+    frames = []
+    for line in iter_lines(path):
+        frames.append(line)
+        if len(frames) >= sample:
+            break
+    counts = {}
+    for other in VENUES:
+        if other != venue:
+            parser = make_parser(other)
+            counts[other] = sum(1 for frame in frames if parser.feed(frame, 0) == FrameStatus.PARSED)
+    best = max(counts.values(), default=0)
+    return [v for v, n in counts.items() if n == best] if best else []
 
 
 def run(options: NormalizeOptions, writer: RecordWriter, *, clock: Clock = time.time_ns) -> NormalizeSummary:
