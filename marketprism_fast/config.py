@@ -73,6 +73,9 @@ class Overflow(Section):
     """What a sink does when its queue is full."""
 
     max_queue_batches: PositiveInt = 256
+    # Memory of the batches queued for (or being written by) the sink: what bounds RSS
+    # whatever the batch size or the sink's speed. Over it, the policy below applies.
+    max_queue_bytes: PositiveInt = 128 * 1024**2
     policy: Literal["spool", "drop_oldest"] = "spool"
 
 
