@@ -47,13 +47,12 @@ LOG_EVERY_SECONDS = 10.0
 SHUTDOWN_WRITE_GRACE_SECONDS = 30.0
 
 
-# Bytes per row assumed for an object (text) column of a batch built from columns.
-_OBJECT_BYTES = 48
-
-
 def batch_bytes(batch: Batch) -> int:
     """The memory a batch keeps alive, near enough to bound queues by: its storage arrays
-    (compiled batches: the buffer's rows and the text they reference), or its columns."""
+    (compiled batches, the live path: the buffer's rows and the text they reference), or its
+    columns (batches built from columns: reference parsers, spool read-back). Object (text)
+    columns of the latter count their pointers only: their texts are mostly shared objects
+    (an instrument's text once per instrument)."""
     st = batch.storage
     if st:
         total = 0
@@ -62,7 +61,7 @@ def batch_bytes(batch: Batch) -> int:
             if name.endswith("_len"):
                 total += int(values.sum())  # text bytes in the arena
         return total
-    return sum(c.nbytes + (len(c) * _OBJECT_BYTES if c.dtype == object else 0) for c in batch.columns().values())
+    return sum(c.nbytes for c in batch.columns().values())
 
 
 class _Lane:
