@@ -77,14 +77,29 @@ def _gather_text(arena: np.ndarray, off: np.ndarray, length: np.ndarray) -> pa.A
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
-def text_array(batch: Batch, name: str) -> pa.Array:
-    """A text column of the batch as Arrow (utf8, or dictionary for instrument columns)."""
+def _instrument_indices(batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+    """(the instrument codes the batch uses, ascending; per row, the index of its code among
+    them as int32). O(rows): codes are small integers, so a lookup table replaces a sort."""
+    codes = np.asarray(batch.storage["instrument"])
+    if not len(codes):
+        return np.zeros(0, dtype=codes.dtype), np.zeros(0, dtype=np.int32)
+    present = np.zeros(int(codes.max()) + 1, dtype=bool)
+    present[codes] = True
+    used = np.flatnonzero(present)
+    remap = np.zeros(len(present), dtype=np.int32)
+    remap[used] = np.arange(len(used), dtype=np.int32)
+    return used, remap[codes]
+
+
+def text_array(batch: Batch, name: str, instruments: tuple[np.ndarray, np.ndarray] | None = None) -> pa.Array:
+    """A text column of the batch as Arrow (utf8, or dictionary for instrument columns).
+    ``instruments``: ``_instrument_indices(batch)``, when the caller has it already."""
     st = batch.storage
     if st and name in INSTRUMENT_COLUMNS:
         # A dictionary of the distinct texts this batch uses (several instruments share an
         # exchange or market text; readers such as chdb want unique dictionary values).
         table = batch._instruments.tables()[name]  # noqa: SLF001 - the batch's own registry
-        used, rows = np.unique(np.asarray(st["instrument"]), return_inverse=True)
+        used, rows = instruments if instruments is not None else _instrument_indices(batch)
         encoded = pa.array(table[used], pa.string()).dictionary_encode()
         indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)[rows]
         return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), encoded.dictionary)
@@ -96,10 +111,27 @@ def text_array(batch: Batch, name: str) -> pa.Array:
 
 
 def text_values(batch: Batch, name: str) -> np.ndarray:
-    """A text column as a numpy object array of str, built in C (Arrow) for compiled batches."""
-    if batch.storage and name + "_off" in batch.storage:
+    """A text column as a numpy object array of str, built in C (Arrow) for compiled batches.
+    Instrument columns are the registry's own str objects picked by code (no new object per
+    row, nothing cached on the batch)."""
+    st = batch.storage
+    if st and name in INSTRUMENT_COLUMNS:
+        return batch._instruments.tables()[name][np.asarray(st["instrument"])]  # noqa: SLF001
+    if st and name + "_off" in st:
         return text_array(batch, name).to_numpy(zero_copy_only=False)
     return np.asarray(batch.column(name), dtype=object)
+
+
+def rows_of(batch: Batch, rows: np.ndarray) -> Batch:
+    """A batch of only these rows (same id). For a compiled batch the storage is cut first,
+    so only the chosen rows' text is ever decoded, not the whole batch's."""
+    st = batch.storage
+    if st:
+        return Batch(
+            batch.kind, batch.exchange, len(rows), storage={k: v[rows] for k, v in st.items()},
+            arena=batch._arena, instruments=batch._instruments, batch_id=batch.id,  # noqa: SLF001 - same buffer
+        )
+    return Batch.from_columns(batch.kind, batch.exchange, {c: batch.column(c)[rows] for c in batch.kind.column_names}, batch_id=batch.id)
 
 
 def _levels(values: np.ndarray) -> tuple[np.ndarray, int]:
@@ -117,9 +149,9 @@ def _levels(values: np.ndarray) -> tuple[np.ndarray, int]:
     return values, values.shape[1]
 
 
-def column_array(batch: Batch, column: Column) -> pa.Array:
+def column_array(batch: Batch, column: Column, instruments: tuple[np.ndarray, np.ndarray] | None = None) -> pa.Array:
     if column.is_text:
-        return text_array(batch, column.name)
+        return text_array(batch, column.name, instruments)
     values = batch.column(column.name)
     if column.type == "ts":
         return pa.array(np.asarray(values, dtype=np.int64).view("datetime64[ns]"), TIMESTAMP)
@@ -150,7 +182,8 @@ def metadata(batch: Batch, *, part: int = 0, parts: int = 1) -> dict[bytes, byte
 
 def to_table(batch: Batch, *, part: int = 0, parts: int = 1) -> pa.Table:
     """The batch's contract columns, in contract order, with the metadata above."""
-    arrays = [column_array(batch, c) for c in batch.kind.columns]
+    instruments = _instrument_indices(batch) if batch.storage else None  # once for the four instrument columns
+    arrays = [column_array(batch, c, instruments) for c in batch.kind.columns]
     schema = pa.schema(
         [pa.field(c.name, a.type, nullable=False) for c, a in zip(batch.kind.columns, arrays)],
         metadata=metadata(batch, part=part, parts=parts),
