@@ -191,12 +191,17 @@ def to_table(batch: Batch, *, part: int = 0, parts: int = 1) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def ipc_bytes(table: pa.Table) -> bytes:
-    """One Arrow IPC stream (schema, one record batch, end marker)."""
+def ipc_buffer(table: pa.Table) -> pa.Buffer:
+    """One Arrow IPC stream (schema, one record batch, end marker), in Arrow's buffer."""
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table, max_chunksize=max(table.num_rows, 1))
-    return sink.getvalue().to_pybytes()
+    return sink.getvalue()
+
+
+def ipc_bytes(table: pa.Table) -> bytes:
+    """``ipc_buffer`` as bytes (what a NATS message takes)."""
+    return ipc_buffer(table).to_pybytes()
 
 
 def read_ipc(data: bytes | memoryview | pa.Buffer) -> pa.Table:
@@ -205,16 +210,23 @@ def read_ipc(data: bytes | memoryview | pa.Buffer) -> pa.Table:
 
 
 def encode(batch: Batch, *, max_bytes: int | None = None) -> Iterator[tuple[int, int, bytes]]:
-    """(part, parts, IPC bytes): the whole batch, or row slices each under ``max_bytes``."""
+    """(part, parts, IPC bytes): the whole batch, or row slices each under ``max_bytes``.
+
+    The table's in-memory size (``nbytes``, which the IPC body matches closely) decides
+    whether to split, so a batch that must be split is not first serialised whole."""
     table = to_table(batch)
-    data = ipc_bytes(table)
-    if max_bytes is None or len(data) <= max_bytes or len(batch) <= 1:
-        yield 0, 1, data
-        return
-    # Rows per part from the measured size, with a margin for the schema and dictionaries.
-    per_row = max(len(data) / len(batch), 1.0)
-    rows = max(int((max_bytes * 0.8) // per_row), 1)
-    parts = (len(batch) + rows - 1) // rows
+    rows_total = table.num_rows
+    if max_bytes is None or rows_total <= 1 or table.nbytes <= max_bytes // 2:
+        data = ipc_bytes(table)
+        if max_bytes is None or len(data) <= max_bytes or rows_total <= 1:
+            yield 0, 1, data
+            return
+        per_row, margin = max(len(data) / rows_total, 1.0), 0.8
+    else:
+        per_row, margin = max(table.nbytes / rows_total, 1.0), 0.7  # an estimate: a wider margin
+    # Rows per part from the size per row, with a margin for the schema, dictionaries and padding.
+    rows = max(int((max_bytes * margin) // per_row), 1)
+    parts = (rows_total + rows - 1) // rows
     for part in range(parts):
         piece = table.slice(part * rows, rows)
         piece = piece.replace_schema_metadata(
