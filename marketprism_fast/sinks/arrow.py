@@ -259,6 +259,10 @@ def to_batch(table: pa.Table) -> Batch:
 
 def from_arrow(column: Column, arr: pa.Array) -> np.ndarray:
     if column.is_text:
+        if pa.types.is_dictionary(arr.type) and arr.null_count == 0:
+            # One str per distinct text, picked per row by index (not one str per row).
+            texts = arr.dictionary.cast(pa.string()).to_numpy(zero_copy_only=False).astype(object)
+            return texts[arr.indices.to_numpy(zero_copy_only=False)]
         if pa.types.is_dictionary(arr.type):
             arr = arr.cast(pa.string())
         return arr.to_numpy(zero_copy_only=False).astype(object)
