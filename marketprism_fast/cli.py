@@ -21,6 +21,7 @@ from .errors import MarketPrismError
 from .normalize import DEFAULT_BOOK_DEPTH, DEFAULT_BOOK_INTERVAL_MS, NormalizeOptions, Normalizer
 from .parser import IMPLEMENTATIONS
 from .records import KIND_NAMES, VENUES
+from .service import commands as node_commands
 from .writers import FORMATS, make_writer
 
 PROG = "marketprism_fast"
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(prog=PROG, description="Crypto market-data ingest node.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    node_commands.add_commands(commands)
     _add_normalize(commands)
     _add_ddl(commands)
     return parser
@@ -156,12 +158,22 @@ def _run_ddl(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> in
     return EXIT_OK
 
 
-_COMMANDS = {"normalize": _run_normalize, "ddl": _run_ddl}
+_COMMANDS = {"normalize": _run_normalize, "ddl": _run_ddl, **node_commands.COMMANDS}
+# Commands whose arguments belong to another module's parser: handed over as they are.
+_PASS_THROUGH = ("sim",)
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: IO[bytes] | None = None, stderr: IO[str] | None = None) -> int:
     stdout = stdout if stdout is not None else sys.stdout.buffer
     stderr = stderr if stderr is not None else sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _PASS_THROUGH:
+        args = argparse.Namespace(command=argv[0], **{f"{argv[0]}_args": argv[1:]})
+        try:
+            return _COMMANDS[argv[0]](args, stdout, stderr)
+        except MarketPrismError as exc:
+            print(f"{PROG} {argv[0]}: error: {_one_line(exc)}", file=stderr)
+            return EXIT_USAGE
     try:
         args = build_parser().parse_args(argv)
     except UsageError as exc:

@@ -167,7 +167,10 @@ class OkxProtocol(VenueProtocol):
                 continue
             self._event(conn, {"event": op, "arg": arg}, "reply")
             if op == "subscribe":
-                conn.subscribe([key])
+                if not conn.subscribe([key]):
+                    # a repeated subscription is answered afresh, book snapshot included (the
+                    # recorded sessions hold two snapshots per book after cumulative subscribes)
+                    self.server._subscribed(conn, [key])
             else:
                 conn.unsubscribe([key])
 
@@ -189,6 +192,9 @@ class OkxProtocol(VenueProtocol):
 
     def kind_of(self, key: str) -> str:
         return channel_kind(key.partition(":")[0])
+
+    def symbol_of(self, key: str) -> str:
+        return key.partition(":")[2]
 
     # ---- REST ----------------------------------------------------------------------------------
     def rest_routes(self) -> list[tuple[str, str, RestHandler]]:

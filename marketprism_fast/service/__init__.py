@@ -1,0 +1,1 @@
+"""The live node: composition root, HTTP, metrics, health."""
