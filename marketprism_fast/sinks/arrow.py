@@ -98,13 +98,13 @@ def text_array(batch: Batch, name: str, instruments: tuple[np.ndarray, np.ndarra
     if st and name in INSTRUMENT_COLUMNS:
         # A dictionary of the distinct texts this batch uses (several instruments share an
         # exchange or market text; readers such as chdb want unique dictionary values).
-        table = batch._instruments.tables()[name]  # noqa: SLF001 - the batch's own registry
+        table = batch.instruments.tables()[name]
         used, rows = instruments if instruments is not None else _instrument_indices(batch)
         encoded = pa.array(table[used], pa.string()).dictionary_encode()
         indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)[rows]
         return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), encoded.dictionary)
     if st and name + "_off" in st:
-        arr = _gather_text(batch._arena, st[name + "_off"], st[name + "_len"])  # noqa: SLF001
+        arr = _gather_text(batch.arena, st[name + "_off"], st[name + "_len"])
     else:
         arr = pa.array(batch.column(name), pa.string())
     return arr.dictionary_encode() if name in LOW_CARDINALITY_TEXT else arr
@@ -116,7 +116,7 @@ def text_values(batch: Batch, name: str) -> np.ndarray:
     row, nothing cached on the batch)."""
     st = batch.storage
     if st and name in INSTRUMENT_COLUMNS:
-        return batch._instruments.tables()[name][np.asarray(st["instrument"])]  # noqa: SLF001
+        return batch.instruments.tables()[name][np.asarray(st["instrument"])]
     if st and name + "_off" in st:
         return text_array(batch, name).to_numpy(zero_copy_only=False)
     return np.asarray(batch.column(name), dtype=object)
@@ -129,7 +129,7 @@ def rows_of(batch: Batch, rows: np.ndarray) -> Batch:
     if st:
         return Batch(
             batch.kind, batch.exchange, len(rows), storage={k: v[rows] for k, v in st.items()},
-            arena=batch._arena, instruments=batch._instruments, batch_id=batch.id,  # noqa: SLF001 - same buffer
+            arena=batch.arena, instruments=batch.instruments, batch_id=batch.id,  # the same buffer
         )
     return Batch.from_columns(batch.kind, batch.exchange, {c: batch.column(c)[rows] for c in batch.kind.column_names}, batch_id=batch.id)
 

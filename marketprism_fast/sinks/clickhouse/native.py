@@ -92,7 +92,7 @@ def encode_instrument(batch: Batch, name: str) -> np.ndarray:
     """An instrument ``String`` column from the instrument codes: the few distinct texts are
     encoded once, then copied per row by code."""
     codes = np.asarray(batch.storage["instrument"], dtype=np.int64)
-    table = batch._instruments.tables()[name]  # noqa: SLF001 - the batch's own registry
+    table = batch.instruments.tables()[name]
     if not len(codes):
         return np.zeros(0, dtype=np.uint8)
     present = np.zeros(int(codes.max()) + 1, dtype=bool)
@@ -124,7 +124,7 @@ def encode_text(batch: Batch, name: str) -> np.ndarray:
     if st and name in INSTRUMENT_COLUMNS:
         return encode_instrument(batch, name)
     if st and name + "_off" in st:
-        return encode_strings(batch._arena, st[name + "_off"], st[name + "_len"])  # noqa: SLF001
+        return encode_strings(batch.arena, st[name + "_off"], st[name + "_len"])
     arr = pa.array(batch.column(name), pa.large_string())
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
     data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
