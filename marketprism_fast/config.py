@@ -151,6 +151,12 @@ class Overflow(Section):
     """What a sink does when its queue is full."""
 
     max_queue_batches: int = Field(256, gt=0, description="batches queued for this sink before the overflow policy applies")
+    # Memory of the batches queued for (or being written by) the sink: what bounds RSS
+    # whatever the batch size or the sink's speed.
+    max_queue_bytes: int = Field(
+        128 * 1024**2, gt=0,
+        description="bytes of batches queued for (or being written by) this sink before the overflow policy applies",
+    )
     policy: Literal["spool", "drop_oldest"] = Field("spool", description="spool: to the sink's on-disk spool; drop_oldest: drop (counted, logged)")
 
 

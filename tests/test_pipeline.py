@@ -14,7 +14,7 @@ import pytest
 from marketprism_fast.config import JsonlSinkConfig, NatsSinkConfig, Overflow, SpoolConfig
 from marketprism_fast.parser import make_parser
 from marketprism_fast.pipeline.batcher import Batcher
-from marketprism_fast.pipeline.fanout import FanOut
+from marketprism_fast.pipeline.fanout import FanOut, batch_bytes
 from marketprism_fast.pipeline.identity import BatchIds, content_id
 from marketprism_fast.records import kind as kind_of
 from marketprism_fast.sinks.base import Sink
@@ -86,6 +86,37 @@ def test_drop_oldest_counts_every_dropped_batch_and_keeps_the_newest(caplog) -> 
     assert STATUS_KEYS <= set(stats)
     assert stats["batches_written"] == 4 and stats["rows_written"] == {"quote": 40} and stats["dropped_batches"] == 6
     assert "dropped the oldest" in caplog.text and "overflow.policy=drop_oldest" in caplog.text
+
+
+def test_the_queue_is_bounded_in_bytes_whatever_the_batch_count_and_a_write_takes_a_quarter_of_it(caplog) -> None:
+    sink = NullSink()
+    batches = [synthetic_batch(kind_of("quote"), 1000, seed) for seed in range(10)]
+    size = batch_bytes(batches[0])
+    assert size > 0 and all(batch_bytes(b) == size for b in batches)
+    limit = 4 * size + size // 2  # room for four batches, far under max_queue_batches
+
+    async def main() -> tuple[dict, list[int]]:
+        fanout = FanOut([sink], Overflow(max_queue_batches=100, max_queue_bytes=limit, policy="drop_oldest"))
+        await fanout.start()
+        fanout.submit(batches)
+        stats = fanout.stats()["null"]
+        assert (stats["backlog_batches"], stats["dropped_batches"]) == (4, 6)
+        assert stats["backlog_bytes"] == 4 * size <= limit
+        writes: list[int] = []
+        original = sink.write
+
+        async def counted(taken):
+            writes.append(len(taken))
+            await original(taken)
+
+        sink.write = counted  # type: ignore[method-assign]
+        await fanout.drain(10)
+        return fanout.stats()["null"], writes
+
+    stats, writes = asyncio.run(main())
+    assert stats["batches_written"] == 4 and stats["dropped_batches"] == 6 and stats["backlog_bytes"] == 0
+    assert writes == [1, 1, 1, 1]  # a quarter of the byte bound holds one of these batches
+    assert "dropped the oldest" in caplog.text
 
 
 def test_a_stalled_sink_holds_up_neither_submit_nor_the_other_sinks(private_nats, tmp_path: Path) -> None:

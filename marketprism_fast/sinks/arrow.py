@@ -77,29 +77,61 @@ def _gather_text(arena: np.ndarray, off: np.ndarray, length: np.ndarray) -> pa.A
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
-def text_array(batch: Batch, name: str) -> pa.Array:
-    """A text column of the batch as Arrow (utf8, or dictionary for instrument columns)."""
+def _instrument_indices(batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+    """(the instrument codes the batch uses, ascending; per row, the index of its code among
+    them as int32). O(rows): codes are small integers, so a lookup table replaces a sort."""
+    codes = np.asarray(batch.storage["instrument"])
+    if not len(codes):
+        return np.zeros(0, dtype=codes.dtype), np.zeros(0, dtype=np.int32)
+    present = np.zeros(int(codes.max()) + 1, dtype=bool)
+    present[codes] = True
+    used = np.flatnonzero(present)
+    remap = np.zeros(len(present), dtype=np.int32)
+    remap[used] = np.arange(len(used), dtype=np.int32)
+    return used, remap[codes]
+
+
+def text_array(batch: Batch, name: str, instruments: tuple[np.ndarray, np.ndarray] | None = None) -> pa.Array:
+    """A text column of the batch as Arrow (utf8, or dictionary for instrument columns).
+    ``instruments``: ``_instrument_indices(batch)``, when the caller has it already."""
     st = batch.storage
     if st and name in INSTRUMENT_COLUMNS:
         # A dictionary of the distinct texts this batch uses (several instruments share an
         # exchange or market text; readers such as chdb want unique dictionary values).
-        table = batch._instruments.tables()[name]  # noqa: SLF001 - the batch's own registry
-        used, rows = np.unique(np.asarray(st["instrument"]), return_inverse=True)
+        table = batch.instruments.tables()[name]
+        used, rows = instruments if instruments is not None else _instrument_indices(batch)
         encoded = pa.array(table[used], pa.string()).dictionary_encode()
         indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)[rows]
         return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), encoded.dictionary)
     if st and name + "_off" in st:
-        arr = _gather_text(batch._arena, st[name + "_off"], st[name + "_len"])  # noqa: SLF001
+        arr = _gather_text(batch.arena, st[name + "_off"], st[name + "_len"])
     else:
         arr = pa.array(batch.column(name), pa.string())
     return arr.dictionary_encode() if name in LOW_CARDINALITY_TEXT else arr
 
 
 def text_values(batch: Batch, name: str) -> np.ndarray:
-    """A text column as a numpy object array of str, built in C (Arrow) for compiled batches."""
-    if batch.storage and name + "_off" in batch.storage:
+    """A text column as a numpy object array of str, built in C (Arrow) for compiled batches.
+    Instrument columns are the registry's own str objects picked by code (no new object per
+    row, nothing cached on the batch)."""
+    st = batch.storage
+    if st and name in INSTRUMENT_COLUMNS:
+        return batch.instruments.tables()[name][np.asarray(st["instrument"])]
+    if st and name + "_off" in st:
         return text_array(batch, name).to_numpy(zero_copy_only=False)
     return np.asarray(batch.column(name), dtype=object)
+
+
+def rows_of(batch: Batch, rows: np.ndarray) -> Batch:
+    """A batch of only these rows (same id). For a compiled batch the storage is cut first,
+    so only the chosen rows' text is ever decoded, not the whole batch's."""
+    st = batch.storage
+    if st:
+        return Batch(
+            batch.kind, batch.exchange, len(rows), storage={k: v[rows] for k, v in st.items()},
+            arena=batch.arena, instruments=batch.instruments, batch_id=batch.id,  # the same buffer
+        )
+    return Batch.from_columns(batch.kind, batch.exchange, {c: batch.column(c)[rows] for c in batch.kind.column_names}, batch_id=batch.id)
 
 
 def _levels(values: np.ndarray) -> tuple[np.ndarray, int]:
@@ -117,9 +149,9 @@ def _levels(values: np.ndarray) -> tuple[np.ndarray, int]:
     return values, values.shape[1]
 
 
-def column_array(batch: Batch, column: Column) -> pa.Array:
+def column_array(batch: Batch, column: Column, instruments: tuple[np.ndarray, np.ndarray] | None = None) -> pa.Array:
     if column.is_text:
-        return text_array(batch, column.name)
+        return text_array(batch, column.name, instruments)
     values = batch.column(column.name)
     if column.type == "ts":
         return pa.array(np.asarray(values, dtype=np.int64).view("datetime64[ns]"), TIMESTAMP)
@@ -150,7 +182,8 @@ def metadata(batch: Batch, *, part: int = 0, parts: int = 1) -> dict[bytes, byte
 
 def to_table(batch: Batch, *, part: int = 0, parts: int = 1) -> pa.Table:
     """The batch's contract columns, in contract order, with the metadata above."""
-    arrays = [column_array(batch, c) for c in batch.kind.columns]
+    instruments = _instrument_indices(batch) if batch.storage else None  # once for the four instrument columns
+    arrays = [column_array(batch, c, instruments) for c in batch.kind.columns]
     schema = pa.schema(
         [pa.field(c.name, a.type, nullable=False) for c, a in zip(batch.kind.columns, arrays)],
         metadata=metadata(batch, part=part, parts=parts),
@@ -158,12 +191,17 @@ def to_table(batch: Batch, *, part: int = 0, parts: int = 1) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def ipc_bytes(table: pa.Table) -> bytes:
-    """One Arrow IPC stream (schema, one record batch, end marker)."""
+def ipc_buffer(table: pa.Table) -> pa.Buffer:
+    """One Arrow IPC stream (schema, one record batch, end marker), in Arrow's buffer."""
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table, max_chunksize=max(table.num_rows, 1))
-    return sink.getvalue().to_pybytes()
+    return sink.getvalue()
+
+
+def ipc_bytes(table: pa.Table) -> bytes:
+    """``ipc_buffer`` as bytes (what a NATS message takes)."""
+    return ipc_buffer(table).to_pybytes()
 
 
 def read_ipc(data: bytes | memoryview | pa.Buffer) -> pa.Table:
@@ -172,16 +210,23 @@ def read_ipc(data: bytes | memoryview | pa.Buffer) -> pa.Table:
 
 
 def encode(batch: Batch, *, max_bytes: int | None = None) -> Iterator[tuple[int, int, bytes]]:
-    """(part, parts, IPC bytes): the whole batch, or row slices each under ``max_bytes``."""
+    """(part, parts, IPC bytes): the whole batch, or row slices each under ``max_bytes``.
+
+    The table's in-memory size (``nbytes``, which the IPC body matches closely) decides
+    whether to split, so a batch that must be split is not first serialised whole."""
     table = to_table(batch)
-    data = ipc_bytes(table)
-    if max_bytes is None or len(data) <= max_bytes or len(batch) <= 1:
-        yield 0, 1, data
-        return
-    # Rows per part from the measured size, with a margin for the schema and dictionaries.
-    per_row = max(len(data) / len(batch), 1.0)
-    rows = max(int((max_bytes * 0.8) // per_row), 1)
-    parts = (len(batch) + rows - 1) // rows
+    rows_total = table.num_rows
+    if max_bytes is None or rows_total <= 1 or table.nbytes <= max_bytes // 2:
+        data = ipc_bytes(table)
+        if max_bytes is None or len(data) <= max_bytes or rows_total <= 1:
+            yield 0, 1, data
+            return
+        per_row, margin = max(len(data) / rows_total, 1.0), 0.8
+    else:
+        per_row, margin = max(table.nbytes / rows_total, 1.0), 0.7  # an estimate: a wider margin
+    # Rows per part from the size per row, with a margin for the schema, dictionaries and padding.
+    rows = max(int((max_bytes * margin) // per_row), 1)
+    parts = (rows_total + rows - 1) // rows
     for part in range(parts):
         piece = table.slice(part * rows, rows)
         piece = piece.replace_schema_metadata(
@@ -214,6 +259,10 @@ def to_batch(table: pa.Table) -> Batch:
 
 def from_arrow(column: Column, arr: pa.Array) -> np.ndarray:
     if column.is_text:
+        if pa.types.is_dictionary(arr.type) and arr.null_count == 0:
+            # One str per distinct text, picked per row by index (not one str per row).
+            texts = arr.dictionary.cast(pa.string()).to_numpy(zero_copy_only=False).astype(object)
+            return texts[arr.indices.to_numpy(zero_copy_only=False)]
         if pa.types.is_dictionary(arr.type):
             arr = arr.cast(pa.string())
         return arr.to_numpy(zero_copy_only=False).astype(object)

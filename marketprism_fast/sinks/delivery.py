@@ -57,7 +57,10 @@ class SpooledDelivery:
         # Spooling is disk work of its own: it must not wait behind a slow server call.
         self._disk = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"mpf-{self.name}-spool")
         self._disk_pending = 0
+        self._disk_pending_bytes = 0
         self.max_disk_pending = 64
+        # Memory of the batches waiting for the disk thread: bounded like a fan-out queue.
+        self.max_disk_pending_bytes = 64 * 1024**2
         self._loop: asyncio.AbstractEventLoop | None = None
         self._down = True  # until _open succeeds
         self._down_detail = "not started"
@@ -137,16 +140,24 @@ class SpooledDelivery:
 
     def spool_nowait(self, batch: Batch) -> bool:
         """Overflow (the fan-out's ``spool`` policy): hand the batch to the disk thread and
-        return at once; False when that thread already has ``max_pending`` batches to write."""
-        if self._disk_pending >= self.max_disk_pending:
+        return at once; False when that thread already has ``max_disk_pending`` batches or
+        ``max_disk_pending_bytes`` of them to write (one batch is always taken when idle)."""
+        from ..pipeline.fanout import batch_bytes
+
+        size = batch_bytes(batch)
+        if self._disk_pending >= self.max_disk_pending or (
+            self._disk_pending and self._disk_pending_bytes + size > self.max_disk_pending_bytes
+        ):
             return False
         self._disk_pending += 1
+        self._disk_pending_bytes += size
         future = self._disk.submit(self._spool_sync, batch)
-        future.add_done_callback(self._disk_done)
+        future.add_done_callback(lambda f: self._disk_done(size))
         return True
 
-    def _disk_done(self, _future) -> None:
+    def _disk_done(self, size: int) -> None:
         self._disk_pending -= 1  # under the GIL; read only as a bound
+        self._disk_pending_bytes -= size
         if self._loop is not None:
             try:
                 self._loop.call_soon_threadsafe(self._wakeup.set)

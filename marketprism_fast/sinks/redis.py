@@ -30,6 +30,7 @@ import numpy as np
 from ..batch import Batch
 from ..config import RedisSinkConfig
 from ..offline.writers import JsonLines
+from . import arrow
 from .base import Backoff, SinkCounters, SinkHealth
 from .secrets import resolve_password
 
@@ -86,8 +87,8 @@ class RedisSink:
 
     def _collect(self, batch: Batch) -> None:
         rows = latest_rows(batch)
-        symbols = batch.column("symbol")[rows].tolist()
-        latest = Batch.from_columns(batch.kind, batch.exchange, {c: batch.column(c)[rows] for c in batch.kind.column_names})
+        latest = arrow.rows_of(batch, rows)
+        symbols = latest.column("symbol").tolist()
         prefix = self.config.key_prefix
         for symbol, line in zip(symbols, self._json.lines(latest)):
             self._pending[redis_key(prefix, batch.kind.name, batch.exchange, symbol)] = line.encode()

@@ -103,7 +103,7 @@ class Spool:
 
     def put(self, batch: Batch) -> bool:
         """Spool one batch durably; False when ``on_full`` refused it (counted and logged)."""
-        data = arrow.ipc_bytes(arrow.to_table(batch))
+        data = arrow.ipc_buffer(arrow.to_table(batch))  # Arrow's own buffer: no copy into bytes
         bid = batch_id(batch)
         with self._lock:
             if not self._make_room(len(data), batch):
@@ -114,7 +114,7 @@ class Spool:
             temp = self.directory / (_TEMP_PREFIX + final.name)
             try:
                 with open(temp, "wb") as f:
-                    f.write(data)
+                    f.write(memoryview(data))
                     f.flush()
                     os.fsync(f.fileno())
                 os.rename(temp, final)

@@ -3,8 +3,8 @@
 ``ClickHouseWriter`` is blocking (clickhouse-driver) and lives on one worker thread
 (``sink.py``; the consumer uses it the same way). It creates the database and one table per
 kind, choosing the DDL variant by the server's version (``ddl.py``), then inserts each
-batch as columns (``columnar=True`` with ``use_numpy``: the batch's arrays go to the wire
-without a Python object per value, text columns excepted, lz4 by default).
+batch as Native columns (``native.py``: numbers as their bytes, ``String`` built with numpy,
+no Python object per value; other types through the driver's writers), lz4 by default.
 
 Why a retry never duplicates rows, on 18.16 as on current servers
 -----------------------------------------------------------------
@@ -39,6 +39,7 @@ the writer does not insert it again (no duplicates), logs it and counts an error
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import urllib.parse
@@ -52,6 +53,7 @@ from ...errors import ConfigurationError, SinkRejected, SinkUnavailable
 from ...pipeline.identity import batch_id, id_text
 from ...records import Kind
 from .. import arrow
+from . import native
 from .ddl import BATCH_ID, LEGACY, ServerCapabilities, check_identifier, quote, schema_statements, table_columns
 
 log = logging.getLogger("marketprism_fast.sinks.clickhouse")
@@ -124,8 +126,7 @@ class ClickHouseWriter:
     def _connect(self):
         if self._client is not None:
             return self._client
-        from clickhouse_driver import Client
-
+        Client = native.make_client_class()
         timeout = self.config.insert_timeout_seconds
         client = Client(
             host=self.endpoint.host,
@@ -176,21 +177,12 @@ class ClickHouseWriter:
 
     # ---- columns ------------------------------------------------------------------------
 
-    def _columns(self, batch: Batch) -> list:
-        out: list = []
-        for column in batch.kind.columns:
-            if column.is_text:
-                out.append(arrow.text_values(batch, column.name))
-            elif column.type == "f8[]":
-                levels, _ = arrow._levels(batch.column(column.name))  # noqa: SLF001
-                rows = np.empty(len(levels), dtype=object)  # the driver's Array column takes a sequence per row
-                for i, row in enumerate(levels):
-                    rows[i] = row
-                out.append(rows)
-            else:
-                out.append(np.ascontiguousarray(batch.column(column.name)))
-        out.append(np.full(len(batch), batch_id(batch), dtype=np.uint64))
-        return out
+    def _encoded(self, batch: Batch, bid: int) -> native.EncodedColumns:
+        """The batch's columns then its id, each encoded once the server's insert block has
+        said its type (``native.py``: numbers and String without a Python object per value)."""
+        columns: list = [functools.partial(native.encode_column, batch, column) for column in batch.kind.columns]
+        columns.append(functools.partial(native.encode_column, batch, BATCH_ID, values=np.full(len(batch), bid, dtype=np.uint64)))
+        return native.EncodedColumns(columns, len(batch))
 
     @staticmethod
     def _pieces(batch: Batch) -> list[tuple[int, np.ndarray | None]]:
@@ -213,7 +205,6 @@ class ClickHouseWriter:
             return 0
         client = self._connect()
         bid = batch_id(batch)
-        columns = self._columns(batch)
         names = ", ".join(quote(c.name) for c in table_columns(batch.kind))
         statement = f"INSERT INTO {self._table(batch.kind)} ({names}) VALUES"
         pieces = self._pieces(batch)
@@ -230,7 +221,7 @@ class ClickHouseWriter:
                         already, n, batch.kind.table,
                     )
                 continue
-            data = columns if rows is None else [c[rows] for c in columns]
+            data = self._encoded(batch if rows is None else arrow.rows_of(batch, rows), bid)
             settings = {"insert_deduplication_token": f"{id_text(bid)}-{day}"} if self.capabilities.deduplication else None
             try:
                 client.execute(statement, data, columnar=True, types_check=False, settings=settings, query_id=self._query_id(batch, day))
