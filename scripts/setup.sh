@@ -26,6 +26,11 @@ command -v clickhouse-client >/dev/null 2>&1 || need_apt+=(clickhouse-client)
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need_apt+=(nats-server)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+# Deployment checks: docker-compose validates the compose file (no engine needed), headless
+# Chromium and its driver load the node's status page.
+command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
         echo "setup: please install: ${need_apt[*]} (needs root and apt-get)" >&2
