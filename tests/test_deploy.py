@@ -174,3 +174,21 @@ def test_dashboard_is_provisioned_against_the_provisioned_datasource():
     provider = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/marketprism.yml").read_text())["providers"][0]
     compose = yaml.safe_load(COMPOSE.read_text())["services"]["grafana"]["volumes"]
     assert f"./grafana/dashboards:{provider['options']['path']}:ro" in compose
+
+
+# ----------------------------------------------------------------- docs
+
+
+def test_operations_guide_references_are_what_the_code_generates():
+    from marketprism_fast.service import opsdoc
+
+    text = OPERATIONS.read_text()
+    assert opsdoc.with_generated(text) == text, "docs/operations.md is stale: python -m marketprism_fast.service.opsdoc --write"
+    for f in (*FAMILIES, *CONSUMER_FAMILIES):
+        assert f"`{f.exposed}`" in text
+
+
+def test_operations_guide_shows_the_status_page_screenshot():
+    text = OPERATIONS.read_text()
+    assert "](images/status-page.png)" in text
+    assert (REPO / "docs" / "images" / "status-page.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
