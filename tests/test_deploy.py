@@ -192,3 +192,20 @@ def test_operations_guide_shows_the_status_page_screenshot():
     text = OPERATIONS.read_text()
     assert "](images/status-page.png)" in text
     assert (REPO / "docs" / "images" / "status-page.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_migration_guide_maps_every_old_variable_subject_and_kind():
+    from marketprism_fast.config import LEGACY_VARIABLES
+    from marketprism_fast.records import KINDS
+    from marketprism_fast.sinks.nats import _LEGACY_TYPE
+
+    text = (REPO / "docs" / "migration.md").read_text()
+    old = ["SYMBOLS", "ENABLE_BINANCE", "NATS_URL", "CLICKHOUSE_URL", "CLICKHOUSE_DIRECT_WRITE", "REDIS_URL", "REDIS_CACHE", "HTTP_PORT", "LOG_LEVEL"]
+    assert set(old) <= set(LEGACY_VARIABLES)
+    for name in LEGACY_VARIABLES:
+        assert f"| `{name}` |" in text, f"docs/migration.md does not map {name}"
+    for kind, legacy in _LEGACY_TYPE.items():
+        assert f"`market.{{exchange}}.{{symbol}}.{legacy}" in text, legacy
+        assert f"`mpf.batch.{kind}.{{exchange}}`" in text, kind
+    for kind in KINDS:
+        assert f"`{kind.table}`" in text, kind.table
