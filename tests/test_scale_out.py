@@ -174,6 +174,12 @@ async def _scenario(members, shards, tmp_path):
             return Counter({k.name: int(shards[1].server.query(f"SELECT count() FROM marketprism.{k.table}")) for k in KINDS})
 
         await until(lambda: +in_clickhouse() == +published, f"ClickHouse to hold the {sum(published.values())} published rows", 120)
+        # the consumers' own account, as Prometheus scrapes it: every row inserted once, nothing pending
+        loop = asyncio.get_running_loop()
+        scrapes = [await loop.run_in_executor(None, _scrape, c.port) for c in consumers]
+        assert sum(m["marketprism_consumer_rows_inserted_total"] for m in scrapes) == sum(published.values())
+        assert all(m['marketprism_consumer_pending_messages{durable="scale"}'] == 0 for m in scrapes), scrapes
+        assert sum(m["marketprism_consumer_messages_total"] for m in scrapes) >= len(sent_by)
         for c in consumers:
             c.stop()
         await asyncio.gather(*consumer_tasks)
