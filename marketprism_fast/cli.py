@@ -160,7 +160,7 @@ def _run_ddl(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> in
 
 _COMMANDS = {"normalize": _run_normalize, "ddl": _run_ddl, **node_commands.COMMANDS}
 # Commands whose arguments belong to another module's parser: handed over as they are.
-_PASS_THROUGH = ("sim", "consume")
+_PASS_THROUGH = ("sim",)
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: IO[bytes] | None = None, stderr: IO[str] | None = None) -> int:

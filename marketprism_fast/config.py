@@ -91,6 +91,7 @@ class BookConfig(Section):
     depth: int = Field(20, ge=1, le=1000, description="levels per side in each book_snapshot row")
     every_update: bool = Field(True, description="a book_snapshot after every applied message; false: at most one per interval_ms")
     interval_ms: int = Field(1000, ge=1, description="with every_update false: milliseconds between a symbol's book_snapshot rows")
+    max_books: int = Field(10_000, gt=0, le=2**31 - 1, description="books kept at most (an input limit: a venue naming more symbols cannot grow memory without bound)")
 
 
 class VenueConfig(Section):
@@ -108,7 +109,7 @@ class VenueConfig(Section):
     streams_per_connection: int | None = Field(None, gt=0, description="streams (subscriptions) per connection; null: the venue's documented limit")
     subscribe_messages_per_second: float | None = Field(None, gt=0, description="subscribe messages per second per connection; null: the venue's documented limit")
     connect_attempts_per_minute: int | None = Field(None, gt=0, description="connection attempts per minute for this venue; null: the venue's documented limit")
-    watchdog_seconds: float = Field(30.0, gt=0, description="a connection silent for longer is reconnected (must exceed heartbeat_seconds)")
+    watchdog_seconds: float = Field(30.0, gt=0, description="a connection silent for longer is reconnected (OKX, Deribit: must exceed heartbeat_seconds)")
     heartbeat_seconds: int = Field(10, gt=0, description="Deribit set_heartbeat interval; OKX sends ping after this many idle seconds")
     max_connection_age_seconds: float | None = Field(None, gt=0, description="replace a connection at this age (the replacement opens first); null: the venue's (Binance 24 h)")
     reconnect: Backoff = Field(Backoff(), description="reconnect backoff")
@@ -116,7 +117,10 @@ class VenueConfig(Section):
     instruments_refresh_seconds: float = Field(3600.0, gt=0, description="instrument metadata reload period")
     rest_timeout_seconds: float = Field(10.0, gt=0, description="timeout of one REST request")
     rest_retries: int = Field(3, ge=0, le=20, description="retries of a failed REST request")
-    max_frame_bytes: int = Field(16 * 1024 * 1024, gt=0, description="largest WebSocket frame accepted; a larger one closes the connection")
+    # Input limits (the parsers' ``InputLimits``; docs/limits.md says what each costs).
+    max_frame_bytes: int = Field(8 * 1024 * 1024, gt=0, le=2**31 - 1, description="largest WebSocket frame or REST body accepted (larger: refused, counted as malformed)")
+    max_rows_per_frame: int = Field(50_000, gt=0, le=2**31 - 1, description="rows one frame or REST body may write (book levels, trades of one push)")
+    max_instruments: int = Field(20_000, gt=0, le=2**31 - 1, description="distinct instruments this venue's parser holds; a frame naming one more is refused")
 
     @model_validator(mode="after")
     def _consistent(self) -> "VenueConfig":
@@ -139,10 +143,6 @@ class VenueConfig(Section):
             _url("rest_url", self.rest_url, ("http", "https"), "HTTP")
         if "book_snapshot" in self.kinds and not (self.book.enabled and "book_delta" in self.kinds):
             raise ValueError("kinds: book_snapshot rows come from maintained books: needs book.enabled and book_delta in kinds")
-        if self.watchdog_seconds <= self.heartbeat_seconds:
-            raise ValueError(
-                f"watchdog_seconds: = {self.watchdog_seconds}: must exceed heartbeat_seconds ({self.heartbeat_seconds})"
-            )
         return self
 
 
@@ -185,6 +185,7 @@ class ClickHouseSinkConfig(Section):
     password_file: str | None = Field(None, description="file holding the password (first line)")
     compression: Literal["lz4", "zstd", "none"] = Field("lz4", description="native protocol compression")
     insert_timeout_seconds: float = Field(30.0, gt=0, description="timeout of one insert")
+    writers: int = Field(2, ge=1, le=16, description="connections inserting at once (one thread each): client encoding overlaps server writes")
     overflow: Overflow = Field(Overflow(), description="queue bound and overflow policy")
     spool: SpoolConfig = Field(SpoolConfig(directory="spool/clickhouse"), description="on-disk spool while ClickHouse is down")
 
@@ -327,12 +328,26 @@ class NodeConfig(Section):
     shutdown_timeout_seconds: float = Field(10.0, gt=0, description="on SIGTERM/SIGINT: time allowed to drain buffers to the sinks")
 
 
+HEARTBEAT_VENUES = ("okx", "deribit")  # venues whose keep-alive is paced by heartbeat_seconds
+
+
 class Config(Section):
     node: NodeConfig = Field(NodeConfig(), description="the node")
     venues: dict[VenueId, VenueConfig] = Field(default_factory=dict, description="venues by id")
     sinks: SinksConfig = Field(SinksConfig(), description="where batches go")
     http: HttpConfig = Field(HttpConfig(), description="HTTP server")
     logging: LoggingConfig = Field(LoggingConfig(), description="logging")
+
+    @model_validator(mode="after")
+    def _heartbeats(self) -> "Config":
+        # OKX and Deribit connections may be quiet but for the keep-alive every
+        # heartbeat_seconds: a watchdog no longer than that would drop a healthy connection.
+        for name, venue in self.venues.items():
+            if name in HEARTBEAT_VENUES and venue.watchdog_seconds <= venue.heartbeat_seconds:
+                raise ValueError(
+                    f"venues.{name}.watchdog_seconds: = {venue.watchdog_seconds}: must exceed heartbeat_seconds ({venue.heartbeat_seconds}) on {name}"
+                )
+        return self
 
     def enabled_venues(self) -> dict[str, VenueConfig]:
         return {name: venue for name, venue in self.venues.items() if venue.enabled}
@@ -620,8 +635,9 @@ def _describe(error: dict) -> tuple[tuple, str]:
         # our validators name the option first ("symbols: ..."): move it into the path
         head, sep, rest = message.partition(": ")
         section = _section_at(loc)
-        if sep and isinstance(section, type) and issubclass(section, BaseModel) and head in section.model_fields:
-            return (*loc, head), rest
+        parts = tuple(head.split("."))
+        if sep and isinstance(section, type) and issubclass(section, BaseModel) and parts[0] in section.model_fields:
+            return (*loc, *parts), rest
         return loc, message
     phrase = _PHRASES.get(kind)
     if phrase is None:

@@ -1,30 +1,15 @@
 #!/usr/bin/env bash
-# Sets up (scripts/setup.sh) and runs the main job: `normalize` over a recorded capture.
+# Sets up (scripts/setup.sh) and runs the main job: `demo`, the live node on this machine.
 #
-#   bash scripts/demo.sh                      # a Binance USD-M session of ../shared/corpus
-#   bash scripts/demo.sh --venue okx FILE...  # your own capture: any normalize arguments
+#   bash scripts/demo.sh                  # 10 s: every venue and kind from the local simulator
+#   bash scripts/demo.sh --seconds 60     # longer; any `demo` option (see `demo --help`)
 #
-# Records go to out/demo.records.jsonl, maintained books to out/demo.books.jsonl, and the
-# summary (frames, records per kind, skipped, gaps, checksum failures) to the terminal.
+# The venue simulator serves Binance spot/USD-M/COIN-M, OKX and Deribit on loopback; the
+# node subscribes to every kind over real WebSockets, keeps the order books and writes to the
+# embedded ClickHouse store in out/demo/store. A progress line shows on a terminal; the
+# summary (frames, records per kind, gaps, reconnects, where the data went and a query to
+# look at it) goes to standard output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
-mkdir -p out
-if [ $# -gt 0 ]; then
-    exec .venv/bin/python -m marketprism_fast normalize "$@"
-fi
-CORPUS=${MPF_CORPUS:-../shared/corpus}
-S="$CORPUS/binance_usdm/binance_usdm.hbt_2024-08-08_btcusdt"
-if [ ! -f "$S.frames.jsonl.zst" ]; then
-    echo "demo: no capture at $S.frames.jsonl.zst; pass your own: bash scripts/demo.sh --venue VENUE FILE..." >&2
-    exit 2
-fi
-echo "== records: normalize --venue binance_usdm $(basename "$S").frames.jsonl.zst --snapshots ..."
-.venv/bin/python -m marketprism_fast normalize --venue binance_usdm "$S.frames.jsonl.zst" \
-    --snapshots "$S.snapshots.jsonl.zst" --out out/demo.records.jsonl
-echo "== books: the same with --books --book-every-update --kinds book_snapshot"
-.venv/bin/python -m marketprism_fast normalize --venue binance_usdm "$S.frames.jsonl.zst" \
-    --snapshots "$S.snapshots.jsonl.zst" --books --book-every-update --kinds book_snapshot \
-    --out out/demo.books.jsonl
-echo "== wrote $(wc -l < out/demo.records.jsonl) records to out/demo.records.jsonl and $(wc -l < out/demo.books.jsonl) book snapshots to out/demo.books.jsonl"
-head -c 400 out/demo.books.jsonl; echo
+exec .venv/bin/python -m marketprism_fast demo "$@"

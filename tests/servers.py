@@ -2,7 +2,8 @@
 temporary directory, or an already running one named by an environment variable.
 
 ClickHouse: ``MPF_CLICKHOUSE_HTTP`` (for example ``http://127.0.0.1:8123``) names a running
-server, reached over its HTTP interface; otherwise ``/usr/sbin/clickhouse-server``
+server, reached over its HTTP interface (and ``MPF_CLICKHOUSE_TCP_PORT`` gives its native
+port, which the sink tests need); otherwise ``/usr/sbin/clickhouse-server``
 (Debian's 18.16, installed by ``scripts/setup.sh``) is started with its own config. An
 18.x server given by URL needs ``allow_experimental_low_cardinality_type=1`` in its default
 profile, as the started one has.
@@ -33,6 +34,7 @@ from typing import Iterator, Mapping
 
 CLICKHOUSE_SERVER = Path("/usr/sbin/clickhouse-server")
 CLICKHOUSE_URL_VARIABLE = "MPF_CLICKHOUSE_HTTP"
+CLICKHOUSE_TCP_PORT_VARIABLE = "MPF_CLICKHOUSE_TCP_PORT"  # its native port, for the sink tests
 # Not UTC, and ahead of it: an expression that forgets 'UTC' puts a late-evening UTC
 # timestamp on the next day and a test sees it.
 CLICKHOUSE_TIME_ZONE = "Asia/Tokyo"
@@ -235,7 +237,8 @@ def clickhouse() -> Iterator[ClickHouse]:
     """The server named by MPF_CLICKHOUSE_HTTP, or one started for the duration."""
     url = os.environ.get(CLICKHOUSE_URL_VARIABLE)
     if url:
-        server = ClickHouse(url.rstrip("/"))
+        tcp_port = os.environ.get(CLICKHOUSE_TCP_PORT_VARIABLE)
+        server = ClickHouse(url.rstrip("/"), tcp_port=int(tcp_port) if tcp_port else None)
         if not server.is_ready():
             raise ServerError(f"{CLICKHOUSE_URL_VARIABLE}={url}: no ClickHouse answers /ping there")
         yield server
@@ -281,11 +284,19 @@ class ManagedServer:
                 return
         raise ServerError(f"{self.name} did not start on ports {self.ports}:\n{_tail(self.root / 'console.log')}")
 
+    # Benchmarks pin themselves to one core; a server of theirs gets every core back.
+    all_cpus = False
+
+    def _preexec(self) -> None:
+        _end_with_parent()
+        if self.all_cpus and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, range(os.cpu_count() or 1))
+
     def _start_once(self) -> bool:
         with (self.root / "console.log").open("ab") as out:
             self.process = subprocess.Popen(
                 self.command(), cwd=self.root, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                preexec_fn=_end_with_parent,
+                preexec_fn=self._preexec,
             )
         deadline = time.monotonic() + READY_WITHIN_S
         while not self.is_ready():
@@ -398,10 +409,11 @@ def shutil_which(name: str) -> str | None:
 
 
 @contextmanager
-def managed(server_class: type[ManagedServer]) -> Iterator[ManagedServer]:
+def managed(server_class: type[ManagedServer], *, all_cpus: bool = False) -> Iterator[ManagedServer]:
     """A private server of that class, started; stopped and its directory removed at the end."""
     with tempfile.TemporaryDirectory(prefix=f"mpf-{server_class.name}-") as tmp:
         server = server_class(Path(tmp))
+        server.all_cpus = all_cpus
         server.start()
         try:
             yield server

@@ -33,7 +33,7 @@ BAD_CONFIGS = [
     ("no symbols", GOOD.replace("[BTC-USDT]", "[]"), {}, "{path}: venues.okx.symbols: an enabled venue needs at least one symbol"),
     ("unknown kind", GOOD.replace("[BTC-USDT]", "[BTC-USDT]\n    kinds: [trades]"), {}, "{path}: venues.okx.kinds[0] = 'trades': must be one of 'trade', 'book_delta'"),
     ("websocket URL scheme", GOOD.replace("[BTC-USDT]", "[BTC-USDT]\n    ws_url: http://127.0.0.1:1"), {}, "{path}: venues.okx.ws_url = 'http://127.0.0.1:1': not a WebSocket URL; allowed: ws://HOST[:PORT] or wss://HOST[:PORT]"),
-    ("watchdog shorter than heartbeat", GOOD.replace("[BTC-USDT]", "[BTC-USDT]\n    watchdog_seconds: 5"), {}, "{path}: venues.okx.watchdog_seconds = 5.0: must exceed heartbeat_seconds (10)"),
+    ("watchdog shorter than heartbeat", GOOD.replace("[BTC-USDT]", "[BTC-USDT]\n    watchdog_seconds: 5"), {}, "{path}: venues.okx.watchdog_seconds = 5.0: must exceed heartbeat_seconds (10) on okx"),
     ("backoff reversed", GOOD.replace("[BTC-USDT]", "[BTC-USDT]\n    reconnect: {initial_seconds: 60, max_seconds: 1}"), {}, "{path}: venues.okx.reconnect.initial_seconds = 60.0: must not exceed max_seconds (1.0)"),
     ("book depth zero", GOOD.replace("[BTC-USDT]", "[BTC-USDT]\n    book: {depth: 0}"), {}, "{path}: venues.okx.book.depth = 0: must be >= 1"),
     ("spool policy on a sink without spool", GOOD + "  redis: {enabled: true, overflow: {policy: spool}}\n", {}, "{path}: sinks.redis.overflow: policy 'spool' needs a spool"),

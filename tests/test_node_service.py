@@ -298,3 +298,81 @@ def test_sigterm_drains_buffers_to_the_sink_and_exits_0(tmp_path):
     assert len(lines) == taken == stopped[0]["rows_written"]["jsonl"]
     kinds = {json.loads(line)["kind"] for line in lines}
     assert {"trade", "quote", "book_delta"} <= kinds
+
+
+def test_record_writes_the_corpus_layout(tmp_path):
+    with SimThread(["binance_usdm", "deribit"], rate=1000) as sim:
+        config = {
+            "venues": {
+                "binance_usdm": {"symbols": ["BTCUSDT"], "kinds": ["trade", "book_delta"], "ws_url": sim.ws_url("binance_usdm"), "rest_url": sim.rest_url("binance_usdm")},
+                "deribit": {"symbols": ["BTC-PERPETUAL"], "kinds": ["trade"], "ws_url": sim.ws_url("deribit"), "rest_url": sim.rest_url("deribit")},
+            },
+        }
+        path = tmp_path / "record.yaml"
+        path.write_text(json.dumps(config))
+        env = {k: v for k, v in os.environ.items() if not (k.startswith("MPF_") and "__" in k)}
+        result = subprocess.run(
+            [sys.executable, "-m", "marketprism_fast", "record", "--config", str(path), "--out", str(tmp_path / "rec"), "--seconds", "2"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    for venue in ("binance_usdm", "deribit"):
+        frames = list((tmp_path / "rec" / venue).glob(f"{venue}.*.frames.jsonl"))
+        assert len(frames) == 1, list((tmp_path / "rec").rglob("*"))
+        lines = frames[0].read_text().splitlines()
+        meta = frames[0].with_name(frames[0].name.replace(".frames.jsonl", ".frames.meta.tsv")).read_text().splitlines()
+        assert len(lines) == len(meta) > 10
+        assert f"{venue}: {len(lines)} frames" in result.stdout
+
+
+def test_metrics_reference_is_current():
+    from marketprism_fast.service.metrics import REFERENCE_PATH, reference
+
+    assert (REPO / REFERENCE_PATH).read_text() == reference(), "docs/metrics.md is stale: python -m marketprism_fast.service.metrics --write"
+    names = [f.exposed for f in FAMILIES]
+    assert len(names) == len(set(names))
+    for f in FAMILIES:
+        assert f.name.startswith("marketprism_")
+        assert not f.name.endswith("_total")  # counters get _total when exposed
+        assert f.type in ("counter", "gauge", "histogram")
+
+
+def test_sigterm_while_starting_exits_0_within_the_shutdown_timeout(tmp_path):
+    # A REST server that takes connections and never answers: the instrument list at start
+    # would wait for rest_timeout_seconds; SIGTERM must not.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    port = free_port()
+    config = {
+        "node": {"shutdown_timeout_seconds": 5},
+        "http": {"port": port},
+        "venues": {"okx": {"symbols": ["BTC-USDT"], "ws_url": f"ws://127.0.0.1:{free_port()}", "rest_url": f"http://127.0.0.1:{silent.getsockname()[1]}", "rest_timeout_seconds": 60}},
+        "sinks": {"null": {"enabled": True}},
+    }
+    path = tmp_path / "node.yaml"
+    path.write_text(json.dumps(config))
+    env = {k: v for k, v in os.environ.items() if not (k.startswith("MPF_") and "__" in k)}
+    proc = subprocess.Popen([sys.executable, "-m", "marketprism_fast", "run", "--config", str(path)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while True:  # /health answers while the venue is still starting
+            assert proc.poll() is None, proc.communicate()
+            try:
+                code, _, body = http_get(f"http://127.0.0.1:{port}/health")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert code == 200 and json.loads(body)["status"] == "degraded"  # the start grace period
+        proc.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        _, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 0, stderr
+        # the bound under test is node.shutdown_timeout_seconds (5 s); generous slack for a loaded machine
+        assert time.monotonic() - started < 5 + 10
+    finally:
+        silent.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

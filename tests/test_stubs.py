@@ -22,11 +22,12 @@ from marketprism_fast.parser import compiled_available
 pytestmark = pytest.mark.skipif(not compiled_available(), reason="the compiled core is not built")
 
 PACKAGE = Path(importlib.import_module("marketprism_fast").__file__).parent
-MODULES = ("_parse", "_book")
+MODULES = ("_parse", "_book", "transport._listener")
 
 
 def stub_tree(name: str) -> ast.Module:
-    return ast.parse((PACKAGE / f"{name}.pyi").read_text(), filename=f"{name}.pyi")
+    path = PACKAGE / (name.replace(".", "/") + ".pyi")
+    return ast.parse(path.read_text(), filename=path.name)
 
 
 def declared(body: list[ast.stmt]) -> dict[str, ast.stmt]:

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from marketprism_fast.config import Backoff, VenueConfig
-from marketprism_fast.parsers import make_parser
+from marketprism_fast.parser import make_parser
 from marketprism_fast.transport import _listener
 from marketprism_fast.transport.ws import VenueTransport
 
@@ -127,7 +127,7 @@ def test_reconnects_with_backoff_and_resubscribes_after_a_drop_and_refusals():
 def test_backoff_is_capped_exponential_with_full_jitter():
     import random
 
-    from marketprism_fast.transport.ws import Backoff as B
+    from marketprism_fast.transport.pacing import Backoff as B
 
     b = B(0.5, 30.0, random.Random(7))
     assert [b.ceiling(n) for n in range(8)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
@@ -173,12 +173,13 @@ def test_streams_are_sharded_at_the_configured_limit():
     assert ids == ["binance_usdm.0", "binance_usdm.1", "binance_usdm.2"]
 
 
-def test_deribit_heartbeat_set_and_every_test_request_answered():
+@pytest.mark.parametrize("implementation", ["compiled", "reference"])
+def test_deribit_heartbeat_set_and_every_test_request_answered(implementation):
     test_request = '{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}'
 
     async def scenario():
         server = await WsServer(deribit_reply).start()
-        parser = make_parser("deribit")
+        parser = make_parser("deribit", implementation=implementation)
         config = VenueConfig(ws_url=server.url, symbols=["BTC-PERPETUAL"], kinds=["trade"], heartbeat_seconds=15, reconnect=FAST)
         transport = VenueTransport("deribit", config, parser)
         await transport.start()
@@ -276,3 +277,73 @@ def test_listener_modes_and_counters_without_a_socket():
     listener = _listener.FrameListener(make_parser("binance_spot"))
     assert listener.mode == _listener.FEED and listener.counters()["frames"] == 0
     assert listener.last_frame_ns == 0 and not listener.connected
+
+
+@pytest.mark.parametrize("venue,symbols,expected", [
+    ("okx", ["BTC-USDT", "ETH-USDT"], [{"op": "unsubscribe", "args": [{"channel": "books", "instId": "ETH-USDT"}]},
+                                       {"op": "subscribe", "args": [{"channel": "books", "instId": "ETH-USDT"}]}]),
+    ("deribit", ["BTC-PERPETUAL", "ETH-PERPETUAL"], [{"jsonrpc": "2.0", "id": 2, "method": "public/unsubscribe", "params": {"channels": ["book.ETH-PERPETUAL.raw"]}},
+                                                     {"jsonrpc": "2.0", "id": 3, "method": "public/subscribe", "params": {"channels": ["book.ETH-PERPETUAL.raw"]}}]),
+])
+def test_book_stream_of_one_symbol_resubscribed(venue, symbols, expected):
+    async def scenario():
+        server = await WsServer(okx_reply if venue == "okx" else deribit_reply).start()
+        config = VenueConfig(ws_url=server.url, symbols=symbols, kinds=["trade", "book_delta"], subscribe_messages_per_second=50.0,
+                             heartbeat_seconds=20, reconnect=FAST)
+        transport = VenueTransport(venue, config, make_parser(venue))
+        await transport.start()
+        initial = 1 if venue == "okx" else 2  # deribit: set_heartbeat, then subscribe
+        await wait_for(lambda: transport.stats()[0]["state"] == "open" and len(server.open_clients()[0].received) == initial)
+        before = initial
+        done = await transport.resubscribe(["ETH-PERPETUAL" if venue == "deribit" else "ETH-USDT"])
+        await wait_for(lambda: len(server.open_clients()[0].received) == before + 2, what="unsubscribe + subscribe")
+        received = [json.loads(m) for m in server.open_clients()[0].received[before:]]
+        stats = transport.stats()[0]
+        await transport.close()
+        await server.close()
+        return done, received, stats
+
+    done, received, stats = run(scenario())
+    assert done == 1 and stats["resubscriptions"] == 1 and stats["reconnects"] == 0
+    assert received == expected
+
+
+def test_connection_attempts_are_rate_limited():
+    """A bucket of 2 with 20 refills per second: 6 attempts in a row wait at least 4 times and
+    take at least 0.2 s (the rate, not a speed target)."""
+    import time
+
+    from marketprism_fast.transport.pacing import TokenBucket
+
+    async def scenario():
+        bucket = TokenBucket(20.0, 2.0)
+        t0 = time.monotonic()
+        for _ in range(6):
+            await bucket.acquire()
+        return bucket.waited, time.monotonic() - t0
+
+    waited, elapsed = run(scenario())
+    assert waited >= 1 and elapsed >= 0.2 - 0.01
+
+
+def test_a_fragmented_message_is_joined_before_parsing():
+    from .wsserver import RawWsServer, ws_frame
+
+    whole = trade(42).encode()
+    script = ws_frame(whole[:30], 0x1, fin=False) + ws_frame(b"hi", 0x9) + ws_frame(whole[30:70], 0x0, fin=False) \
+        + ws_frame(whole[70:], 0x0, fin=True) + ws_frame(trade(43).encode())
+
+    async def scenario():
+        server = await RawWsServer(script).start()
+        parser = make_parser("binance_spot")
+        transport = VenueTransport("binance_spot", VenueConfig(ws_url=server.url, symbols=["BTCUSDT"], kinds=["trade"], reconnect=FAST), parser)
+        await transport.start()
+        await wait_for(lambda: parser.stats()["records"]["trade"] == 2, what="both trades")
+        stats = transport.stats()[0]
+        await transport.close()
+        await server.close()
+        return parser, stats
+
+    parser, stats = run(scenario())
+    assert [int(t) for b in parser.take() for t in b.column("trade_id")] == [42, 43]
+    assert stats["frames"] == 2 and stats["fragmented"] == 1 and stats["pings"] == 1 and parser.stats()["malformed"] == 0

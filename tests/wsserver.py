@@ -1,4 +1,4 @@
-"""A small scriptable WebSocket server on loopback for transport tests (aiohttp).
+"""Small scriptable WebSocket and HTTP servers on loopback for transport tests (aiohttp).
 
 It accepts any path, keeps what each client sent, answers subscriptions the way the venue
 does (``replies``), and lets a test push frames to, ping, stall or drop its clients. It is a
@@ -125,3 +125,100 @@ class WsServer:
         finally:
             client.closed.set()
         return ws
+
+
+class HttpServer:
+    """Routes answer from a script: a list of (status, headers, body) used in turn (the last
+    repeats), or a function of the request returning one."""
+
+    def __init__(self) -> None:
+        self.scripts: dict[str, list] = {}
+        self.hits: list[tuple[float, str]] = []
+        self.delay = 0.0
+        self._runner = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> "HttpServer":
+        app = web.Application()
+        app.router.add_route("GET", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.hits.append((time.monotonic(), request.path_qs))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        script = self.scripts.get(request.path)
+        if not script:
+            return web.Response(status=404, text="no route")
+        if callable(script):
+            status, headers, body = script(request)
+            return web.Response(status=status, headers=headers, body=body)
+        status, headers, body = script.pop(0) if len(script) > 1 else script[0]
+        return web.Response(status=status, headers=headers, body=body)
+
+
+def ws_frame(payload: bytes, opcode: int = 0x1, fin: bool = True) -> bytes:
+    """One unmasked server frame (RFC 6455 5.2)."""
+    import struct
+
+    first = (0x80 if fin else 0) | opcode
+    n = len(payload)
+    if n < 126:
+        return struct.pack("!BB", first, n) + payload
+    if n < 65536:
+        return struct.pack("!BBH", first, 126, n) + payload
+    return struct.pack("!BBQ", first, 127, n) + payload
+
+
+class RawWsServer:
+    """Completes the handshake, then writes exactly the bytes a test gives it (frames aiohttp
+    will not produce, such as fragments) and records what the client sent."""
+
+    GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def __init__(self, script: bytes) -> None:
+        self.script = script
+        self.received = b""
+        self.port = 0
+        self._server = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    async def start(self) -> "RawWsServer":
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import base64
+        import hashlib
+
+        head = await reader.readuntil(b"\r\n\r\n")
+        key = next(line.split(b":", 1)[1].strip() for line in head.split(b"\r\n") if line.lower().startswith(b"sec-websocket-key:"))
+        accept = base64.b64encode(hashlib.sha1(key + self.GUID).digest())
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n" + self.script)
+        await writer.drain()
+        try:
+            while chunk := await reader.read(65536):
+                self.received += chunk
+        finally:
+            writer.close()

@@ -8,11 +8,15 @@ When a queue holds more than ``Overflow.max_queue_batches`` batches, the sink's 
 decides, and every decision is counted (``dropped_batches``, ``spooled_batches``) and logged:
 
 * ``drop_oldest``: the oldest queued batches are dropped.
-* ``spool``: the oldest queued batches go to the sink's disk spool (``sink.spool``, for sinks
-  that have one: ClickHouse, NATS), from where the sink writes them back in order. A second
-  task per sink does this, so a sink stuck in a long write still sheds its queue. If even the
-  spool cannot keep up (the queue reaches twice its bound) the oldest are dropped, counted.
-  A sink without a spool falls back to ``drop_oldest`` (said once, at start).
+* ``spool``: the oldest queued batches go to the sink's disk spool (``sink.spool_nowait``,
+  for sinks that have one: ClickHouse, NATS), handed to the sink's disk thread without
+  waiting, so a sink stuck in a long write still sheds its queue; the sink writes them back
+  later (possibly after some newer batches). If the disk thread is itself too far behind
+  (``max_disk_pending``), the oldest are dropped, counted. A sink without a spool falls back
+  to ``drop_oldest`` (said once, at start).
+
+The sink's task hands it at most ``max_queue_batches`` batches per ``write`` call, so the
+backlog figure counts what the sink has not yet taken.
 
 Batches are immutable and shared by every queue; a record buffer's memory is reused when
 the last sink has dropped its reference (``batch.py``), so the queues hold no copies.
@@ -48,7 +52,6 @@ class _Lane:
         self.spooled_batches = 0
         self.errors = 0
         self.ready = asyncio.Event()
-        self.excess = asyncio.Event()
         self.idle = asyncio.Event()
         self.idle.set()
         self.tasks: list[asyncio.Task] = []
@@ -98,8 +101,6 @@ class FanOut:
         await asyncio.gather(*(sink.start() for sink in self.sinks))
         for lane in self._lanes.values():
             lane.tasks.append(asyncio.create_task(self._write_loop(lane), name=f"sink-{lane.sink.name}"))
-            if lane.can_spool:
-                lane.tasks.append(asyncio.create_task(self._spool_loop(lane), name=f"sink-{lane.sink.name}-overflow"))
         self._started = True
 
     def submit(self, batches: Sequence[Batch]) -> None:
@@ -112,27 +113,27 @@ class FanOut:
             lane.rows += sum(len(b) for b in batches)
             lane.idle.clear()
             limit = lane.overflow.max_queue_batches
-            if len(lane.queue) > limit:
-                hard = 2 * limit if lane.can_spool else limit
-                while len(lane.queue) > hard:
-                    batch = lane.pop()
+            while len(lane.queue) > limit:
+                batch = lane.pop()
+                if lane.can_spool and lane.sink.spool_nowait(batch):  # type: ignore[attr-defined]
+                    lane.spooled_batches += 1
+                    lane.note_overflow("spooled the oldest", batch)
+                else:
                     lane.dropped_batches += 1
                     lane.dropped_rows += len(batch)
                     lane.note_overflow("dropped the oldest", batch)
-                if lane.can_spool and len(lane.queue) > limit:
-                    lane.excess.set()
             lane.ready.set()
 
     async def _write_loop(self, lane: _Lane) -> None:
         sink = lane.sink
+        chunk = lane.overflow.max_queue_batches
         while True:
             if not lane.queue:
                 lane.idle.set()
                 lane.ready.clear()
                 await lane.ready.wait()
                 continue
-            # Everything queued now, in order, in one call (the sink sees batches, not rows).
-            batches = [lane.pop() for _ in range(len(lane.queue))]
+            batches = [lane.pop() for _ in range(min(len(lane.queue), chunk))]
             try:
                 await sink.write(batches)
             except asyncio.CancelledError:
@@ -142,25 +143,6 @@ class FanOut:
                 lane.dropped_batches += len(batches)
                 log.exception("sink %s: write failed; %d batch(es) dropped", sink.name, len(batches))
             del batches
-
-    async def _spool_loop(self, lane: _Lane) -> None:
-        sink = lane.sink
-        assert isinstance(sink, SpoolingSink)
-        while True:
-            await lane.excess.wait()
-            lane.excess.clear()
-            while len(lane.queue) > lane.overflow.max_queue_batches:
-                batch = lane.pop()
-                lane.spooled_batches += 1
-                lane.note_overflow("spooled the oldest", batch)
-                try:
-                    await sink.spool([batch])
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    lane.errors += 1
-                    lane.dropped_batches += 1
-                    log.exception("sink %s: spooling an overflowing batch failed; dropped", sink.name)
 
     async def drain(self, timeout: float) -> bool:
         """Wait (up to ``timeout``) until every queue is written, then close the sinks with
@@ -185,11 +167,11 @@ class FanOut:
                     pass
             lane.tasks.clear()
             if lane.queue and lane.can_spool:  # what the sink never got goes to its spool
-                rest = [lane.pop() for _ in range(len(lane.queue))]
-                try:
-                    await lane.sink.spool(rest)  # type: ignore[attr-defined]
-                except Exception:
-                    log.exception("sink %s: spooling the queue at shutdown failed", lane.sink.name)
+                while lane.queue:
+                    batch = lane.pop()
+                    while not lane.sink.spool_nowait(batch):  # type: ignore[attr-defined]
+                        await asyncio.sleep(0.01)  # the disk thread is busy: shutdown may wait for it
+                    lane.spooled_batches += 1
         await asyncio.gather(*(self._close(lane.sink, deadline) for lane in lanes))
         return emptied
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from typing import IO
 
@@ -58,11 +59,17 @@ def add_commands(commands) -> None:
     p.add_argument("--seconds", type=float, default=None, metavar="N", help="stop after N seconds (default: until SIGTERM/SIGINT)")
     _add_logging(p)
 
-    p = commands.add_parser("sim", help="run the venue simulator", description="Run the venue simulator (see `sim --help`).", add_help=False)
+    # listed here for --help; its arguments are the simulator's own (sim/cli.py)
+    p = commands.add_parser("sim", help="run the venue simulator (see `sim --help`)", add_help=False)
     p.add_argument("sim_args", nargs=argparse.REMAINDER)
 
-    p = commands.add_parser("consume", help="NATS -> ClickHouse consumer", description="Durable JetStream consumer writing batches to ClickHouse (see `consume --help`).", add_help=False)
-    p.add_argument("consume_args", nargs=argparse.REMAINDER)
+    p = commands.add_parser(
+        "consume",
+        help="NATS -> ClickHouse consumer",
+        description="Consume batch messages from NATS JetStream (sinks.nats) and write each once into ClickHouse (sinks.clickhouse), until SIGTERM/SIGINT.",
+    )
+    p.add_argument("--config", metavar="FILE", default=os.environ.get(CONFIG_VARIABLE), help=f"config file (default: ${CONFIG_VARIABLE})")
+    _add_logging(p)
 
 
 def _setup_logging(args: argparse.Namespace, config: Config | None, stderr: IO[str]):
@@ -90,10 +97,19 @@ async def serve(config: Config, *, on_started=None) -> int:
 
     node = Node(config)
     node.install_signal_handlers()
-    await node.start()
-    if on_started is not None:
+    starting = asyncio.ensure_future(node.start())
+    stopping = asyncio.ensure_future(node.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():  # SIGTERM while starting: stop starting, then stop
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+    elif starting.exception() is not None:
+        stopping.cancel()
+        await node.stop()
+        raise starting.exception()  # type: ignore[misc]
+    elif on_started is not None:
         on_started(node)
-    await node.wait()
+    await stopping
     drained = await node.stop()
     return EXIT_OK if drained else EXIT_FAILED
 
@@ -176,23 +192,53 @@ def _run_record(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) ->
     except ImportError:
         raise _missing("record", "marketprism_fast.transport.recorder") from None
     _uvloop()
-    return int(asyncio.run(record(config, args.out, seconds=args.seconds)) or 0)
+
+    async def recording() -> dict:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await record(config, args.out, seconds=args.seconds, stop=stop)
+
+    result = asyncio.run(recording())
+    for venue, r in (result or {}).items():
+        stdout.write(f"{venue}: {r.get('frames', 0)} frames, {r.get('bodies', 0)} REST bodies -> {r.get('prefix', '')}.*\n".encode())
+    stdout.flush()
+    return EXIT_OK
 
 
 def _run_sim(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
+    """The simulator's own command line (``sim/cli.py``), handed its arguments as they are."""
     try:
-        from ..sim.cli import main as sim_main
+        from ..sim.cli import run_standalone
     except ImportError:
         raise _missing("sim", "marketprism_fast.sim.cli") from None
-    return int(sim_main(args.sim_args) or 0)
+    try:
+        return int(run_standalone(args.sim_args) or 0)
+    except SystemExit as exc:  # its argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
 
 
 def _run_consume(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
+    if not args.config:
+        raise ConfigurationError(f"consume: give --config FILE (or set {CONFIG_VARIABLE})", field="config")
+    config = load_config(args.config)
     try:
-        from ..sinks.consumer import main as consume_main
+        from ..sinks.consumer import consume
     except ImportError:
         raise _missing("consume", "marketprism_fast.sinks.consumer") from None
-    return int(consume_main(args.consume_args) or 0)
+    _setup_logging(args, config, stderr)
+    _uvloop()
+
+    async def consuming() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await consume(config, stop=stop)
+
+    asyncio.run(consuming())
+    return EXIT_OK
 
 
 COMMANDS = {

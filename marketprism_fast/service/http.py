@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Protocol
 
 from aiohttp import web
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from ..config import HttpConfig
+from ..errors import ConfigurationError
 from .metrics import make_registry, render
 
 log = logging.getLogger("marketprism_fast.http")
@@ -67,6 +69,12 @@ def make_app(source: StatusSource) -> web.Application:
     return app
 
 
+def _reason(exc: OSError) -> str:
+    if exc.errno is not None:
+        return os.strerror(exc.errno).lower()
+    return str(exc)
+
+
 class HttpServer:
     """Serves ``make_app(source)`` on the configured address; ``port`` is the bound one."""
 
@@ -80,7 +88,16 @@ class HttpServer:
         self._runner = web.AppRunner(make_app(self.source), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            raise ConfigurationError(
+                f"http: cannot listen on {self.config.host}:{self.config.port} ({_reason(exc)}); "
+                "set http.host/http.port (or HTTP_PORT) to a free address",
+                field="http.port",
+            ) from None
         sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
         self.port = sockets[0].getsockname()[1] if sockets else self.config.port
         log.info("http: serving /health /status /metrics on http://%s:%s", self.config.host, self.port)

@@ -60,7 +60,8 @@ FAMILIES: tuple[Family, ...] = (
     _f("malformed_frames", "counter", "venue reason", "Frames not valid for their venue (no record written), by reason."),
     _f("skipped_frames", "counter", "venue reason", "Frames knowingly skipped (acks, events, heartbeats, pongs, ...), by reason."),
     _f("records", "counter", "venue kind", "Records written into buffers, by venue and kind."),
-    _f("parse_seconds", "counter", "venue", "Time spent parsing frames."),
+    _f("input_limit_refusals", "counter", "venue limit", "Frames refused by an input limit (counted as malformed too), by limit."),
+    _f("parse_seconds", "counter", "venue", "Time spent parsing frames (where the parser counts it)."),
     _f("batch_rows", "histogram", "venue kind", "Rows per batch leaving the node for the sinks."),
     # books
     _f("book_symbols", "gauge", "venue", "Symbols with a maintained order book."),
@@ -76,6 +77,10 @@ FAMILIES: tuple[Family, ...] = (
     _f("connection_received_bytes", "counter", "venue connection", "Payload bytes received on the connection."),
     _f("connection_reconnects", "counter", "venue connection", "Times the connection was re-established."),
     _f("connection_last_frame_age_seconds", "gauge", "venue connection", "Seconds since the connection's last frame (NaN before the first)."),
+    _f("connection_connect_errors", "counter", "venue connection", "Connection attempts that failed."),
+    _f("connection_watchdog_trips", "counter", "venue connection", "Times the connection was dropped for silence (watchdog)."),
+    _f("connection_rollovers", "counter", "venue connection", "Replacements opened before the venue's connection age limit."),
+    _f("connection_duplicates_dropped", "counter", "venue connection", "Frames dropped as duplicates while a replacement overlapped."),
     # REST
     _f("rest_requests", "counter", "venue", "REST requests sent."),
     _f("rest_errors", "counter", "venue", "REST requests that failed (after their retries)."),
@@ -89,6 +94,7 @@ FAMILIES: tuple[Family, ...] = (
     _f("sink_spool_files", "gauge", "sink", "Files in the sink's on-disk spool."),
     _f("sink_errors", "counter", "sink", "Failed writes (retried or spooled)."),
     _f("sink_dropped_batches", "counter", "sink", "Batches dropped by the overflow policy."),
+    _f("sink_overflow_spooled_batches", "counter", "sink", "Batches sent to the spool because the sink's queue overflowed."),
     _f("sink_rows_written", "counter", "sink kind", "Rows the sink wrote, by kind."),
     _f("sink_batches_written", "counter", "sink", "Batches the sink wrote."),
     _f("sink_last_success_timestamp_seconds", "gauge", "sink", "Unix time of the sink's last successful write (NaN before the first)."),
@@ -162,7 +168,10 @@ def collect_status(status: dict) -> list[Metric]:
             fam.add("skipped_frames", (venue, reason), _num(n))
         for kind, n in sorted((parser.get("records") or {}).items()):
             fam.add("records", (venue, kind), _num(n))
-        fam.add("parse_seconds", (venue,), _num(parser.get("parse_seconds")))
+        for limit, n in sorted((parser.get("limits") or {}).items()):
+            fam.add("input_limit_refusals", (venue, limit), _num(n))
+        if "parse_seconds" in parser:  # only where the parser times itself (no made-up zero)
+            fam.add("parse_seconds", (venue,), _num(parser["parse_seconds"]))
         for kind, hist in sorted((v.get("batch_rows") or {}).items()):
             fam.histogram("batch_rows", (venue, kind), hist)
 
@@ -182,6 +191,8 @@ def collect_status(status: dict) -> list[Metric]:
             fam.add("connection_received_bytes", labels, _num(conn.get("bytes")))
             fam.add("connection_reconnects", labels, _num(conn.get("reconnects")))
             fam.add("connection_last_frame_age_seconds", labels, _num(conn.get("last_frame_age_seconds"), math.nan))
+            for key in ("connect_errors", "watchdog_trips", "rollovers", "duplicates_dropped"):
+                fam.add(f"connection_{key}", labels, _num(conn.get(key)))
 
         rest = v.get("rest") or {}
         for key in ("requests", "errors", "throttled"):
@@ -192,7 +203,7 @@ def collect_status(status: dict) -> list[Metric]:
         state = s.get("state")
         for st in SINK_STATES:
             fam.add("sink_state", (sink, st), 1.0 if st == state else 0.0)
-        for key in ("backlog_batches", "backlog_rows", "spool_bytes", "spool_files", "errors", "dropped_batches", "batches_written"):
+        for key in ("backlog_batches", "backlog_rows", "spool_bytes", "spool_files", "errors", "dropped_batches", "overflow_spooled_batches", "batches_written"):
             fam.add(f"sink_{key}", (sink,), _num(s.get(key)))
         for kind, n in sorted((s.get("rows_written") or {}).items()):
             fam.add("sink_rows_written", (sink, kind), _num(n))
@@ -224,9 +235,39 @@ def render(registry: CollectorRegistry) -> bytes:
     return generate_latest(registry)
 
 
-def reference_table() -> str:
-    """Markdown table of every family (for the docs)."""
-    lines = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
+def reference() -> str:
+    """docs/metrics.md: every family, generated from FAMILIES."""
+    lines = [
+        "# Metrics reference",
+        "",
+        "Served by the node at `/metrics` (Prometheus text format), read from the node's status at scrape",
+        "time: nothing is counted per frame in Python. Generated from `marketprism_fast/service/metrics.py`",
+        "(`FAMILIES`) by `python -m marketprism_fast.service.metrics --write`; a test keeps it current and",
+        "checks that a scrape of a running node holds every family below.",
+        "",
+        "| metric | type | labels | meaning |",
+        "|---|---|---|---|",
+    ]
     for f in FAMILIES:
         lines.append(f"| `{f.exposed}` | {f.type} | {', '.join(f'`{x}`' for x in f.labels)} | {f.help} |")
+    lines += [
+        "",
+        "Histograms (`_bucket`, `_sum`, `_count`): `marketprism_batch_rows` per venue and kind (rows per batch",
+        "handed to the sinks), `marketprism_sink_flush_seconds` per sink (time to write one batch).",
+        "A connection's `connection` label is `<venue>.<shard>`; `state` takes the values",
+        f"{', '.join(f'`{s}`' for s in CONNECTION_STATES)} (connections) and {', '.join(f'`{s}`' for s in SINK_STATES)} (sinks).",
+    ]
     return "\n".join(lines) + "\n"
+
+
+REFERENCE_PATH = "docs/metrics.md"
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    if sys.argv[1:] != ["--write"]:
+        print("usage: python -m marketprism_fast.service.metrics --write", file=sys.stderr)
+        raise SystemExit(2)
+    (Path(__file__).resolve().parents[2] / REFERENCE_PATH).write_text(reference())

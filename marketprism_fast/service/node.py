@@ -19,6 +19,7 @@ judges it (``health.py``). Nothing here runs per frame.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import signal
@@ -33,10 +34,10 @@ from ..books.builder import BookBuilder
 from ..books.scheduler import SnapshotScheduler
 from ..config import Config, Overflow, SinksConfig, VenueConfig, require_runnable
 from ..instruments import InstrumentRegistry
+from ..parser import make_parser
+from ..symbols import SymbolMetadata
 from . import health as health_rules
 from .http import HttpServer
-
-from ..parser import make_parser
 
 log = logging.getLogger("marketprism_fast.node")
 
@@ -57,24 +58,66 @@ class Feed(Protocol):
 
 
 class TransportFeed:
-    """A venue's WebSocket connections (``transport.ws.VenueTransport``) as the node's Feed."""
+    """A venue's WebSocket connections (``transport.ws.VenueTransport``) and REST client
+    (``transport.rest.RestClient``) as the node's Feed, with the venue's background work:
+    instrument metadata at start and on schedule, the book builder's resync requests
+    (REST snapshots, or resubscription where the venue's WebSocket sends snapshots) and
+    Binance futures open-interest polling."""
 
     def __init__(self, runtime: "VenueRuntime") -> None:
+        from ..transport.rest import RestClient
         from ..transport.ws import VenueTransport
 
+        self.runtime = runtime
         self.transport = VenueTransport(runtime.venue, runtime.config, runtime.parser, on_reconnect=runtime.reconnected)
+        self.rest = RestClient(runtime.venue, runtime.config)
+        self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
+        from ..errors import TransportError
+
+        r, rest, loop = self.runtime, self.rest, asyncio.get_running_loop()
+        await rest.start()
+        if rest.protocol.instruments_paths():
+            try:  # symbols normalize from the venue's metadata; a failure leaves the name rules
+                await asyncio.wait_for(rest.refresh_instruments(r.metadata), r.config.rest_timeout_seconds)
+            except (TransportError, ValueError, asyncio.TimeoutError) as exc:
+                log.warning("%s: instrument metadata not loaded at start (%s); symbols follow the name rules until it is", r.venue, exc or "timeout")
+            self._tasks.append(loop.create_task(rest.run_instruments(r.metadata), name=f"instruments:{r.venue}"))
         await self.transport.start()
+        if r.scheduler is not None:
+            if rest.protocol.snapshot_path(r.config.symbols[0], 1) is not None:
+                self._tasks.append(loop.create_task(rest.run_snapshots(r.scheduler, r.parser), name=f"snapshots:{r.venue}"))
+            else:
+                self._tasks.append(loop.create_task(self._resubscriptions(), name=f"resubscribe:{r.venue}"))
+        if "open_interest" in r.config.kinds:
+            self._tasks.append(loop.create_task(rest.run_open_interest(r.parser), name=f"open_interest:{r.venue}"))
+
+    async def _resubscriptions(self) -> None:
+        """OKX and Deribit send a book snapshot on subscription: a symbol out of sync is
+        resubscribed, paced by the scheduler."""
+        scheduler = self.runtime.scheduler
+        assert scheduler is not None
+        while True:
+            symbols = scheduler.due()
+            if symbols:
+                await self.transport.resubscribe(symbols)
+            wait = scheduler.next_due_in()
+            await asyncio.sleep(0.1 if wait is None else max(wait, 0.01))
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
         await self.transport.close()
+        await self.rest.close()
 
     def connections(self) -> list[dict]:
         return self.transport.stats()
 
     def rest_stats(self) -> dict:
-        return {}
+        return self.rest.stats()
 
 
 FeedFactory = Callable[["VenueRuntime"], Feed]
@@ -118,25 +161,49 @@ class _Histogram:
         return {"count": self.count, "sum": self.sum, "buckets": buckets}
 
 
+def _input_limits(config: VenueConfig):
+    """The parsers' input limits from the venue's section (None where the parsers have none)."""
+    try:
+        from ..limits import InputLimits  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return InputLimits(
+        max_frame_bytes=config.max_frame_bytes,
+        max_rows_per_frame=config.max_rows_per_frame,
+        max_instruments=config.max_instruments,
+    )
+
+
 class VenueRuntime:
     """One venue's parser, book builder and feed."""
 
     def __init__(self, venue: str, config: VenueConfig, node_config: Config) -> None:
         self.venue = venue
         self.config = config
-        self.instruments = InstrumentRegistry(venue)
+        self.metadata = SymbolMetadata()
         self.books_enabled = config.book.enabled and "book_delta" in config.kinds
+        limits = _input_limits(config)
+        if limits is None:  # a parser without input limits
+            self.instruments = InstrumentRegistry(venue, self.metadata)
+            extra: dict = {}
+        else:
+            self.instruments = InstrumentRegistry(venue, self.metadata, max_instruments=limits.max_instruments)
+            extra = {"limits": limits}
         self.parser = make_parser(
             venue,
             self.instruments,
             implementation=node_config.node.parser,
             book_markers=self.books_enabled,
+            **extra,
         )
         self.scheduler: SnapshotScheduler | None = None
         self.builder: BookBuilder | None = None
         if self.books_enabled:
             self.scheduler = SnapshotScheduler.for_venue(venue)
             book = config.book
+            options: dict = {}
+            if "max_books" in inspect.signature(BookBuilder).parameters:  # builders with the input limit
+                options["max_books"] = book.max_books
             self.builder = BookBuilder(
                 venue,
                 self.instruments,
@@ -144,11 +211,14 @@ class VenueRuntime:
                 every_update=book.every_update if book.every_update else None,
                 interval_ns=None if book.every_update else book.interval_ms * 1_000_000,
                 scheduler=self.scheduler,
+                **options,
             )
         self.feed: Feed | None = None
         self.batch_rows: dict[str, _Histogram] = {}
         self.reconnects_seen = 0
         self._resyncs = 0
+        self._synced: set[str] = set()  # symbols whose book has been in sync
+        self._lost: set[str] = set()  # ... and is out of sync now
 
     def pending_rows(self) -> dict[str, int]:
         """Rows not yet taken, per kind (the batcher compares them with ``batch_rows``)."""
@@ -165,15 +235,12 @@ class VenueRuntime:
         builder's rows for the book_delta rows just taken."""
         batches = self.parser.take()
         if self.builder is not None:
-            out_of_sync_before = len(self.builder.out_of_sync)
             for b in batches:
                 if b.kind.name == "book_delta":
                     self.builder.apply(b)
             batches = [without_markers(b) if b.kind.name == "book_delta" else b for b in batches]
             batches += self.builder.take()
-            back = out_of_sync_before - len(self.builder.out_of_sync)
-            if back > 0:
-                self._resyncs += back
+            self._count_resyncs()
         out = [b for b in batches if len(b)]
         for b in out:
             hist = self.batch_rows.get(b.kind.name)
@@ -182,9 +249,22 @@ class VenueRuntime:
             hist.observe(len(b))
         return out
 
+    def _count_resyncs(self) -> None:
+        """A resync: a symbol whose book was in sync, lost it (gap, checksum) and is back."""
+        assert self.builder is not None
+        out = self.builder.out_of_sync
+        for symbol in list(self._lost):
+            if symbol not in out:
+                self._lost.discard(symbol)
+                self._resyncs += 1
+        for symbol in out & self._synced:
+            self._lost.add(symbol)
+        for symbol in self.config.symbols:
+            if symbol not in out and self.builder.book(symbol) is not None:
+                self._synced.add(symbol)
+
     def status(self) -> dict:
-        parser = dict(self.parser.stats())
-        parser.setdefault("parse_seconds", 0.0)
+        parser = dict(self.parser.stats())  # "parse_seconds" where the parser times itself
         books: dict[str, Any] = {"symbols": 0, "out_of_sync": [], "gaps": 0, "resyncs": 0, "snapshot_requests": 0, "checksum_failures": 0}
         if self.builder is not None:
             b = self.builder.stats()
@@ -281,6 +361,10 @@ class Node:
         from ..pipeline.fanout import FanOut
         from ..pipeline.identity import BatchIds
 
+        # HTTP first: /health answers (and a taken port fails) before anything connects
+        if self.config.http.enabled:
+            self.http = HttpServer(self.config.http, self)
+            await self.http.start()
         sinks = self.sinks = self._sinks if self._sinks is not None else make_sinks(self.config.sinks)
         # each sink's own section's overflow policy; sinks without one (null) drop the oldest
         self.fanout = FanOut(sinks, {s.name: getattr(s, "overflow", None) or Overflow(policy="drop_oldest") for s in sinks})
@@ -292,24 +376,23 @@ class Node:
             batch_rows=self.config.node.batch_rows,
             ids=BatchIds(self.config.node.name),
         )
+        self._batcher = asyncio.get_running_loop().create_task(self.batcher.run(), name="batcher")
         for runtime in self.venues.values():
             runtime.feed = self._feed_factory(runtime)
-        for runtime in self.venues.values():
-            await runtime.feed.start()  # type: ignore[union-attr]
-        if self.config.http.enabled:
-            self.http = HttpServer(self.config.http, self)
-            await self.http.start()
-        self._batcher = asyncio.get_running_loop().create_task(self.batcher.run(), name="batcher")
+        # venues start side by side: one slow venue (its instrument list) delays no other
+        await asyncio.gather(*(runtime.feed.start() for runtime in self.venues.values()))  # type: ignore[union-attr]
         log.info(
-            "node %s started: venues %s, sinks %s",
+            "node %s started: venues %s; sinks %s; config digest %s",
             self.config.node.name,
             ", ".join(self.venues),
             ", ".join(s.name for s in sinks),
+            self._digest,
         )
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM/SIGINT ask the node to stop (drain and exit); a second one is ignored
-        while the drain runs, bounded by ``shutdown_timeout_seconds``."""
+        """SIGTERM/SIGINT ask the node to stop: stop reading, drain to the sinks, exit, all
+        within ``shutdown_timeout_seconds``. A second SIGINT (Ctrl-C again) ends the process
+        at once, with status 130."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
@@ -317,7 +400,11 @@ class Node:
     def _on_signal(self, sig: int) -> None:
         if not self._stopping.is_set():
             log.info("%s: stopping: draining buffers to the sinks", signal.Signals(sig).name)
-        self._stopping.set()
+            self._stopping.set()
+        elif sig == signal.SIGINT:
+            log.warning("SIGINT again: exiting without waiting for the drain")
+            logging.shutdown()
+            os._exit(130)
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -350,6 +437,8 @@ class Node:
         if self.http is not None:
             await self.http.close()
         self._stopped.set()
+        if self.fanout is None:  # it never got as far as its sinks: nothing to report
+            return drained
         taken = self.batcher.stats()["rows"] if self.batcher is not None else 0
         written = {name: sum((s.get("rows_written") or {}).values()) for name, s in (self.fanout.stats() if self.fanout else {}).items()}
         log.info(

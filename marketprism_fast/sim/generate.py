@@ -153,7 +153,16 @@ class Generator(DataSource):
         self.counters: dict[str, int] = {}
         self.unknown: set[str] = set()  # subscribed keys this generator makes nothing for
         self.generated = 0
+        self.paused = False
+        self.snapshot_requests: dict[str, int] = {}  # REST depth snapshots served, per symbol
         self._cursor = 0
+
+    def pause(self) -> None:
+        """Stop producing frames (subscriptions and REST keep being served)."""
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
 
     # ---- state -----------------------------------------------------------------------------
     def book(self, name: str) -> SimBook:
@@ -207,7 +216,7 @@ class Generator(DataSource):
         server = self.server
         if rate is None:
             while True:
-                items = self._items(BATCH)
+                items = self._items(BATCH) if not self.paused else []
                 if items:
                     server.publish_many(items)
                     await server.drain()
@@ -223,6 +232,8 @@ class Generator(DataSource):
             credit = min(credit + (now - last) * rate, rate + BATCH)  # no burst after a pause
             last = now
             n = int(credit)
+            if self.paused:
+                credit, n = 0.0, 0
             if n:
                 credit -= n
                 for start in range(0, n, BATCH):
@@ -231,12 +242,17 @@ class Generator(DataSource):
                         server.publish_many(items)
                 await server.drain()
 
+    def served_snapshot(self, symbol: str) -> None:
+        self.snapshot_requests[symbol] = self.snapshot_requests.get(symbol, 0) + 1
+
     def send_to(self, conn: "SimConnection", key: str, frame: bytes, kind: str) -> None:
         """A frame for one subscriber only (a subscription's initial snapshot), counted as sent."""
         if conn.closed or conn.stalled:
             return
         payload = self.server.protocol.deliver(conn, key, frame)
         conn._write_data(payload)
+        if self.server.keep_sent:
+            self.server.sent_log.append((key, kind, frame))
         self.server.frames[(key, kind)] += 1
         self.server.deliveries += 1
         self.server.bytes += len(payload)
@@ -381,6 +397,7 @@ class BinanceGenerator(Generator):
     def depth_snapshot(self, symbol: str, limit: int) -> bytes | None:
         if not symbol:
             return None
+        self.served_snapshot(symbol)
         book = self.book(symbol)
         bids, asks = book.top(max(1, limit))
         body: dict[str, Any] = {"lastUpdateId": book.update_id}
@@ -540,6 +557,7 @@ class OkxGenerator(Generator):
     def depth_snapshot(self, symbol: str, limit: int) -> bytes | None:
         if not symbol:
             return None
+        self.served_snapshot(symbol)
         book = self.book(f"books:{symbol}")
         bids, asks = book.top(max(1, min(limit, 400)))
         data = {"asks": self._levels(asks), "bids": self._levels(bids), "ts": str(self.now_ms())}
@@ -628,6 +646,13 @@ class DeribitGenerator(Generator):
             data = {"type": "change", "timestamp": now, "prev_change_id": prev, "change_id": change,
                     "instrument_name": inst, "bids": bids, "asks": asks}
             return self._note(key, data), "book_delta"
+        if prefix == "chart" and len(parts) == 4 and parts[1] == "trades":
+            inst = parts[2]
+            mid = self._inst_book(inst).best_bid()
+            n = self.next_id(f"c:{key}", 0)
+            tick = now - now % 60_000
+            return self._note(key, {"volume": float(n), "tick": tick, "open": self._num(mid - 10), "low": self._num(mid - 20),
+                                    "high": self._num(mid + 20), "cost": float(n * 100), "close": self._num(mid)}), "kline"
         book = self._inst_book(inst)
         if prefix == "trades":
             direction = "buy" if self.rng.random() < 0.5 else "sell"
@@ -636,6 +661,8 @@ class DeribitGenerator(Generator):
             trade = {"trade_seq": tid, "trade_id": str(tid), "timestamp": now, "tick_direction": 1, "price": self._num(price),
                      "mark_price": self._num(price), "instrument_name": inst, "index_price": self._num(price),
                      "direction": direction, "amount": self._amt(self.rng.randint(1, 50) * 10)}
+            if tid % 10 == 0:  # a liquidation trade now and then (its taker side liquidated)
+                trade["liquidation"] = "T"
             return self._note(key, [trade]), "trade"
         if prefix == "quote":
             bid, ask = book.best_bid(), book.best_ask()
@@ -663,6 +690,7 @@ class DeribitGenerator(Generator):
     def depth_snapshot(self, symbol: str, limit: int) -> Any:
         if not symbol:
             return None
+        self.served_snapshot(symbol)
         book = self._inst_book(symbol)
         key = next(k for k, b in self.books.items() if b is book)
         bids, asks = book.top(max(1, limit))

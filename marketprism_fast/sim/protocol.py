@@ -99,15 +99,18 @@ class VenueProtocol:
 
 
 def protocol_for(venue: str, server: "VenueServer", settings: dict) -> VenueProtocol:
-    """The server side of ``venue``'s protocol, with its settings (timers, limits) applied."""
-    if venue.startswith("binance_"):
-        from ..venues.binance.simulator import BinanceProtocol as cls
-    elif venue == "okx":
-        from ..venues.okx.simulator import OkxProtocol as cls  # type: ignore[assignment]
-    elif venue == "deribit":
-        from ..venues.deribit.simulator import DeribitProtocol as cls  # type: ignore[assignment]
-    else:
-        from ..errors import ConfigurationError
+    """The server side of ``venue``'s protocol (``venues/<family>/simulator.py``, its class
+    named in ``PROTOCOL``), with its settings (timers, limits) applied."""
+    from importlib import import_module
 
+    from ..errors import ConfigurationError
+    from ..venues import FAMILIES
+
+    family = FAMILIES.get(venue)
+    if family is None:
         raise ConfigurationError(f"the simulator has no protocol for venue {venue!r}", field="venue")
-    return cls(venue, server, **settings)
+    module = import_module(f"..venues.{family}.simulator", __package__)
+    try:
+        return module.PROTOCOL(venue, server, **settings)
+    except TypeError as exc:
+        raise ConfigurationError(f"simulator settings for {venue}: {exc}", field=f"sim.{venue}") from None

@@ -43,19 +43,24 @@ _TEXT = picows.WSMsgType.TEXT
 _conn_ids = itertools.count(1)
 
 
+_SHORT_HEADERS = [bytes((0x81, n)) for n in range(126)]
+
+
+def text_frame_header(n: int) -> bytes:
+    """Header of an unmasked, final TEXT frame of ``n`` payload bytes (RFC 6455 5.2)."""
+    if n < 126:
+        return _SHORT_HEADERS[n]
+    if n < 65536:
+        return struct.pack("!BBH", 0x81, 126, n)
+    return struct.pack("!BBQ", 0x81, 127, n)
+
+
 def encode_text_frames(payloads: Iterable[bytes]) -> bytes:
-    """Unmasked server-to-client TEXT frames (RFC 6455 5.2), concatenated."""
+    """Unmasked server-to-client TEXT frames, concatenated."""
     parts: list[bytes] = []
     append = parts.append
-    pack = struct.pack
     for p in payloads:
-        n = len(p)
-        if n < 126:
-            append(bytes((0x81, n)))
-        elif n < 65536:
-            append(pack("!BBH", 0x81, 126, n))
-        else:
-            append(pack("!BBQ", 0x81, 127, n))
+        append(text_frame_header(len(p)))
         append(p)
     return b"".join(parts)
 
@@ -235,6 +240,10 @@ class VenueServer:
         self.control: Counter = Counter()  # replies, events, pings, heartbeats sent
         self.events: Counter = Counter()  # closes by reason, refused upgrades, throttles, ...
         self.rest_requests: Counter = Counter()  # path -> n
+        # With ``keep_sent``, every data frame written to at least one connection, as written
+        # (after any corruption): (key, kind, frame). Tests parse it to know what was sent.
+        self.keep_sent = False
+        self.sent_log: list[tuple[str, str, bytes]] = []
         self.ws_port = 0
         self.rest_port = 0
         self._ws_server: asyncio.base_events.Server | None = None
@@ -369,39 +378,51 @@ class VenueServer:
             n += 1
         if n:
             self._count(key, kind, index, n)
+            if self.keep_sent:
+                self.sent_log.append((key, kind, frame))
         return n
 
     def publish_many(self, items: Sequence[tuple[str, bytes, str, int]]) -> int:
         """Send a batch of ``(key, frame, kind, index)``: one encoded buffer and one write per connection."""
         per_conn: dict[SimConnection, list[bytes]] = {}
         routes = self.routes
-        deliver = self.protocol.deliver
+        deliver = None if type(self.protocol).deliver is VenueProtocol.deliver else self.protocol.deliver
         faults = self.faults
-        sent = 0
+        frames = self.frames
+        indices = self.indices
+        header = text_frame_header
+        sent = deliveries = 0
         for key, frame, kind, index in items:
             conns = routes.get(key)
             if not conns:
                 self.unrouted += 1
                 continue
-            if faults.active and faults.drops(key):
-                continue
             if faults.active:
+                if faults.drops(key):
+                    continue
                 frame = faults.mangle(frame)
             n = 0
             for conn in conns:
                 if conn.closed or conn.stalled:
                     continue
-                payload = deliver(conn, key, frame)
-                batch = per_conn.get(conn)
-                if batch is None:
-                    per_conn[conn] = batch = []
-                batch.append(payload)
+                payload = frame if deliver is None else deliver(conn, key, frame)
+                parts = per_conn.get(conn)
+                if parts is None:
+                    per_conn[conn] = parts = []
+                parts.append(header(len(payload)))
+                parts.append(payload)
                 n += 1
             if n:
-                self._count(key, kind, index, n)
+                frames[(key, kind)] += 1
+                deliveries += n
+                if index >= 0:
+                    indices.append(index)
+                if self.keep_sent:
+                    self.sent_log.append((key, kind, frame))
                 sent += 1
-        for conn, payloads in per_conn.items():
-            buffer = encode_text_frames(payloads)
+        self.deliveries += deliveries
+        for conn, parts in per_conn.items():
+            buffer = b"".join(parts)
             self.bytes += len(buffer)
             conn._write_encoded(buffer)
         return sent

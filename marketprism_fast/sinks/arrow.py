@@ -20,8 +20,8 @@ dictionary-encoded ``utf8``), timestamps ``timestamp[ns, tz=UTC]``, ``f8`` ``flo
 integers with their width and sign, ``f8[]`` ``fixed_size_list<float64>[depth]``.
 
 Text of compiled batches is gathered from the buffer's byte arena with numpy into Arrow's
-layout (no Python object per value); instrument columns become dictionary arrays over the
-instrument registry's tables (no copy of the strings per row).
+layout (no Python object per value); instrument columns become dictionary arrays built from
+the instrument codes (the distinct texts once, indices per row).
 """
 
 from __future__ import annotations
@@ -81,9 +81,13 @@ def text_array(batch: Batch, name: str) -> pa.Array:
     """A text column of the batch as Arrow (utf8, or dictionary for instrument columns)."""
     st = batch.storage
     if st and name in INSTRUMENT_COLUMNS:
+        # A dictionary of the distinct texts this batch uses (several instruments share an
+        # exchange or market text; readers such as chdb want unique dictionary values).
         table = batch._instruments.tables()[name]  # noqa: SLF001 - the batch's own registry
-        codes = pa.array(np.asarray(st["instrument"], dtype=np.int32))
-        return pa.DictionaryArray.from_arrays(codes, pa.array(table, pa.string()))
+        used, rows = np.unique(np.asarray(st["instrument"]), return_inverse=True)
+        encoded = pa.array(table[used], pa.string()).dictionary_encode()
+        indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)[rows]
+        return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), encoded.dictionary)
     if st and name + "_off" in st:
         arr = _gather_text(batch._arena, st[name + "_off"], st[name + "_len"])  # noqa: SLF001
     else:

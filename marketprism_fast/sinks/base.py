@@ -6,8 +6,10 @@ keeps what it can (a spool, or the latest values) and catches up later.
 
 Four methods (seams.md §2): ``start`` (must not raise when the server is down), ``write``,
 ``close`` (flush what is queued or spooled if possible), ``health``; plus ``stats`` for
-``/status``. Sinks that keep a disk spool also have ``spool(batches)``: what the fan-out
-calls instead of ``write`` when the sink's queue overflows and its policy is ``spool``.
+``/status``. Sinks that keep a disk spool also have ``spool_nowait(batch) -> bool``: what
+the fan-out calls instead of queueing when the sink's queue is full and its policy is
+``spool``. It hands the batch to the sink's disk thread and returns at once (False, and
+nothing done, when that thread already has a full queue of its own).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class Sink(Protocol):
 
 @runtime_checkable
 class SpoolingSink(Sink, Protocol):
-    async def spool(self, batches: list[Batch]) -> None: ...
+    def spool_nowait(self, batch: Batch) -> bool: ...
 
 
 class SinkCounters:

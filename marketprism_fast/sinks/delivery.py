@@ -51,6 +51,9 @@ class SpooledDelivery:
         )
         # Spooling is disk work of its own: it must not wait behind a slow server call.
         self._disk = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"mpf-{self.name}-spool")
+        self._disk_pending = 0
+        self.max_disk_pending = 64
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._down = True  # until _open succeeds
         self._down_detail = "not started"
         self._wakeup = asyncio.Event()
@@ -84,6 +87,7 @@ class SpooledDelivery:
     # ---- Sink methods -------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         await self._run(lambda: self.spool_store)  # opening scans the directory: off the loop
         try:
             await self._run(self._open)
@@ -115,25 +119,41 @@ class SpooledDelivery:
             self.counters.flushed(time.perf_counter() - started)
             self.counters.wrote(batch)
 
-    async def spool(self, batches: list[Batch]) -> None:
-        """Overflow: straight to disk (the fan-out's ``spool`` policy)."""
-        for batch in batches:
-            if len(batch):
-                await self._spool_one(batch)
+    def spool_nowait(self, batch: Batch) -> bool:
+        """Overflow (the fan-out's ``spool`` policy): hand the batch to the disk thread and
+        return at once; False when that thread already has ``max_pending`` batches to write."""
+        if self._disk_pending >= self.max_disk_pending:
+            return False
+        self._disk_pending += 1
+        future = self._disk.submit(self._spool_sync, batch)
+        future.add_done_callback(self._disk_done)
+        return True
 
-    async def _spool_one(self, batch: Batch) -> None:
+    def _disk_done(self, _future) -> None:
+        self._disk_pending -= 1  # under the GIL; read only as a bound
+        if self._loop is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._wakeup.set)
+            except RuntimeError:  # the loop has closed: nothing to wake
+                pass
+
+    def _spool_sync(self, batch: Batch) -> None:
         try:
-            await asyncio.get_running_loop().run_in_executor(self._disk, self.spool_store.put, batch)
+            self.spool_store.put(batch)
         except SinkError as exc:
             self.counters.errors += 1
             self.counters.dropped_batches += 1
             self.log.error("%s: %s; batch %s dropped", self.name, exc, id_text(batch_id(batch)))
+
+    async def _spool_one(self, batch: Batch) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._disk, self._spool_sync, batch)
         self._wakeup.set()
 
     async def close(self, timeout: float = 10.0) -> None:
         """Write back what the spool holds while the server answers (within ``timeout``),
         then stop; what remains stays on disk for the next start."""
         self._closing = True
+        await asyncio.get_running_loop().run_in_executor(self._disk, lambda: None)  # overflow writes done
         deadline = time.monotonic() + timeout
         while len(self.spool_store) and not self._down and time.monotonic() < deadline:
             if not await self._write_back_one():

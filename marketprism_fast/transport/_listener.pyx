@@ -73,6 +73,8 @@ cdef class FrameListener(WSListener):
     cdef readonly uint64_t pongs           # PONG frames and text pongs received
     cdef readonly uint64_t test_requests   # heartbeat requests answered with test_reply
     cdef readonly uint64_t discarded       # frames dropped in DISCARD mode
+    cdef readonly uint64_t fragmented      # messages that came in fragments (joined, then handled)
+    cdef bytearray _partial
     cdef readonly int64_t last_frame_ns    # CLOCK_MONOTONIC of the last frame of any type (0: none yet)
     cdef readonly int64_t connected_ns     # CLOCK_MONOTONIC when the handshake completed
     cdef readonly bint connected
@@ -125,6 +127,10 @@ cdef class FrameListener(WSListener):
             self.ts_recv = _now(CLOCK_REALTIME)
             self.last_frame_ns = _now(CLOCK_MONOTONIC)
         self.fresh_read = frame.last_in_buffer
+        if not frame.fin or t == WSMsgType.CONTINUATION:
+            if t == WSMsgType.CONTINUATION or t == WSMsgType.TEXT or t == WSMsgType.BINARY:
+                self._fragment(frame, t)
+                return
         if t == WSMsgType.TEXT or t == WSMsgType.BINARY:
             if self._text_pong is not None and n == len(self._text_pong) and memcmp(p, <const char*>self._text_pong, n) == 0:
                 self.pongs += 1
@@ -158,6 +164,39 @@ cdef class FrameListener(WSListener):
             transport.send_close(frame.get_close_code(), frame.get_close_message())
             transport.disconnect()
 
+    cdef void _fragment(self, WSFrame frame, WSMsgType t):
+        """A message sent in fragments (RFC 6455 5.4; no venue does this in practice): gathered,
+        then handled whole. Rare, so it may cost Python objects."""
+        if t != WSMsgType.CONTINUATION:
+            self._partial = bytearray(frame.get_payload_as_bytes())
+            return
+        if self._partial is None:
+            return  # a continuation without a start: nothing to join it to
+        self._partial += frame.get_payload_as_bytes()
+        if frame.fin:
+            whole = bytes(self._partial)
+            self._partial = None
+            self.fragmented += 1
+            self._whole(whole)
+
+    cdef void _whole(self, bytes data):
+        cdef Py_ssize_t n = len(data)
+        cdef uint64_t before
+        self.frames += 1
+        self.payload_bytes += n
+        if self.mode == M_FEED:
+            if self.cparser is not None:
+                before = self.cparser.n_test_requests
+                self.cparser.feed_ptr(<const char*>data, n, self.ts_recv)
+                if self.cparser.n_test_requests != before and self._test_reply is not None:
+                    self._answer_test_request(self.transport)
+            else:
+                self.pyparser.feed(data, self.ts_recv)
+        elif self.mode == M_CAPTURE:
+            self.captured.append((self.ts_recv, data))
+        else:
+            self.discarded += 1
+
     cdef void _answer_test_request(self, WSTransport transport):
         self.test_requests += 1
         transport.send(WSMsgType.TEXT, self._test_reply)
@@ -173,8 +212,10 @@ cdef class FrameListener(WSListener):
         if self._text_pong is None:
             return frame.msg_type == WSMsgType.PONG
         if frame.msg_type == WSMsgType.TEXT and n == len(self._text_pong) and memcmp(frame.payload_ptr, <const char*>self._text_pong, n) == 0:
+            # Consumed here, so on_ws_frame does not see it: keep its bookkeeping.
             self.pongs += 1
             self.last_frame_ns = _now(CLOCK_MONOTONIC)
+            self.fresh_read = frame.last_in_buffer
             return True
         return frame.msg_type == WSMsgType.PONG
 
@@ -195,4 +236,4 @@ cdef class FrameListener(WSListener):
 
     def counters(self) -> dict:
         return {"frames": self.frames, "bytes": self.payload_bytes, "pings": self.pings, "pongs": self.pongs,
-                "test_requests": self.test_requests, "discarded": self.discarded}
+                "test_requests": self.test_requests, "discarded": self.discarded, "fragmented": self.fragmented}

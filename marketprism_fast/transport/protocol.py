@@ -123,15 +123,13 @@ class ClientProtocol:
         return list(out)
 
 
-_FAMILY = {"binance_spot": "binance", "binance_usdm": "binance", "binance_coinm": "binance", "okx": "okx", "deribit": "deribit"}
-
-
 def protocol_for(venue: str) -> ClientProtocol:
-    """The client protocol of a venue id."""
+    """The client protocol of a venue id (``venues/<family>/protocol.py``)."""
     from ..errors import ConfigurationError
+    from ..venues import FAMILIES
 
-    family = _FAMILY.get(venue)
+    family = FAMILIES.get(venue)
     if family is None:
-        raise ConfigurationError(f"unknown venue {venue!r}; known: {', '.join(_FAMILY)}", field="venue")
+        raise ConfigurationError(f"unknown venue {venue!r}; known: {', '.join(FAMILIES)}", field="venue")
     module = importlib.import_module(f"marketprism_fast.venues.{family}.protocol")
     return module.protocol(venue)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from typing import Callable
+from typing import Callable, Protocol
 
 import picows
 
@@ -40,6 +40,7 @@ from ..config import VenueConfig
 from ..log import logger
 from . import _listener
 from .overlap import Overlap
+from .pacing import Backoff, TokenBucket
 from .protocol import ClientProtocol, KeepAlive, Limits, protocol_for
 
 log = logger.getChild("transport")
@@ -49,44 +50,14 @@ OVERLAP_TIMEOUT_SECONDS = 10.0  # the longest the two connections of a rollover 
 HANDSHAKE_TIMEOUT_SECONDS = 10.0
 
 
-class Backoff:
-    """Capped exponential backoff with full jitter."""
+class Tap(Protocol):
+    """Receives what a recording transport sees (``recorder.py``): with a tap, connections
+    capture their frames instead of feeding the parser, and are not replaced before their age
+    limit (a recording simply reconnects)."""
 
-    def __init__(self, initial: float, cap: float, rng: random.Random | None = None) -> None:
-        self.initial = initial
-        self.cap = cap
-        self.rng = rng or random.Random()
-
-    def ceiling(self, attempt: int) -> float:
-        return min(self.cap, self.initial * (2 ** min(attempt, 62)))
-
-    def delay(self, attempt: int) -> float:
-        return self.rng.uniform(0.0, self.ceiling(attempt))
-
-
-class TokenBucket:
-    """``rate`` tokens per second, at most ``burst`` saved; ``acquire`` waits for one."""
-
-    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = rate
-        self.burst = max(1.0, burst)
-        self.tokens = self.burst
-        self.clock = clock
-        self.stamp = clock()
-        self.waited = 0
-
-    def _refill(self) -> None:
-        now = self.clock()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    async def acquire(self) -> None:
-        self._refill()
-        while self.tokens < 1.0:
-            self.waited += 1
-            await asyncio.sleep((1.0 - self.tokens) / self.rate)
-            self._refill()
-        self.tokens -= 1.0
+    def opened(self, connection_id: str, url: str) -> None: ...
+    def sent(self, connection_id: str, url: str, payload: bytes) -> None: ...
+    def frames(self, connection_id: str, frames: list[tuple[int, bytes]]) -> None: ...
 
 
 def shard(protocol: ClientProtocol, config: VenueConfig, streams: list[str], limits: Limits) -> list[tuple[str, list[str]]]:
@@ -102,11 +73,12 @@ def shard(protocol: ClientProtocol, config: VenueConfig, streams: list[str], lim
 class _Link:
     """One open WebSocket (a listener and the event set when it goes down)."""
 
-    __slots__ = ("listener", "down")
+    __slots__ = ("listener", "down", "bucket")
 
     def __init__(self, listener: _listener.FrameListener, down: asyncio.Event) -> None:
         self.listener = listener
         self.down = down
+        self.bucket: TokenBucket | None = None  # paces this socket's client messages
 
 
 class Connection:
@@ -123,9 +95,10 @@ class Connection:
         self.watchdog_trips = 0
         self.connect_errors = 0
         self.duplicates_dropped = 0
+        self.resubscriptions = 0
         self.connected_since: float | None = None
         self.link: _Link | None = None
-        self._totals = dict.fromkeys(("frames", "bytes", "pings", "pongs", "test_requests", "discarded"), 0)
+        self._totals = dict.fromkeys(("frames", "bytes", "pings", "pongs", "test_requests", "discarded", "fragmented"), 0)
         self._task: asyncio.Task | None = None
         self._closing = False
         self._msg_id = 1
@@ -160,11 +133,14 @@ class Connection:
             await v.connect_bucket.acquire()
             link = None
             try:
-                link = await self._open(_listener.FEED)
+                link = await self._open(_listener.CAPTURE if v.tap is not None else _listener.FEED)
+                if v.tap is not None:
+                    v.tap.opened(self.id, self.url)
                 await self._subscribe(link)
-            except (OSError, asyncio.TimeoutError, picows.WSError, ConnectionError) as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure to open is retried, never fatal
                 self.connect_errors += 1
-                log.warning("%s: cannot connect to %s: %s", self.id, self.url, str(exc) or type(exc).__name__)
+                expected = isinstance(exc, (OSError, asyncio.TimeoutError, picows.WSError, ConnectionError))
+                log.warning("%s: cannot connect to %s: %s", self.id, self.url, str(exc) or type(exc).__name__, exc_info=not expected)
                 if link is not None:
                     link.listener.disconnect()
                     self._retire(link.listener)
@@ -197,7 +173,7 @@ class Connection:
 
     async def _live(self) -> None:
         """Until the connection goes down; replaces it before the venue's age limit."""
-        age = self.venue.limits.max_connection_age_seconds
+        age = self.venue.limits.max_connection_age_seconds if self.venue.tap is None else None
         while not self._closing:
             assert self.link is not None
             if age is None:
@@ -218,6 +194,8 @@ class Connection:
     def _retire(self, listener) -> None:
         if listener is None:
             return
+        if self.venue.tap is not None:
+            self.venue.tap.frames(self.id, listener.take_captured())
         for k, n in listener.counters().items():
             self._totals[k] += n
 
@@ -253,13 +231,39 @@ class Connection:
         v = self.venue
         messages = v.protocol.subscribe_messages(self.streams, first_id=self._msg_id)
         self._msg_id += len(messages)
-        bucket = TokenBucket(v.limits.subscribe_messages_per_second, 1.0)
-        for message in (*v.keepalive.on_open, *messages):
+        await self._send(link, [*v.keepalive.on_open, *messages])
+        return len(messages)
+
+    async def _send(self, link: _Link, messages: list[bytes]) -> None:
+        """Send client messages, paced at the venue's incoming-message limit per connection."""
+        v = self.venue
+        if link.bucket is None:
+            link.bucket = TokenBucket(v.limits.subscribe_messages_per_second, 1.0)
+        bucket = link.bucket
+        for message in messages:
             await bucket.acquire()
             if link.down.is_set():
-                raise ConnectionError("closed while subscribing")
+                raise ConnectionError("closed while sending")
             link.listener.send_text(message)
-        return len(messages)
+            if v.tap is not None:
+                v.tap.sent(self.id, self.url, message)
+
+    async def resubscribe(self, streams: list[str]) -> bool:
+        """Unsubscribe and subscribe ``streams`` again on the open connection (OKX and Deribit
+        answer a subscription with a fresh book snapshot). False when not open."""
+        link = self.link
+        if link is None or self.state != "open":
+            return False
+        v = self.venue
+        messages = v.protocol.unsubscribe_messages(streams, first_id=self._msg_id)
+        messages += v.protocol.subscribe_messages(streams, first_id=self._msg_id + len(messages))
+        self._msg_id += len(messages)
+        try:
+            await self._send(link, messages)
+        except ConnectionError:
+            return False  # the reconnect resubscribes everything
+        self.resubscriptions += len(streams)
+        return True
 
     async def _rollover(self) -> None:
         """Open a replacement, run both side by side until the replacement's subscriptions are
@@ -295,6 +299,7 @@ class Connection:
             old.listener.mode = _listener.FEED
             self._retire(new.listener)
             log.warning("%s: replacement connection dropped during the overlap; the current one stays", self.id)
+            await asyncio.sleep(v.backoff.delay(1))
             return
         old.listener.mode = _listener.DISCARD
         overlap.add_old(old.listener.take_captured())
@@ -331,9 +336,10 @@ class Connection:
             "id": self.id, "url": self.url, "state": self.state, "subscriptions": list(self.streams),
             "frames": c["frames"], "bytes": c["bytes"], "reconnects": self.reconnects,
             "last_frame_age_seconds": age, "connected_since": self.connected_since,
-            "pings": c["pings"], "pongs": c["pongs"], "test_requests": c["test_requests"],
+            "pings": c["pings"], "pongs": c["pongs"], "test_requests": c["test_requests"], "fragmented": c["fragmented"],
             "rollovers": self.rollovers, "duplicates_dropped": self.duplicates_dropped,
             "watchdog_trips": self.watchdog_trips, "connect_errors": self.connect_errors,
+            "resubscriptions": self.resubscriptions,
         }
 
 
@@ -349,8 +355,10 @@ class VenueTransport:
         protocol: ClientProtocol | None = None,
         on_reconnect: Callable[[str, list[str]], None] | None = None,
         rng: random.Random | None = None,
+        tap: Tap | None = None,
     ) -> None:
         self.venue = venue
+        self.tap = tap
         self.config = config
         self.parser = parser
         self.protocol = protocol or protocol_for(venue)
@@ -365,26 +373,46 @@ class VenueTransport:
             for i, (url, streams) in enumerate(shard(self.protocol, config, self.protocol.all_streams(config), self.limits))
         ]
         self._watchdog: asyncio.Task | None = None
+        self._drain: asyncio.Task | None = None
 
     def scratch_parser(self):
         """A parser of this venue for overlap bookkeeping (same instruments, separate buffers)."""
-        from .. import parsers
+        from ..parser import make_parser
 
-        return parsers.make_parser(self.venue, self.parser.instruments, capacity=4096)
+        return make_parser(self.venue, self.parser.instruments, capacity=4096)
 
     async def start(self) -> None:
         for c in self.connections:
             c.start()
         self._watchdog = asyncio.get_running_loop().create_task(self._watch(), name=f"watchdog:{self.venue}")
+        if self.tap is not None:
+            self._drain = asyncio.get_running_loop().create_task(self._drain_to_tap(), name=f"tap:{self.venue}")
 
     async def close(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            try:
-                await self._watchdog
-            except asyncio.CancelledError:
-                pass
+        for task in (self._watchdog, self._drain):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
         await asyncio.gather(*(c.close() for c in self.connections))
+        self.drain_tap()
+
+    def drain_tap(self) -> None:
+        """Hand every captured frame to the tap (recording)."""
+        if self.tap is None:
+            return
+        for c in self.connections:
+            if c.link is not None:
+                frames = c.link.listener.take_captured()
+                if frames:
+                    self.tap.frames(c.id, frames)
+
+    async def _drain_to_tap(self, period: float = 0.05) -> None:
+        while True:
+            await asyncio.sleep(period)
+            self.drain_tap()
 
     async def _watch(self) -> None:
         """Drop connections silent for longer than ``watchdog_seconds``."""
@@ -398,6 +426,19 @@ class VenueTransport:
                     c.watchdog_trips += 1
                     log.warning("%s: nothing received for %.1f s; reconnecting", c.id, age)
                     c.drop()
+
+    async def resubscribe(self, symbols: list[str]) -> int:
+        """Subscribe the book streams of ``symbols`` afresh, each on the connection carrying it:
+        a per-symbol book resync on venues that send a snapshot on subscription (OKX, Deribit).
+        Returns the number of streams resubscribed."""
+        wanted = {s for symbol in symbols for kind in ("book_delta", "book_snapshot")
+                  for s in self.protocol.streams(symbol, kind, self.config)}
+        done = 0
+        for c in self.connections:
+            streams = [s for s in c.streams if s in wanted]
+            if streams and await c.resubscribe(streams):
+                done += len(streams)
+        return done
 
     def _reconnected(self, connection: Connection) -> None:
         if self.on_reconnect is not None:

@@ -183,7 +183,10 @@ class ClickHouseWriter:
                 out.append(arrow.text_values(batch, column.name))
             elif column.type == "f8[]":
                 levels, _ = arrow._levels(batch.column(column.name))  # noqa: SLF001
-                out.append(list(levels))
+                rows = np.empty(len(levels), dtype=object)  # the driver's Array column takes a sequence per row
+                for i, row in enumerate(levels):
+                    rows[i] = row
+                out.append(rows)
             else:
                 out.append(np.ascontiguousarray(batch.column(column.name)))
         out.append(np.full(len(batch), batch_id(batch), dtype=np.uint64))
@@ -227,7 +230,7 @@ class ClickHouseWriter:
                         already, n, batch.kind.table,
                     )
                 continue
-            data = columns if rows is None else [c[rows] if isinstance(c, np.ndarray) else [c[i] for i in rows] for c in columns]
+            data = columns if rows is None else [c[rows] for c in columns]
             settings = {"insert_deduplication_token": f"{id_text(bid)}-{day}"} if self.capabilities.deduplication else None
             try:
                 client.execute(statement, data, columnar=True, types_check=False, settings=settings, query_id=self._query_id(batch, day))

@@ -21,7 +21,9 @@ COMBINED_PATH = "/stream"
 
 
 class BinanceProtocol(ClientProtocol):
-    weight_header = "X-MBX-USED-WEIGHT-1M"  # spot REST docs, "LIMITS": every response carries the used weight
+    # Every response carries the IP's used weight; 429 = rate limited, 418 = banned, Retry-After
+    # says for how long: https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits
+    weight_header = "X-MBX-USED-WEIGHT-1M"
 
     def __init__(self, venue: str, ws_url: str, rest_url: str, limits: Limits, api_prefix: str, weight_limit: int) -> None:
         self.venue = venue
@@ -69,6 +71,7 @@ class BinanceProtocol(ClientProtocol):
 
     def subscribe_messages(self, streams: list[str], first_id: int = 1) -> list[bytes]:
         # {"method": "SUBSCRIBE", "params": [...], "id": 1}; the reply {"result": null, "id": 1}.
+        # https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams#live-subscribingunsubscribing-to-streams
         return self._message("SUBSCRIBE", streams, first_id)
 
     def unsubscribe_messages(self, streams: list[str], first_id: int = 1) -> list[bytes]:
@@ -81,15 +84,17 @@ class BinanceProtocol(ClientProtocol):
 
     def snapshot_path(self, raw_symbol: str, depth: int) -> str | None:
         # "How to manage a local order book correctly": GET /api/v3/depth?symbol=BNBBTC&limit=5000
-        # (futures: /fapi/v1/depth, /dapi/v1/depth, limit up to 1000).
-        limit = 5000 if not self.futures else 1000
-        return f"{self.api_prefix}/depth?symbol={raw_symbol.upper()}&limit={limit}"
+        # https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams#how-to-manage-a-local-order-book-correctly
+        # (futures: /fapi/v1/depth, /dapi/v1/depth, limit up to 1000). 1000 levels everywhere:
+        # the weight the book scheduler budgets for (spot 50, futures 20; 5000 weighs 250).
+        return f"{self.api_prefix}/depth?symbol={raw_symbol.upper()}&limit=1000"
 
     def instruments_paths(self) -> list[str]:
         return [f"{self.api_prefix}/exchangeInfo"]
 
     def open_interest_path(self, raw_symbol: str) -> str | None:
         # USD-M "Open Interest": GET /fapi/v1/openInterest?symbol=; COIN-M: /dapi/v1/openInterest.
+        # https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Open-Interest
         if not self.futures:
             return None
         return f"{self.api_prefix}/openInterest?symbol={raw_symbol.upper()}"

@@ -354,3 +354,6 @@ class BinanceProtocol(VenueProtocol):
 
     def error_body(self, status: int) -> bytes:
         return b'{"code":-1001,"msg":"Internal error; unable to process your request. Please try again."}'
+
+
+PROTOCOL = BinanceProtocol

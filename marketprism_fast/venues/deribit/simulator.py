@@ -245,3 +245,6 @@ class DeribitProtocol(VenueProtocol):
 
     def error_body(self, status: int) -> bytes:
         return self._envelope(None, error={"code": 11094, "message": "internal_server_error"})
+
+
+PROTOCOL = DeribitProtocol

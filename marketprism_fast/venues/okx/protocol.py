@@ -53,6 +53,7 @@ class OkxProtocol(ClientProtocol):
         if kind == "trade":
             return [f"trades:{symbol}"]
         if kind in ("book_delta", "book_snapshot"):
+            # https://www.okx.com/docs-v5/en/#order-book-trading-market-data-ws-order-book-channel
             # "books": 400 levels, first push a snapshot then incremental updates every 100 ms,
             # with checksum and seqId. (books-l2-tbt needs a logged-in VIP connection; add it via
             # `channels` where available.)
@@ -70,6 +71,7 @@ class OkxProtocol(ClientProtocol):
             return [f"open-interest:{symbol}"]
         if kind == "liquidation" and t in ("SWAP", "FUTURES", "OPTION"):
             # "Liquidation orders channel": one subscription per instrument type.
+            # https://www.okx.com/docs-v5/en/#public-data-websocket-liquidation-orders-channel
             return [f"liquidation-orders:instType={t}"]
         return []
 
@@ -93,6 +95,7 @@ class OkxProtocol(ClientProtocol):
 
     def subscribe_messages(self, streams: list[str], first_id: int = 1) -> list[bytes]:
         # {"op": "subscribe", "args": [{"channel": "trades", "instId": "BTC-USDT"}]}
+        # https://www.okx.com/docs-v5/en/#overview-websocket-subscribe
         return self._message("subscribe", streams)
 
     def unsubscribe_messages(self, streams: list[str], first_id: int = 1) -> list[bytes]:
@@ -101,10 +104,12 @@ class OkxProtocol(ClientProtocol):
     def keepalive(self, config: VenueConfig) -> KeepAlive:
         # "If there's no message in N seconds (N < 30), send the string 'ping'; expect a 'pong'
         # ... or reconnect". The server closes a connection idle for 30 s.
+        # https://www.okx.com/docs-v5/en/#overview-websocket-connect
         return KeepAlive(text_ping=b"ping", text_pong=b"pong", idle_seconds=float(min(config.heartbeat_seconds, 25)))
 
     def instruments_paths(self) -> list[str]:
         # "Get instruments": GET /api/v5/public/instruments?instType=SPOT|SWAP|FUTURES|OPTION
+        # https://www.okx.com/docs-v5/en/#public-data-rest-api-get-instruments
         # (OPTION needs instFamily, so options resolve from their id's shape instead).
         return [f"/api/v5/public/instruments?instType={t}" for t in ("SPOT", "SWAP", "FUTURES")]
 

@@ -167,7 +167,10 @@ class OkxProtocol(VenueProtocol):
                 continue
             self._event(conn, {"event": op, "arg": arg}, "reply")
             if op == "subscribe":
-                conn.subscribe([key])
+                if not conn.subscribe([key]):
+                    # a repeated subscription is answered afresh, book snapshot included (the
+                    # recorded sessions hold two snapshots per book after cumulative subscribes)
+                    self.server._subscribed(conn, [key])
             else:
                 conn.unsubscribe([key])
 
@@ -253,3 +256,6 @@ class OkxProtocol(VenueProtocol):
 
     def error_body(self, status: int) -> bytes:
         return b'{"msg":"System error, please try again later.","code":"50001","data":[]}'
+
+
+PROTOCOL = OkxProtocol
