@@ -132,3 +132,13 @@ def test_the_jsonl_sink_writes_the_normalize_encoding(tmp_path: Path) -> None:
     got = path.read_text().splitlines()
     assert got == expected
     assert orjson.loads(got[0])["kind"] == "trade"
+
+
+def test_make_sinks_builds_the_enabled_sinks_from_their_sections(tmp_path: Path) -> None:
+    from marketprism_fast.config import SinksConfig
+    from marketprism_fast.sinks import make_sinks
+
+    assert make_sinks(SinksConfig()) == []
+    sinks = make_sinks(SinksConfig(jsonl=JsonlSinkConfig(enabled=True, path=str(tmp_path / "x.jsonl")), null={"enabled": True}))
+    assert [s.name for s in sinks] == ["jsonl", "null"]
+    assert all(isinstance(s, Sink) for s in sinks)

@@ -78,7 +78,7 @@ def test_every_kind_reads_back_from_clickhouse_18_16_column_for_column(clickhous
         await until(lambda: sum(sink.counters.rows_written.values()) == sum(map(len, batches)), "every row written")
 
     run_sink(sink, body)
-    assert sink.writer.server_version.startswith("18.16")
+    assert sink.stats()["server_version"].startswith("18.16")
     assert_tables_hold_exactly(clickhouse_native, database, expected_by_kind(batches))
     # Each row carries its batch's id; a synthetic batch over midnight went in as two parts.
     client = native_client(clickhouse_native)

@@ -38,6 +38,8 @@ log = logging.getLogger("marketprism_fast.pipeline.fanout")
 
 # One "queue overflowing" line per sink at most this often; the counter is exact.
 LOG_EVERY_SECONDS = 10.0
+# At shutdown, a write already under way gets this long to finish (its batch may be half sent).
+SHUTDOWN_WRITE_GRACE_SECONDS = 30.0
 
 
 class _Lane:
@@ -146,18 +148,35 @@ class FanOut:
 
     async def drain(self, timeout: float) -> bool:
         """Wait (up to ``timeout``) until every queue is written, then close the sinks with
-        what is left of the time. True if every queue emptied."""
+        what is left of the time. What a spooling sink never got goes to its spool; a write
+        in progress is let finish (a grace of its own) rather than cut off. True if every
+        queue emptied."""
         deadline = time.monotonic() + timeout
         lanes = list(self._lanes.values())
         emptied = True
         for lane in lanes:
-            remaining = max(deadline - time.monotonic(), 0.0)
             try:
-                await asyncio.wait_for(lane.idle.wait(), remaining)
+                await asyncio.wait_for(lane.idle.wait(), max(deadline - time.monotonic(), 0.0))
             except asyncio.TimeoutError:
                 emptied = False
                 log.warning("sink %s: %d batch(es) still queued at shutdown", lane.sink.name, len(lane.queue))
         for lane in lanes:
+            if lane.queue and lane.can_spool:
+                while lane.queue:
+                    batch = lane.pop()
+                    while not lane.sink.spool_nowait(batch):  # type: ignore[attr-defined]
+                        await asyncio.sleep(0.01)  # the disk thread is busy: shutdown waits for it
+                    lane.spooled_batches += 1
+            elif lane.queue:
+                lane.dropped_batches += len(lane.queue)
+                log.warning("sink %s: %d queued batch(es) dropped at shutdown", lane.sink.name, len(lane.queue))
+                while lane.queue:
+                    lane.pop()
+            lane.ready.set()
+            try:  # the write in progress, if any
+                await asyncio.wait_for(lane.idle.wait(), SHUTDOWN_WRITE_GRACE_SECONDS)
+            except asyncio.TimeoutError:
+                log.warning("sink %s: a write still running at shutdown was cut off", lane.sink.name)
             for task in lane.tasks:
                 task.cancel()
             for task in lane.tasks:
@@ -166,12 +185,6 @@ class FanOut:
                 except (asyncio.CancelledError, Exception):
                     pass
             lane.tasks.clear()
-            if lane.queue and lane.can_spool:  # what the sink never got goes to its spool
-                while lane.queue:
-                    batch = lane.pop()
-                    while not lane.sink.spool_nowait(batch):  # type: ignore[attr-defined]
-                        await asyncio.sleep(0.01)  # the disk thread is busy: shutdown may wait for it
-                    lane.spooled_batches += 1
         await asyncio.gather(*(self._close(lane.sink, deadline) for lane in lanes))
         return emptied
 

@@ -7,7 +7,8 @@ blocking client (``blocking=True``) or on the event loop.
 
 The rules:
 
-* While the server is healthy and nothing is spooled, ``write`` delivers each batch.
+* While the server is healthy and nothing is spooled, ``write`` delivers each batch, up to
+  ``concurrency`` of one call at once (several connections, or acks awaited together).
 * A delivery that fails with ``SinkUnavailable`` marks the server down (``health`` says
   so), and that batch and every later one go to the spool in arrival order, whose
   write-back always treats them as uncertain. ``write`` does not wait for a dead server:
@@ -40,14 +41,18 @@ T = TypeVar("T")
 class SpooledDelivery:
     name = "sink"
 
-    def __init__(self, spool: SpoolConfig, *, blocking: bool, logger: logging.Logger) -> None:
+    def __init__(self, spool: SpoolConfig, *, blocking: bool, logger: logging.Logger, concurrency: int = 1) -> None:
         self.spool_config = spool
         self.log = logger
         self.counters = SinkCounters()
         self.backoff = Backoff(initial=0.2, cap=5.0)
         self._spool: Spool | None = None
+        # Deliveries of one ``write`` call in flight at once (threads for a blocking client).
+        self.concurrency = concurrency
         self._executor = (
-            concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"mpf-{self.name}") if blocking else None
+            concurrent.futures.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"mpf-{self.name}")
+            if blocking
+            else None
         )
         # Spooling is disk work of its own: it must not wait behind a slow server call.
         self._disk = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"mpf-{self.name}-spool")
@@ -98,26 +103,37 @@ class SpooledDelivery:
         self._wakeup.set()
 
     async def write(self, batches: list[Batch]) -> None:
-        for batch in batches:
-            if not len(batch):
-                continue
-            if self._down or len(self.spool_store):
-                await self._spool_one(batch)
-                continue
-            started = time.perf_counter()
-            try:
-                await self._run(self._deliver, batch, False)
-            except SinkUnavailable as exc:
-                self._mark_down(str(exc))
-                await self._spool_one(batch)
-                continue
-            except SinkRejected as exc:
-                self.counters.errors += 1
-                self.counters.dropped_batches += 1
-                self.log.error("%s: batch refused, dropped: %s", self.name, exc)
-                continue
-            self.counters.flushed(time.perf_counter() - started)
-            self.counters.wrote(batch)
+        batches = [b for b in batches if len(b)]
+        if self.concurrency == 1 or len(batches) == 1:
+            for batch in batches:
+                await self._write_one(batch)
+            return
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def one(batch: Batch) -> None:
+            async with slots:
+                await self._write_one(batch)
+
+        await asyncio.gather(*(one(b) for b in batches))
+
+    async def _write_one(self, batch: Batch) -> None:
+        if self._down or len(self.spool_store):
+            await self._spool_one(batch)
+            return
+        started = time.perf_counter()
+        try:
+            await self._run(self._deliver, batch, False)
+        except SinkUnavailable as exc:
+            self._mark_down(str(exc))
+            await self._spool_one(batch)
+            return
+        except SinkRejected as exc:
+            self.counters.errors += 1
+            self.counters.dropped_batches += 1
+            self.log.error("%s: batch refused, dropped: %s", self.name, exc)
+            return
+        self.counters.flushed(time.perf_counter() - started)
+        self.counters.wrote(batch)
 
     def spool_nowait(self, batch: Batch) -> bool:
         """Overflow (the fan-out's ``spool`` policy): hand the batch to the disk thread and

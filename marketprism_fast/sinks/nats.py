@@ -56,6 +56,7 @@ from .secrets import resolve_password
 log = logging.getLogger("marketprism_fast.sinks.nats")
 
 PUBLISH_ATTEMPTS = 3
+BATCHES_IN_FLIGHT = 8
 HEADER_ROOM = 1024  # bytes kept free in a message for headers
 
 
@@ -156,7 +157,8 @@ class NatsSink(SpooledDelivery):
     name = "nats"
 
     def __init__(self, config: NatsSinkConfig) -> None:
-        super().__init__(config.spool, blocking=False, logger=log)
+        # Batches of one write published together, their acks awaited together.
+        super().__init__(config.spool, blocking=False, logger=log, concurrency=BATCHES_IN_FLIGHT)
         self.config = config
         self.overflow = config.overflow
         self._password = resolve_password(config, field="sinks.nats")
