@@ -184,8 +184,11 @@ def test_operations_guide_references_are_what_the_code_generates():
 
     text = OPERATIONS.read_text()
     assert opsdoc.with_generated(text) == text, "docs/operations.md is stale: python -m marketprism_fast.service.opsdoc --write"
-    for f in (*FAMILIES, *CONSUMER_FAMILIES):
+    for f in CONSUMER_FAMILIES:
         assert f"`{f.exposed}`" in text
+    # the node's metrics and the config options are referenced where they are generated
+    assert "](metrics.md)" in text and "](../config/README.md)" in text
+    assert (REPO / "docs" / "metrics.md").is_file() and (REPO / "config" / "README.md").is_file()
 
 
 def test_operations_guide_shows_the_status_page_screenshot():
