@@ -42,7 +42,7 @@ SYMBOLS = {
     "okx": ["BTC-USDT", "ETH-USDT", "SOL-USDT", "BTC-USDT-SWAP", "ETH-USDT-SWAP"],
 }
 KINDS_USED = ["trade", "book_delta", "book_snapshot", "quote"]  # book_snapshot: rows of the books the nodes keep
-RATE = 150  # frames per second per venue: the box is shared; what matters is the faults
+RATE = 100  # frames per second per venue: the box is shared; what matters is the faults
 DEADLINE = 90.0
 STREAM = "MPF_SCALE"
 
