@@ -129,7 +129,7 @@ async def run(url, ch, nats_server, redis_server, tmp: Path, VenueTransport) -> 
     samples = []  # (t, frames, rss)
     t0 = time.monotonic()
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    while (now := time.monotonic()) - t0 < SECONDS:
+    while time.monotonic() - t0 < SECONDS:
         await asyncio.sleep(1.0)
         samples.append((time.monotonic() - t0, transport.stats()[0]["frames"], rss_bytes()))
     await transport.close()

@@ -20,7 +20,6 @@ sink's ratio to its baseline, all from this one run.
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import time
 from pathlib import Path

@@ -21,8 +21,8 @@ from marketprism_fast.pipeline.identity import BatchIds
 from marketprism_fast.sinks.clickhouse.sink import ClickHouseSink
 from marketprism_fast.sinks.clickhouse.writer import ClickHouseWriter
 from tests.helpers import REPO
-from tests.sink_checks import assert_tables_hold_exactly, native_client, table_counts, wait_until
-from tests.sink_data import corpus_batches, expected_by_kind, rows_by_kind, synthetic_batch, synthetic_batches
+from tests.sink_checks import assert_tables_hold_exactly, native_client
+from tests.sink_data import corpus_batches, expected_by_kind, synthetic_batch, synthetic_batches
 from marketprism_fast.records import KINDS, kind as kind_of
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from marketprism_fast.config import EmbeddedSinkConfig
@@ -33,7 +32,6 @@ def test_every_kind_reads_back_from_the_embedded_store_with_the_modern_schema(tm
         for kind in KINDS:
             described = await sink.query(f"DESCRIBE TABLE marketprism.{kind.table}")
             out[("describe", kind.name)] = list(zip(described.column("name").to_pylist(), described.column("type").to_pylist()))
-            names = ", ".join(f"`{n}`" for n in kind.column_names)
             ts = [c.name for c in kind.columns if c.type == "ts"]
             select = ", ".join(f"toUnixTimestamp64Nano(`{n}`) AS `{n}`" if n in ts else f"`{n}`" for n in kind.column_names)
             out[kind.name] = (await sink.query(f"SELECT {select} FROM marketprism.{kind.table}")).to_pylist()

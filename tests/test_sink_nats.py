@@ -18,7 +18,7 @@ import pytest
 from marketprism_fast.config import ClickHouseSinkConfig, Config, NatsSinkConfig, SinksConfig, SpoolConfig
 from marketprism_fast.pipeline.fanout import FanOut
 from marketprism_fast.pipeline.identity import BatchIds, id_text
-from marketprism_fast.records import KINDS, kind as kind_of
+from marketprism_fast.records import kind as kind_of
 from marketprism_fast.sinks.consumer import ConsumerStats, consume
 from marketprism_fast.sinks.nats import NatsSink, legacy_messages
 from tests.helpers import REPO
@@ -264,3 +264,37 @@ def test_consumers_sharing_the_durable_write_each_batch_once(private_nats, click
     assert sum(s.messages for s in stats) >= len(batches)
     assert all(s.messages for s in stats), [s.messages for s in stats]  # both took part
     assert_tables_hold_exactly(clickhouse_native, database, expected_by_kind(batches))
+
+
+def test_an_existing_stream_is_checked_and_given_the_batch_subjects(private_nats, tmp_path: Path) -> None:
+    import nats
+
+    async def main() -> list[str]:
+        nc = await nats.connect(private_nats.url)
+        js = nc.jetstream()
+        await js.add_stream(name="MARKETPRISM", subjects=["other.>"], duplicate_window=30.0)
+        sink = NatsSink(nats_config(private_nats.url, tmp_path / "spool"))
+        await sink.start()
+        await sink.write([synthetic_batch(kind_of("trade"), 10)])
+        await sink.close()
+        info = await js.stream_info("MARKETPRISM")
+        await nc.close()
+        assert sink.counters.batches_written == 1 and info.state.messages == 1
+        return list(info.config.subjects)
+
+    assert asyncio.run(main()) == ["other.>", "mpf.batch.>"]
+
+
+def test_consume_with_an_unreadable_config_exits_2_with_one_line(tmp_path: Path, capsys) -> None:
+    import argparse
+
+    from marketprism_fast.sinks.consumer import add_parser, main
+
+    parser = argparse.ArgumentParser(prog="marketprism_fast")
+    add_parser(parser.add_subparsers(dest="command"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sinks:\n  nats:\n    urll: nats://x\n")
+    for path in (str(tmp_path / "missing.yaml"), str(bad)):
+        assert main(parser.parse_args(["consume", "--config", path])) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("consume: ") and len(err.strip().splitlines()) == 1, err

@@ -12,7 +12,7 @@ import pytest
 from marketprism_fast.config import ClickHouseSinkConfig, RedisSinkConfig, SpoolConfig
 from marketprism_fast.pipeline.fanout import FanOut
 from marketprism_fast.pipeline.identity import BatchIds
-from marketprism_fast.records import KINDS, kind as kind_of
+from marketprism_fast.records import kind as kind_of
 from marketprism_fast.sinks.clickhouse.sink import ClickHouseSink
 from marketprism_fast.sinks.redis import RedisSink, redis_key
 from tests.sink_checks import assert_tables_hold_exactly, async_wait_until, native_client

@@ -30,8 +30,7 @@ import argparse
 import asyncio
 import logging
 import signal
-import time
-from typing import Callable, Sequence
+from typing import Callable
 
 from ..batch import Batch
 from ..config import Config

@@ -41,7 +41,6 @@ import datetime as _dt
 import logging
 from typing import Iterator
 
-import numpy as np
 import orjson
 
 from ..batch import Batch
