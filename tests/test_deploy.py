@@ -212,3 +212,71 @@ def test_migration_guide_maps_every_old_variable_subject_and_kind():
         assert f"`mpf.batch.{kind}.{{exchange}}`" in text, kind
     for kind in KINDS:
         assert f"`{kind.table}`" in text, kind.table
+
+
+# ----------------------------------------------------------------- image
+
+
+def _dockerignore_regex(pattern: str) -> re.Pattern:
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return re.compile(out + "(?:/.*)?")  # a matched directory takes everything below it
+
+
+def _in_build_context(path: str, rules: list[str]) -> bool:
+    included = True
+    for rule in rules:
+        negated = rule.startswith("!")
+        pattern = rule[1:] if negated else rule
+        if _dockerignore_regex(pattern.strip("/")).fullmatch(path):
+            included = negated  # the last matching rule wins
+    return included
+
+
+def test_image_build_context_keeps_the_status_page():
+    """The image installs the package from the build context: files the package ships as
+    data (the status page) must not be left out by .dockerignore."""
+    ignore = REPO / ".dockerignore"
+    if not ignore.exists():
+        pytest.skip("no .dockerignore: the whole tree is the build context")
+    rules = [line.strip() for line in ignore.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert _in_build_context("marketprism_fast/parser.py", rules)
+    page = "marketprism_fast/service/static/status.html"
+    assert _in_build_context(page, rules), (
+        f".dockerignore leaves {page} out of the image (the node's status page at /): add the line '!{page}' after the rule that excludes it"
+    )
+
+
+def test_consumer_metrics_pass_promtool_and_name_every_family():
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.exposition import generate_latest
+
+    from marketprism_fast.config import Config
+    from marketprism_fast.service.consumer_service import ConsumerService
+
+    service = ConsumerService(Config())
+    service.stats.rows_inserted = 1234
+    registry = CollectorRegistry(auto_describe=False)
+
+    class _Collector:
+        def collect(self):
+            return service.families()
+
+    registry.register(_Collector())
+    text = generate_latest(registry).decode()
+    for f in CONSUMER_FAMILIES:
+        assert f"\n{f.exposed}" in "\n" + text, f.exposed
+    assert "marketprism_consumer_rows_inserted_total 1234.0" in text
+    assert 'marketprism_consumer_pending_messages{durable="clickhouse"} NaN' in text  # no NATS asked yet
+    result = subprocess.run([_tool("promtool"), "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
