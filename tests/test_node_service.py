@@ -274,11 +274,12 @@ def test_sigterm_drains_buffers_to_the_sink_and_exits_0(tmp_path):
                 try:
                     status = json.loads(http_get(f"http://127.0.0.1:{port}/status")[2])
                     frames = sum(v["parser"]["frames"] for v in status["venues"].values())
-                    if frames > 2000:
+                    spot, okx = (status["venues"][v]["parser"]["records"] for v in ("binance_spot", "okx"))
+                    if frames > 2000 and spot["trade"] and spot["quote"] and okx["trade"] and okx["book_delta"]:
                         break
                 except (urllib.error.URLError, ConnectionError, json.JSONDecodeError):
                     pass
-                assert time.monotonic() < deadline, "the node never received 2000 frames"
+                assert time.monotonic() < deadline, "the node never received 2000 frames of every subscribed kind"
                 time.sleep(0.1)
             assert status["sinks"]["jsonl"]["batches_written"] == 0  # all of it still buffered
             proc.send_signal(signal.SIGTERM)

@@ -32,7 +32,7 @@ from .. import __version__
 from ..batch import Batch
 from ..books.builder import BookBuilder
 from ..books.scheduler import SnapshotScheduler
-from ..config import Config, Overflow, SinksConfig, VenueConfig, require_runnable
+from ..config import Config, Overflow, VenueConfig, require_runnable
 from ..instruments import InstrumentRegistry
 from ..parser import make_parser
 from ..symbols import SymbolMetadata
@@ -301,28 +301,6 @@ def _process() -> dict:
     return {"rss_bytes": rss, "cpu_seconds": t.user + t.system}
 
 
-def make_sinks(config: SinksConfig) -> list:
-    """One sink per enabled ``sinks`` section, each built from its own section (imported
-    only when enabled: a node without NATS never loads nats-py)."""
-    out = []
-    for name in config.enabled():
-        section = getattr(config, name)
-        if name == "clickhouse":
-            from ..sinks.clickhouse.sink import ClickHouseSink as cls
-        elif name == "nats":
-            from ..sinks.nats import NatsSink as cls  # type: ignore[no-redef]
-        elif name == "redis":
-            from ..sinks.redis import RedisSink as cls  # type: ignore[no-redef]
-        elif name == "embedded":
-            from ..sinks.embedded import EmbeddedSink as cls  # type: ignore[no-redef]
-        elif name == "jsonl":
-            from ..sinks.jsonl import JsonlSink as cls  # type: ignore[no-redef]
-        else:
-            from ..sinks.null import NullSink as cls  # type: ignore[no-redef]
-        out.append(cls(section))
-    return out
-
-
 def default_feed(runtime: VenueRuntime) -> Feed:
     return TransportFeed(runtime)
 
@@ -365,6 +343,8 @@ class Node:
         if self.config.http.enabled:
             self.http = HttpServer(self.config.http, self)
             await self.http.start()
+        from ..sinks import make_sinks
+
         sinks = self.sinks = self._sinks if self._sinks is not None else make_sinks(self.config.sinks)
         # each sink's own section's overflow policy; sinks without one (null) drop the oldest
         self.fanout = FanOut(sinks, {s.name: getattr(s, "overflow", None) or Overflow(policy="drop_oldest") for s in sinks})

@@ -85,6 +85,10 @@ class VenueProtocol:
         """The record kind a stream's frames carry (a ``records.KIND_NAMES`` name, or "other")."""
         return "other"
 
+    def symbol_of(self, key: str) -> str:
+        """The venue symbol a stream is about (as REST endpoints name it), or ""."""
+        return ""
+
     # ---- REST ------------------------------------------------------------------------
     def rest_routes(self) -> list[tuple[str, str, RestHandler]]:
         """(method, path, handler) of the venue's REST endpoints."""

@@ -141,6 +141,11 @@ class Replay(DataSource):
         """Every routing key of the capture, in order of first appearance."""
         return list(dict.fromkeys(item.key for item in self.items))
 
+    def book_symbols(self) -> set[str]:
+        """The symbols of the capture's book streams."""
+        protocol = self.server.protocol
+        return {protocol.symbol_of(k) for k in self.keys() if protocol.kind_of(k) == "book_delta"}
+
     def expected(self) -> Counter:
         """Frames per (key, kind) the replay will offer."""
         return Counter((item.key, item.kind) for item in self.items)
@@ -150,6 +155,8 @@ class Replay(DataSource):
         """The latest recorded snapshot of ``symbol`` taken at or before the replay position
         (the first one before that): what the venue would have answered then."""
         bodies = self.snapshots.get(symbol)
+        if not bodies and "" in self.snapshots and self.book_symbols() == {symbol}:
+            bodies = self.snapshots[""]  # snapshots recorded without their URL, in a one-symbol capture
         if not bodies:
             return None
         chosen = bodies[0][1]

@@ -243,6 +243,9 @@ class BinanceProtocol(VenueProtocol):
     def kind_of(self, key: str) -> str:
         return stream_kind(key)
 
+    def symbol_of(self, key: str) -> str:
+        return key.partition("@")[0].upper()
+
     # ---- REST --------------------------------------------------------------------------------
     def rest_routes(self) -> list[tuple[str, str, RestHandler]]:
         p = self.rest_prefix

@@ -208,6 +208,10 @@ class DeribitProtocol(VenueProtocol):
     def kind_of(self, key: str) -> str:
         return channel_kind(key)
 
+    def symbol_of(self, key: str) -> str:
+        parts = key.split(".")
+        return parts[2] if parts[0] == "chart" and len(parts) > 2 else parts[1] if len(parts) > 1 else ""
+
     # ---- REST -----------------------------------------------------------------------------------------
     def rest_routes(self) -> list[tuple[str, str, RestHandler]]:
         return [

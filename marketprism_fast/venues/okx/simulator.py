@@ -193,6 +193,9 @@ class OkxProtocol(VenueProtocol):
     def kind_of(self, key: str) -> str:
         return channel_kind(key.partition(":")[0])
 
+    def symbol_of(self, key: str) -> str:
+        return key.partition(":")[2]
+
     # ---- REST ----------------------------------------------------------------------------------
     def rest_routes(self) -> list[tuple[str, str, RestHandler]]:
         return [
