@@ -1,7 +1,9 @@
 """Decode throughput: frame -> normalized records, per contender, on real corpus frames.
 
 Contenders (``contenders/``): ``compiled`` (the production hot path), ``msgspec`` (typed
-Structs into lists; one contender per venue family), ``legacy`` (json + a pydantic model per
+Structs into lists; one contender per venue family), ``orjson`` and ``pysimdjson`` (general
+parsers, dicts read by key; Binance), ``cryptofeed`` (its own Binance USD-M handlers; aggTrade
+only), ``legacy`` (json + a pydantic model per
 record with Decimals; Binance only) and the project's pure-Python ``reference`` parser. Before timing, each contender decodes the whole
 workload once and its records must equal the compiled parser's value for value (floats bit
 for bit), so none can win by doing less work.
@@ -20,6 +22,8 @@ import pytest
 
 from contenders.base import Contender
 from contenders.corpus import BINANCE_WORKLOADS, OTHER_WORKLOADS, CorpusMissing, Workload, WorkloadSpec, load
+from contenders.cryptofeed_binance import CryptofeedContender
+from contenders.dict_binance import OrjsonContender, SimdjsonContender
 from contenders.legacy_binance import LegacyContender
 from contenders.msgspec_binance import MsgspecContender
 from contenders.msgspec_deribit import DeribitMsgspecContender
@@ -34,7 +38,10 @@ ROUNDS_WHEN_SLOW = 3  # rounds of a contender whose single pass takes over a sec
 
 # compiled last: by the time it runs, the others' results of the same workload are in, and
 # its extra_info carries the ratios.
-BINANCE_CONTENDERS = (LegacyContender, MsgspecContender, ReferenceContender, CompiledContender)
+BINANCE_CONTENDERS = (
+    LegacyContender, MsgspecContender, OrjsonContender, SimdjsonContender, CryptofeedContender, ReferenceContender,
+    CompiledContender,
+)
 OTHER_CONTENDERS = ("msgspec", "reference", "compiled")
 _MSGSPEC_BY_VENUE: dict[str, type[Contender]] = {"okx": OkxMsgspecContender, "deribit": DeribitMsgspecContender}
 _PROJECT: dict[str, type[Contender]] = {"reference": ReferenceContender, "compiled": CompiledContender}
@@ -60,6 +67,12 @@ def workload_or_skip(spec: WorkloadSpec) -> Workload:
 
 def checked_contender(spec: WorkloadSpec, contender_type: type[Contender]) -> Contender:
     """A contender whose output on the whole workload equals the compiled parser's."""
+    only = getattr(contender_type, "workloads", None)
+    if only is not None and spec.name not in only:
+        pytest.skip(f"{contender_type.name} decodes only {', '.join(sorted(only))} into these records")
+    requires = getattr(contender_type, "requires", None)
+    if requires is not None:
+        pytest.importorskip(requires, reason=f"{requires} is not installed (pip install .[bench])")
     if spec.venue not in compiled_venues():
         pytest.skip(f"no complete compiled parser for {spec.venue} (marketprism_fast._parse.COMPILED_VENUES)")
     workload = workload_or_skip(spec)

@@ -12,7 +12,20 @@ OKX_CHECKSUM_LEVELS: int
 SIDE_BID: int
 SIDE_ASK: int
 
+RULES: dict[str, int]
+CARRY_DONE: int
+CARRY_CHECKSUM_FAILED: int
+RUN_NEW_SYMBOL: int
+RUN_SLOW: int
+RUN_CHECKSUM: int
+
 def crc32_signed(data: bytes) -> int: ...
+def sync_decide(rule: int, phase: int, last_id: int, is_snapshot: bool, first: int, last: int, prev: int) -> int: ...
+def sync_straddles(rule: int, snapshot_id: int, first: int, last: int) -> bool: ...
+def sync_continuity(rule: int, phase: int, last_id: int, first: int, prev: int) -> tuple[int, int]: ...
+def texts_from_arena(
+    arena: npt.NDArray[np.uint8], off: npt.NDArray[np.uint32], length: npt.NDArray[np.uint16]
+) -> list[str]: ...
 
 class DeltaRows:
     """Level columns of a book_delta batch (side int8, price/amount float64, optional texts)."""
@@ -59,7 +72,11 @@ class LevelBook:
     def is_crossed(self) -> bool: ...
     def apply(self, rows: DeltaRows, start: int, stop: int) -> int: ...
     def apply_messages(
-        self, rows: DeltaRows, starts: npt.NDArray[np.int64], best_out: npt.NDArray[np.float64]
+        self,
+        rows: DeltaRows,
+        starts: npt.NDArray[np.int64],
+        best_out: npt.NDArray[np.float64],
+        top: TopBuffer | None = None,
     ) -> int: ...
     def top(
         self, depth: int
@@ -77,3 +94,78 @@ class TopBuffer:
     def take(
         self,
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+
+class SymbolBook:
+    """One symbol's book and sync state, as the builder and its compiled core share it."""
+
+    book: LevelBook
+    raw_symbol: str
+    instrument: int
+    phase: int
+    last_id: int
+    pending: list
+    next_emit_ns: int
+    def __init__(self, book: LevelBook, raw_symbol: str, instrument: int) -> None: ...
+    def lose(self) -> None: ...
+
+class BookCore:
+    """The builder's per-message work: split, sync rule, apply, checksum, emit."""
+
+    rule: int
+    checksums: bool
+    rest_snapshots: bool
+    depth: int
+    every_update: bool
+    interval_ns: int
+    quotes: bool
+    scheduler: object
+    applied: int
+    dropped: int
+    snapshots_ignored: int
+    crossed: int
+    emitted: int
+    rows: DeltaRows | None
+    n: int
+    stop_reason: int
+    stop_row: int
+    stop_end: int
+    stop_code: int
+    pending_snapshots: int
+    pending_quotes: int
+    def __init__(self, venue: str, depth: int, every_update: bool, interval_ns: int, quotes: bool) -> None: ...
+    def bind_code(self, code: int, entry: SymbolBook) -> None: ...
+    def forget_codes(self) -> None: ...
+    def bind(
+        self,
+        rows: DeltaRows,
+        codes: npt.ArrayLike,
+        frame: npt.ArrayLike,
+        first_id: npt.ArrayLike,
+        last_id: npt.ArrayLike,
+        prev_id: npt.ArrayLike,
+        is_snapshot: npt.ArrayLike,
+        checksum: npt.ArrayLike,
+        ts_event: npt.ArrayLike,
+        ts_recv: npt.ArrayLike,
+    ) -> None: ...
+    def release(self) -> None: ...
+    def message(self, row: int) -> tuple[int, int, int, bool, int, int, int, int]: ...
+    def run(self, row: int) -> int: ...
+    def carry(
+        self,
+        entry: SymbolBook,
+        rows: DeltaRows,
+        start: int,
+        end: int,
+        is_snapshot: bool,
+        first: int,
+        last: int,
+        prev: int,
+        checksum: int,
+        ts_event: int,
+        ts_recv: int,
+        frame: int,
+    ) -> int: ...
+    def after_apply(self, entry: SymbolBook, ts_event: int, ts_recv: int, update_id: int, frame: int) -> int: ...
+    def take_snapshots(self) -> tuple: ...
+    def take_quotes(self) -> list: ...

@@ -39,8 +39,8 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.ref cimport PyObject, Py_XINCREF, Py_XDECREF
 from cpython.list cimport PyList_GET_ITEM
 from libc.math cimport NAN, INFINITY, isfinite, floor, log10, pow
-from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
-from libc.string cimport memmove, memset
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcpy, memmove, memset
 
 import numpy as np
 
@@ -50,6 +50,7 @@ cdef extern from "Python.h":
 cdef extern from *:
     int __builtin_clzll(unsigned long long) nogil
     int __builtin_ctzll(unsigned long long) nogil
+    void __builtin_prefetch(const void* p) nogil
 
 DEFAULT_MAX_LEVELS = 10_000
 DEFAULT_LADDER_WIDTH = 1024
@@ -200,9 +201,13 @@ cdef int levels_insert_at(Levels* s, Py_ssize_t i, double key, double amount,
 
 # ================================================================ ladder: one slot per tick
 
+cdef struct LadderSlot:  # key and amount side by side: a level change touches one cache line
+    double key  # the exact key of the level in an occupied slot
+    double amount
+
+
 cdef struct Ladder:
-    double* keys  # the exact key of the level in each occupied slot
-    double* amounts
+    LadderSlot* slots
     PyObject** price_texts
     PyObject** amount_texts
     uint64_t* bits  # occupancy
@@ -213,10 +218,9 @@ cdef struct Ladder:
 
 
 cdef int ladder_alloc(Ladder* lad, Py_ssize_t width, bint texts) except -1:
-    lad.keys = <double*>PyMem_Malloc(width * sizeof(double))
-    lad.amounts = <double*>PyMem_Malloc(width * sizeof(double))
+    lad.slots = <LadderSlot*>PyMem_Malloc(width * sizeof(LadderSlot))
     lad.bits = <uint64_t*>PyMem_Malloc((width // 64) * sizeof(uint64_t))
-    if lad.keys == NULL or lad.amounts == NULL or lad.bits == NULL:
+    if lad.slots == NULL or lad.bits == NULL:
         raise MemoryError()
     if texts:
         lad.price_texts = <PyObject**>PyMem_Malloc(width * sizeof(PyObject*))
@@ -271,7 +275,14 @@ cdef inline Py_ssize_t ladder_next(const Ladder* lad, Py_ssize_t i) noexcept nog
 cdef inline void ladder_put(Ladder* lad, Py_ssize_t i, double key, double amount,
                             PyObject* price_text, PyObject* amount_text, bint owned) noexcept:
     lad.bits[i >> 6] |= (<uint64_t>1) << (i & 63)
-    store_level(lad.keys, lad.amounts, lad.price_texts, lad.amount_texts, i, key, amount, price_text, amount_text, owned)
+    lad.slots[i].key = key
+    lad.slots[i].amount = amount
+    if lad.price_texts != NULL:
+        if not owned:
+            Py_XINCREF(price_text)
+            Py_XINCREF(amount_text)
+        lad.price_texts[i] = price_text
+        lad.amount_texts[i] = amount_text
     lad.count += 1
     if i > lad.top:
         lad.top = i
@@ -302,8 +313,7 @@ cdef void ladder_release_all(Ladder* lad) noexcept:
 
 cdef void ladder_free(Ladder* lad) noexcept:
     ladder_release_all(lad)
-    PyMem_Free(lad.keys)
-    PyMem_Free(lad.amounts)
+    PyMem_Free(lad.slots)
     PyMem_Free(lad.bits)
     PyMem_Free(lad.price_texts)
     PyMem_Free(lad.amount_texts)
@@ -335,9 +345,9 @@ cdef inline Py_ssize_t side_count(const Side* s) noexcept nogil:
 
 cdef inline bint side_best(const Side* s, double* key, double* amount) noexcept nogil:
     cdef bint in_ladder = s.lad.count > 0
-    if in_ladder and (s.far.n == 0 or s.lad.keys[s.lad.top] > s.far.keys[s.far.n - 1]):
-        key[0] = s.lad.keys[s.lad.top]
-        amount[0] = s.lad.amounts[s.lad.top]
+    if in_ladder and (s.far.n == 0 or s.lad.slots[s.lad.top].key > s.far.keys[s.far.n - 1]):
+        key[0] = s.lad.slots[s.lad.top].key
+        amount[0] = s.lad.slots[s.lad.top].amount
         return True
     if s.far.n:
         key[0] = s.far.keys[s.far.n - 1]
@@ -359,9 +369,9 @@ cdef inline void cursor_start(const Side* s, Cursor* c) noexcept nogil:
 cdef inline bint cursor_next(const Side* s, Cursor* c, double* key, double* amount,
                              PyObject** price_text, PyObject** amount_text) noexcept nogil:
     """The next level from the top down; False when the side is exhausted."""
-    if c.slot >= 0 and (c.j < 0 or s.lad.keys[c.slot] > s.far.keys[c.j]):
-        key[0] = s.lad.keys[c.slot]
-        amount[0] = s.lad.amounts[c.slot]
+    if c.slot >= 0 and (c.j < 0 or s.lad.slots[c.slot].key > s.far.keys[c.j]):
+        key[0] = s.lad.slots[c.slot].key
+        amount[0] = s.lad.slots[c.slot].amount
         if s.lad.price_texts != NULL:
             price_text[0] = s.lad.price_texts[c.slot]
             amount_text[0] = s.lad.amount_texts[c.slot]
@@ -389,9 +399,9 @@ cdef int side_recentre(Side* s, double anchor, Py_ssize_t width) except -1:
     # merge ladder and far store in ascending key order; references move, counts stay
     i = ladder_next(lad, 0)
     while i >= 0 or j < s.far.n:
-        if i >= 0 and (j >= s.far.n or lad.keys[i] < s.far.keys[j]):
-            merged.keys[k] = lad.keys[i]
-            merged.amounts[k] = lad.amounts[i]
+        if i >= 0 and (j >= s.far.n or lad.slots[i].key < s.far.keys[j]):
+            merged.keys[k] = lad.slots[i].key
+            merged.amounts[k] = lad.slots[i].amount
             if texts:
                 merged.price_texts[k] = lad.price_texts[i]
                 merged.amount_texts[k] = lad.amount_texts[i]
@@ -405,8 +415,7 @@ cdef int side_recentre(Side* s, double anchor, Py_ssize_t width) except -1:
             j += 1
         k += 1
     if width != lad.width:  # the references moved to ``merged``: free the arrays only
-        PyMem_Free(lad.keys)
-        PyMem_Free(lad.amounts)
+        PyMem_Free(lad.slots)
         PyMem_Free(lad.bits)
         PyMem_Free(lad.price_texts)
         PyMem_Free(lad.amount_texts)
@@ -436,7 +445,7 @@ cdef int side_recentre(Side* s, double anchor, Py_ssize_t width) except -1:
 
 cdef int side_remove_worst(Side* s) except -1:
     cdef Py_ssize_t low = ladder_next(&s.lad, 0) if s.lad.width and s.lad.count else -1
-    if low >= 0 and (s.far.n == 0 or s.lad.keys[low] < s.far.keys[0]):
+    if low >= 0 and (s.far.n == 0 or s.lad.slots[low].key < s.far.keys[0]):
         ladder_remove(&s.lad, low)
     else:
         s.far_in_window -= slot_of(s, s.far.keys[0]) >= 0
@@ -448,7 +457,7 @@ cdef double side_worst(const Side* s) noexcept nogil:
     cdef Py_ssize_t low = ladder_next(&s.lad, 0) if s.lad.width and s.lad.count else -1
     cdef double worst = INFINITY
     if low >= 0:
-        worst = s.lad.keys[low]
+        worst = s.lad.slots[low].key
     if s.far.n and s.far.keys[0] < worst:
         worst = s.far.keys[0]
     return worst
@@ -460,11 +469,11 @@ cdef int side_set(Side* s, double key, double amount, PyObject* price_text, PyOb
     cdef Py_ssize_t slot = slot_of(s, key), i
     cdef Ladder* lad = &s.lad
     cdef double best_key, best_amount
-    if slot >= 0 and ladder_has(lad, slot) and lad.keys[slot] == key:
+    if slot >= 0 and ladder_has(lad, slot) and lad.slots[slot].key == key:
         if amount == 0.0:
             ladder_remove(lad, slot)
         else:
-            lad.amounts[slot] = amount
+            lad.slots[slot].amount = amount
             replace_texts(lad.price_texts, lad.amount_texts, slot, price_text, amount_text)
         return 0
     if slot < 0 or s.far_in_window:
@@ -546,7 +555,7 @@ cdef dict side_storage(const Side* s):
 
 # ================================================================ CRC32 (zlib.crc32 semantics)
 
-cdef uint32_t CRC_TABLE[256]
+cdef uint32_t CRC_TABLES[8][256]  # slicing-by-8: CRC_TABLES[0] is the byte-wise table
 cdef uint32_t CRC_XOR = 0xFFFFFFFFU
 
 
@@ -560,26 +569,77 @@ cdef void init_crc_table() noexcept:
         c = n
         for k in range(8):
             c = (0xEDB88320 ^ (c >> 1)) if (c & 1) else (c >> 1)
-        CRC_TABLE[n] = c
+        CRC_TABLES[0][n] = c
+    for n in range(256):
+        for k in range(1, 8):
+            CRC_TABLES[k][n] = (CRC_TABLES[k - 1][n] >> 8) ^ CRC_TABLES[0][CRC_TABLES[k - 1][n] & 0xFF]
 
 
 init_crc_table()
 
 
+cdef inline uint32_t load_le32(const uint8_t* p) noexcept nogil:
+    return (<uint32_t>p[0]) | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) | (<uint32_t>p[3] << 24)
+
+
 cdef inline uint32_t crc_update(uint32_t crc, const char* data, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        crc = CRC_TABLE[(crc ^ <uint8_t>data[i]) & 0xFF] ^ (crc >> 8)
+    cdef const uint8_t* p = <const uint8_t*>data
+    cdef uint32_t one, two
+    while n >= 8:
+        one = load_le32(p) ^ crc
+        two = load_le32(p + 4)
+        crc = (CRC_TABLES[7][one & 0xFF] ^ CRC_TABLES[6][(one >> 8) & 0xFF]
+               ^ CRC_TABLES[5][(one >> 16) & 0xFF] ^ CRC_TABLES[4][one >> 24]
+               ^ CRC_TABLES[3][two & 0xFF] ^ CRC_TABLES[2][(two >> 8) & 0xFF]
+               ^ CRC_TABLES[1][(two >> 16) & 0xFF] ^ CRC_TABLES[0][two >> 24])
+        p += 8
+        n -= 8
+    while n > 0:
+        crc = CRC_TABLES[0][(crc ^ p[0]) & 0xFF] ^ (crc >> 8)
+        p += 1
+        n -= 1
     return crc
 
 
-cdef inline int crc_text(uint32_t* crc, PyObject* text, bint* first) except -1:
+cdef extern from "Python.h":
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
+    void* PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+
+
+cdef enum:
+    CRC_BUFFER = 2048
+    TEXT_BLOCK = 128  # level texts gathered before their bytes are read (100 for OKX's 25 levels)
+
+
+cdef struct CrcText:  # the checksum's input, ``text:text:...``, gathered and CRC'd in large runs
+    uint32_t crc
+    Py_ssize_t n
+    bint first
+    char buf[CRC_BUFFER]
+
+
+cdef inline int crc_text(CrcText* c, PyObject* text) except -1:
     cdef Py_ssize_t n
-    cdef const char* data = PyUnicode_AsUTF8AndSize(<object>text, &n)
-    if not first[0]:
-        crc[0] = crc_update(crc[0], b":", 1)
-    first[0] = False
-    crc[0] = crc_update(crc[0], data, n)
+    cdef const char* data
+    if PyUnicode_IS_COMPACT_ASCII(<object>text):
+        data = <const char*>PyUnicode_DATA(<object>text)
+        n = PyUnicode_GET_LENGTH(<object>text)
+    else:
+        data = PyUnicode_AsUTF8AndSize(<object>text, &n)
+    if c.n + n + 1 > CRC_BUFFER:
+        c.crc = crc_update(c.crc, c.buf, c.n)
+        c.n = 0
+    if not c.first:
+        c.buf[c.n] = b":"
+        c.n += 1
+    c.first = False
+    if n + 1 > CRC_BUFFER:
+        c.crc = crc_update(crc_update(c.crc, c.buf, c.n), data, n)
+        c.n = 0
+    else:
+        memcpy(&c.buf[c.n], data, n)
+        c.n += n
     return 0
 
 
@@ -662,6 +722,9 @@ cdef class DeltaRows:
         if start < 0 or stop > self.n or start > stop:
             raise IndexError(f"row range [{start}, {stop}) outside 0..{self.n}")
         return 0
+
+
+cdef class TopBuffer  # below: book_snapshot rows
 
 
 # ================================================================ one symbol's book
@@ -823,11 +886,13 @@ cdef class LevelBook:
             side_settle(&self.asks)
         return 0
 
-    def apply_messages(self, DeltaRows rows, const int64_t[::1] starts, double[:, ::1] best_out) -> int:
+    def apply_messages(self, DeltaRows rows, const int64_t[::1] starts, double[:, ::1] best_out,
+                       TopBuffer top=None) -> int:
         """Apply consecutive messages; message k is rows [starts[k], starts[k+1]).
 
         After each message, writes (bid_price, bid_amount, ask_price, ask_amount) into
-        ``best_out[k]``; returns how many message states were crossed.
+        ``best_out[k]`` (and, with ``top``, appends the top levels as a book_snapshot row);
+        returns how many message states were crossed.
         """
         cdef Py_ssize_t k, m = starts.shape[0] - 1
         cdef uint64_t crossed = 0
@@ -836,6 +901,8 @@ cdef class LevelBook:
         for k in range(m):
             self.apply(rows, starts[k], starts[k + 1])
             self._write_best(&best_out[k, 0])
+            if top is not None:
+                top.append(self)
             crossed += self.is_crossed()
         return crossed
 
@@ -896,29 +963,63 @@ cdef class LevelBook:
     def checksum(self, Py_ssize_t levels=OKX_CHECKSUM_LEVELS) -> int:
         """OKX checksum: CRC32 of ``bidPx:bidSz:askPx:askSz:...`` over the top ``levels`` levels
         (a side that runs out is left out), from the latest original texts, as a signed int32."""
-        cdef uint32_t crc = CRC_XOR
-        cdef bint first = True, more_bids = True, more_asks = True
+        if not self.keep_texts:
+            raise ValueError("checksums need level texts: make the book with keep_texts=True")
+        return self.checksum_top(levels)
+
+    cdef int64_t checksum_top(self, Py_ssize_t levels=OKX_CHECKSUM_LEVELS, double* bid_floor=NULL,
+                              double* ask_floor=NULL) except? -1:
+        """The checksum; with ``bid_floor``/``ask_floor``, also the key of each side's last level
+        inside the checksum (-inf when the side has fewer levels): a later change to a key below
+        it leaves the checksum as it is."""
+        cdef CrcText c
+        cdef bint more_bids = True, more_asks = True
         cdef Py_ssize_t j
         cdef Cursor cb, ca
         cdef double key, amount
         cdef PyObject* pt
         cdef PyObject* at
-        if not self.keep_texts:
-            raise ValueError("checksums need level texts: make the book with keep_texts=True")
+        c.crc = CRC_XOR
+        c.n = 0
+        c.first = True
         cursor_start(&self.bids, &cb)
         cursor_start(&self.asks, &ca)
+        cdef double bid_last = -INFINITY, ask_last = -INFINITY
+        cdef PyObject* texts[TEXT_BLOCK]
+        cdef Py_ssize_t k, count = 0
+        # the texts in checksum order, each asked for as it is found (their cache misses
+        # overlap), their bytes read a block later
         for j in range(levels):
+            if count > TEXT_BLOCK - 4:
+                for k in range(count):
+                    crc_text(&c, texts[k])
+                count = 0
             if more_bids:
                 more_bids = cursor_next(&self.bids, &cb, &key, &amount, &pt, &at)
                 if more_bids:
-                    crc_text(&crc, pt, &first)
-                    crc_text(&crc, at, &first)
+                    texts[count] = pt
+                    texts[count + 1] = at
+                    __builtin_prefetch(pt)
+                    __builtin_prefetch(at)
+                    count += 2
+                    if j == levels - 1:
+                        bid_last = key
             if more_asks:
                 more_asks = cursor_next(&self.asks, &ca, &key, &amount, &pt, &at)
                 if more_asks:
-                    crc_text(&crc, pt, &first)
-                    crc_text(&crc, at, &first)
-        return as_signed(crc ^ CRC_XOR)
+                    texts[count] = pt
+                    texts[count + 1] = at
+                    __builtin_prefetch(pt)
+                    __builtin_prefetch(at)
+                    count += 2
+                    if j == levels - 1:
+                        ask_last = key
+        for k in range(count):
+            crc_text(&c, texts[k])
+        if bid_floor != NULL:
+            bid_floor[0] = bid_last
+            ask_floor[0] = ask_last
+        return as_signed(crc_update(c.crc, c.buf, c.n) ^ CRC_XOR)
 
 
 # ================================================================ book_snapshot rows
@@ -961,3 +1062,7 @@ cdef class TopBuffer:
         out = self._arrays[:, : self.n].copy()
         self.n = 0
         return (out[0], out[1], out[2], out[3])
+
+
+include "_book_sync.pxi"
+include "_book_core.pxi"

@@ -22,6 +22,7 @@ from .batch import Batch as _Batch
 DEF TEXT_BYTES_PER_ROW = 16
 DEF KEY_MAX = 40  # must match Slot.key in _parse.pxd
 DEF POOL_SETS = 4     # sealed array sets kept for reuse once their batches are released
+DEF COMPACT_BELOW = 4  # a batch of at most 1/COMPACT_BELOW of the capacity is copied out at seal
 
 
 cdef bint unreferenced(list arrays):
@@ -246,6 +247,18 @@ cdef class RecordBuffer:
         if self.n != self.committed:
             raise RuntimeError("seal() inside a frame")
         names = [c.name for c in self.storage]
+        if self.n * COMPACT_BELOW <= self.cap:
+            # A batch far smaller than the buffer gets its own tight copy of its rows: held by
+            # a sink, it pins its rows only, not a buffer's capacity (the untouched tail of
+            # every column, a partly used page per column); the buffer keeps its arrays.
+            storage = {names[i]: self.arrays[i][: self.n].copy() for i in range(self.ncols)}
+            batch = _Batch(self.kind, self.exchange, self.n, storage=storage,
+                           arena=self.arena_array[: self.arena_n].copy(), instruments=self.instruments)
+            self.n = 0
+            self.committed = 0
+            self.arena_n = 0
+            self.arena_committed = 0
+            return batch
         storage = {names[i]: self.arrays[i] for i in range(self.ncols)}
         batch = _Batch(self.kind, self.exchange, self.n, storage=storage,
                        arena=self.arena_array[: self.arena_n], instruments=self.instruments)

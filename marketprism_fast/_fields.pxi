@@ -193,6 +193,15 @@ cdef bint truthy(Field* f) except -1:
     return True
 
 
+cdef inline bint same_key(const char* a, const char* b, Py_ssize_t n) noexcept nogil:
+    """Member names are short: a byte loop beats a call to memcmp."""
+    cdef Py_ssize_t k
+    for k in range(n):
+        if a[k] != b[k]:
+            return False
+    return True
+
+
 cdef void pick(Field* f, int nf, const char* names, Field** out) noexcept nogil:
     """out[j] = the member named by the j-th space-separated word of ``names`` (the last
     one of that name, as a decoded object keeps), or NULL."""
@@ -208,7 +217,7 @@ cdef void pick(Field* f, int nf, const char* names, Field** out) noexcept nogil:
         out[j] = NULL
         i = nf - 1
         while i >= 0:
-            if f[i].klen == kl and f[i].key[0] == s[0] and memcmp(f[i].key, s, kl) == 0:
+            if f[i].klen == kl and f[i].key[0] == s[0] and same_key(f[i].key, s, kl):
                 out[j] = &f[i]
                 break
             i -= 1

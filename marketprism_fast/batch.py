@@ -105,6 +105,16 @@ class Batch:
         return self._storage
 
     @property
+    def arena(self) -> np.ndarray | None:
+        """The text bytes that storage ``*_off``/``*_len`` columns point into (compiled batches)."""
+        return self._arena
+
+    @property
+    def instruments(self) -> "InstrumentRegistry | None":
+        """The registry whose codes the storage ``instrument`` column holds (compiled batches)."""
+        return self._instruments
+
+    @property
     def frame(self) -> np.ndarray:
         """Per row, the sequence number of the frame that produced it (uint32, wraps)."""
         return self.column("frame")

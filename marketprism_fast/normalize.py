@@ -225,60 +225,46 @@ def without_markers(batch: Batch) -> Batch:
     return Batch.from_columns(batch.kind, batch.exchange, columns)
 
 
-_UNSYNCED, _WAITING, _SYNCED = 0, 1, 2
-
-
 class _SymbolDepth:
-    __slots__ = ("state", "snapshot_id", "last_id", "buffered")
+    __slots__ = ("sync", "buffered")
 
-    def __init__(self) -> None:
-        self.state = _UNSYNCED
-        self.snapshot_id = 0
-        self.last_id = 0
+    def __init__(self, sync) -> None:  # a books.sync.SyncState
+        self.sync = sync
         self.buffered: deque[tuple[int, int, int]] = deque(maxlen=BUFFERED_EVENTS)
 
 
 class DepthSync:
-    """Per symbol, whether its Binance depth stream is in sync with a REST snapshot.
-
-    Spot: drop ``u <= lastUpdateId``; the first applied event has ``U <= lastUpdateId+1 <= u``;
-    then ``U == prev_u + 1``. Futures: drop ``u < lastUpdateId``; the first applied event has
-    ``U <= lastUpdateId <= u``; then ``pu == prev_u``. A break makes the symbol unsynced
-    again. Used only to attribute snapshots that name no symbol; the book builder keeps the
-    books.
+    """Per symbol, whether its Binance depth stream is in sync with a REST snapshot, by the
+    venue's sync rule (``books.sync``: the rule the book builder runs). A break makes the
+    symbol unsynced again. Used only to attribute snapshots that name no symbol; the book
+    builder keeps the books.
     """
 
     def __init__(self, venue: str) -> None:
-        self.spot = venue == "binance_spot"
+        # imported here: the rules live in the compiled book core, which only this needs
+        from .books import sync
+
+        self._sync = sync
+        self.rule = sync.rule_for(venue)
         self._symbols: dict[str, _SymbolDepth] = {}  # in order of first appearance
 
     def straddles(self, first: int, last: int, snapshot_id: int) -> bool:
-        target = snapshot_id + 1 if self.spot else snapshot_id
-        return first <= target <= last
+        return self.rule.straddles(snapshot_id, first, last)
 
     def is_unsynced(self, symbol: str) -> bool:
         s = self._symbols.get(symbol)
-        return s is None or s.state == _UNSYNCED
+        return s is None or s.sync.phase == self._sync.Phase.WAITING
 
     def event(self, symbol: str, first: int, last: int, prev: int) -> None:
         s = self._symbols.get(symbol)
         if s is None:
-            s = self._symbols[symbol] = _SymbolDepth()
-        if s.state == _SYNCED:
-            follows = first == s.last_id + 1 if self.spot else prev == s.last_id
-            if follows:
-                s.last_id = last
-                return
-            s.state = _UNSYNCED
-        elif s.state == _WAITING:
-            stale = last <= s.snapshot_id if self.spot else last < s.snapshot_id
-            if stale:
-                return
-            if self.straddles(first, last, s.snapshot_id):
-                s.state, s.last_id = _SYNCED, last
-                return
-            s.state = _UNSYNCED
-        s.buffered.append((first, last, prev))
+            s = self._symbols[symbol] = _SymbolDepth(self._sync.SyncState())
+        action = self.rule.decide_ids(s.sync.phase, s.sync.last_id, False, first, last, prev)
+        if action is self._sync.Action.APPLY:
+            s.sync.advance(action, last)
+        elif action is not self._sync.Action.DROP:  # unsynced, or the stream broke: wait for a snapshot
+            s.sync.lose()
+            s.buffered.append((first, last, prev))
 
     def snapshot(self, symbol: str, snapshot_id: int) -> bool:
         """A snapshot for ``symbol``: replay its buffered events through the sync rule.
@@ -287,10 +273,11 @@ class DepthSync:
         """
         s = self._symbols.get(symbol)
         if s is None:
-            s = self._symbols[symbol] = _SymbolDepth()
-        if s.state == _SYNCED:
+            s = self._symbols[symbol] = _SymbolDepth(self._sync.SyncState())
+        action = self.rule.decide_ids(s.sync.phase, s.sync.last_id, True, snapshot_id, snapshot_id, 0)
+        if action is self._sync.Action.IGNORE:
             return False
-        s.state, s.snapshot_id = _WAITING, snapshot_id
+        s.sync.advance(action, snapshot_id)
         pending = list(s.buffered)
         s.buffered.clear()
         for event in pending:
@@ -300,8 +287,9 @@ class DepthSync:
     def buffered_match(self, snapshot_id: int) -> str | None:
         """The first unsynced symbol (in order of appearance) with a buffered event that
         straddles ``snapshot_id``."""
+        waiting = self._sync.Phase.WAITING
         for name, s in self._symbols.items():
-            if s.state == _UNSYNCED and any(self.straddles(f, l, snapshot_id) for f, l, _ in s.buffered):
+            if s.sync.phase == waiting and any(self.straddles(f, l, snapshot_id) for f, l, _ in s.buffered):
                 return name
         return None
 

@@ -163,3 +163,18 @@ def test_rest_faults_slow_failing_429_418():
 
     counts = run(scenario())
     assert counts == {"rest_slow": 1, "rest_503": 1, "rest_429": 1, "rest_418": 1}
+
+
+def test_stalled_connection_answers_no_ping():
+    async def scenario():
+        async with Simulator(["okx"]) as sim:
+            c = await connect(sim.ws_url("okx") + "/ws/v5/public")
+            await wait_for(lambda: len(sim.server("okx").connections) == 1, what="connected")
+            rtt = await c.transport.measure_roundtrip_time(1)  # a WS ping answered while healthy
+            assert rtt and rtt[0] >= 0
+            sim.faults("okx").stall()
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(c.transport.measure_roundtrip_time(1), 0.5)
+            assert sim.sent("okx")["connections"][0]["received"]["ping"] == 2
+
+    run(scenario())

@@ -209,7 +209,7 @@ def test_okx_pings_when_idle_and_reconnects_without_a_pong(answers):
             return okx_reply(text) if answers or text != "ping" else []
 
         server = await WsServer(replies).start()
-        config = VenueConfig(ws_url=server.url, symbols=["BTC-USDT"], kinds=["trade"], heartbeat_seconds=1, watchdog_seconds=3.0,
+        config = VenueConfig(ws_url=server.url, symbols=["BTC-USDT"], kinds=["trade"], heartbeat_seconds=2, watchdog_seconds=8.0,
                              reconnect=FAST)
         transport = VenueTransport("okx", config, make_parser("okx"))
         await transport.start()

@@ -3,8 +3,9 @@
 One ``msgspec.json.Decoder`` decodes a whole combined-stream frame (``{"stream": ...,
 "data": {...}}``) in one call, into a union of typed structs tagged by the event type ``e``.
 Spot bookTicker carries no ``e``; on spot, a frame whose stream name (in its first bytes)
-ends in ``@bookTicker`` goes to an untagged decoder instead. Decimal texts become floats with
-``float(text)``, millisecond times become nanoseconds, and each kind's rows go into a struct
+ends in ``@bookTicker`` goes to an untagged decoder instead. Decimal texts decode straight
+into ``float`` fields (``strict=False``; texts that may be empty stay ``str`` and go through
+``float(text)``), millisecond times become nanoseconds, and each kind's rows go into a struct
 of lists (one list per storage column, instrument as a registry code like the compiled
 buffers). Bulk ``list.extend`` is used wherever a message yields many rows.
 """
@@ -29,8 +30,8 @@ _SPOT_BOOK_TICKER = b'@bookTicker"'
 
 class _TradeFields(msgspec.Struct, gc=False):
     s: str
-    p: str
-    q: str
+    p: float
+    q: float
     T: int
     m: bool
 
@@ -50,18 +51,18 @@ class DepthUpdate(msgspec.Struct, tag_field="e", tag="depthUpdate", gc=False):
     E: int
     U: int
     u: int
-    b: list[tuple[str, str]]
-    a: list[tuple[str, str]]
+    b: list[tuple[float, float]]
+    a: list[tuple[float, float]]
     pu: int = 0  # futures only
 
 
 class SpotBookTicker(msgspec.Struct, gc=False):
     s: str
     u: int
-    b: str
-    B: str
-    a: str
-    A: str
+    b: float
+    B: float
+    a: float
+    A: float
     E: Optional[int] = None  # spot bookTicker has no event time
 
 
@@ -73,11 +74,11 @@ class KlineBody(msgspec.Struct, gc=False):
     i: str
     t: int
     T: int
-    o: str
-    h: str
-    l: str  # noqa: E741 (Binance's field name)
-    c: str
-    v: str
+    o: float
+    h: float
+    l: float  # noqa: E741 (Binance's field name)
+    c: float
+    v: float
     x: bool
     q: str = ""
     V: str = ""
@@ -94,7 +95,7 @@ class Kline(msgspec.Struct, tag_field="e", tag="kline", gc=False):
 class MarkPrice(msgspec.Struct, tag_field="e", tag="markPriceUpdate", gc=False):
     s: str
     E: int
-    p: str
+    p: float
     r: str = ""  # "" on delivery contracts
     i: str = ""
     T: Optional[int] = None
@@ -139,8 +140,8 @@ def _trade(msg: Trade | AggTrade, rows: Rows, code: int, ts_recv: int) -> None:
     recv(ts_recv)
     trade_id(str(msg.id))
     aggregated(msg.aggregated)
-    price(float(msg.p))
-    amount(float(msg.q))
+    price(msg.p)
+    amount(msg.q)
     side(-1 if msg.m else 1)  # m: the buyer is the maker, so the taker sold
 
 
@@ -152,8 +153,8 @@ def _depth(msg: DepthUpdate, rows: Rows, code: int, ts_recv: int) -> None:
     ts_event([msg.E * NS_PER_MS] * n)
     recv([ts_recv] * n)
     side([1] * len(msg.b) + [-1] * len(msg.a))
-    price([float(p) for p, _ in levels])
-    amount([float(q) for _, q in levels])
+    price([p for p, _ in levels])
+    amount([q for _, q in levels])
     first([msg.U] * n)
     update([msg.u] * n)
     prev([msg.pu] * n)
@@ -166,10 +167,10 @@ def _book_ticker(msg: SpotBookTicker, rows: Rows, code: int, ts_recv: int) -> No
     instrument(code)
     ts_event(ts_recv if msg.E is None else msg.E * NS_PER_MS)
     recv(ts_recv)
-    bid_price(float(msg.b))
-    bid_amount(float(msg.B))
-    ask_price(float(msg.a))
-    ask_amount(float(msg.A))
+    bid_price(msg.b)
+    bid_amount(msg.B)
+    ask_price(msg.a)
+    ask_amount(msg.A)
     update_id(msg.u)
 
 
@@ -183,11 +184,11 @@ def _kline(msg: Kline, rows: Rows, code: int, ts_recv: int) -> None:
     interval(k.i)
     open_time(k.t * NS_PER_MS)
     close_time(k.T * NS_PER_MS)
-    open_(float(k.o))
-    high(float(k.h))
-    low(float(k.l))
-    close(float(k.c))
-    volume(float(k.v))
+    open_(k.o)
+    high(k.h)
+    low(k.l)
+    close(k.c)
+    volume(k.v)
     quote_volume(_or_nan(k.q))
     taker_volume(_or_nan(k.V))
     taker_quote_volume(_or_nan(k.Q))
@@ -202,7 +203,7 @@ def _mark_price(msg: MarkPrice, rows: Rows, code: int, ts_recv: int) -> None:
     recv(ts_recv)
     rate(_or_nan(msg.r))
     predicted(NAN)
-    mark(float(msg.p))
+    mark(msg.p)
     index(_or_nan(msg.i))
     funding_time(0 if msg.T is None else msg.T * NS_PER_MS)
 
@@ -224,8 +225,10 @@ _KINDS: tuple[str, ...] = tuple(dict.fromkeys(EVENT_KINDS.values()))
 _ROUTES: dict[type, tuple[Handler, int]] = {
     struct: (writer, _KINDS.index(EVENT_KINDS[event])) for struct, (writer, event) in _WRITERS.items()
 }
-_DECODE_FRAME = msgspec.json.Decoder(Frame).decode
-_DECODE_SPOT_BOOK_TICKER = msgspec.json.Decoder(SpotBookTickerFrame).decode
+# strict=False: decimal texts decode straight into float fields (msgspec's own correctly
+# rounded parse, the same bits as float(text); the equivalence check holds it to that)
+_DECODE_FRAME = msgspec.json.Decoder(Frame, strict=False).decode
+_DECODE_SPOT_BOOK_TICKER = msgspec.json.Decoder(SpotBookTickerFrame, strict=False).decode
 
 
 def kind_rows(out: list[Rows], kind_name: str) -> Rows:

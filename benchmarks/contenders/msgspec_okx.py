@@ -6,9 +6,9 @@ in ``arg``, not in the items). OKX always sends ``arg`` first, so the channel na
 from the frame's first bytes and picks the channel's own ``msgspec.json.Decoder``; a frame
 of another shape (``{"event": ..}`` acks, ``pong``) takes a slower generic decode.
 
-Values as the reference parser (``marketprism_fast/venues/okx/reference.py``) gives them: decimal
-texts with ``float(text)`` (an empty or absent ticker text is NaN), millisecond ``ts`` texts
-as nanoseconds, book levels ``[px, sz, liquidated, orders]`` with their original texts kept
+Values as the reference parser (``marketprism_fast/venues/okx/reference.py``) gives them:
+decimal texts decoded straight into ``float`` fields and millisecond ``ts`` texts into ``int``
+(``strict=False``; an absent ticker value is NaN), ``ts`` as nanoseconds, book levels ``[px, sz, liquidated, orders]`` with their original texts kept
 (the compiled parser keeps them for the checksum, so this contender does the same work).
 """
 
@@ -32,10 +32,10 @@ class Arg(msgspec.Struct, gc=False):
 
 class TradeItem(msgspec.Struct, gc=False):
     tradeId: str
-    px: str
-    sz: str
+    px: float
+    sz: float
     side: Literal["buy", "sell"]
-    ts: str
+    ts: int
     instId: str = ""
 
 
@@ -50,7 +50,7 @@ Level = tuple[str, str, str, str]  # px, sz, liquidated orders (deprecated), ord
 class BookItem(msgspec.Struct, gc=False):
     bids: list[Level]
     asks: list[Level]
-    ts: str
+    ts: int
     checksum: int = 0
     seqId: int = 0
     prevSeqId: int = -1  # a snapshot's -1 and an absent prevSeqId both mean "none" (0)
@@ -64,20 +64,20 @@ class BooksFrame(msgspec.Struct, gc=False):
 
 
 class TickerItem(msgspec.Struct, gc=False):
-    ts: str
+    ts: int
     instId: str = ""
     instType: str = ""
-    last: Optional[str] = None
-    lastSz: Optional[str] = None
-    open24h: Optional[str] = None
-    high24h: Optional[str] = None
-    low24h: Optional[str] = None
-    vol24h: Optional[str] = None
-    volCcy24h: Optional[str] = None
-    bidPx: Optional[str] = None
+    last: Optional[float] = None
+    lastSz: Optional[float] = None
+    open24h: Optional[float] = None
+    high24h: Optional[float] = None
+    low24h: Optional[float] = None
+    vol24h: Optional[float] = None
+    volCcy24h: Optional[float] = None
+    bidPx: Optional[str] = None  # "" when the book has no bid: stays text
     bidSz: Optional[str] = None
-    askPx: Optional[str] = None
-    askSz: Optional[str] = None
+    askPx: Optional[float] = None
+    askSz: Optional[float] = None
 
 
 class TickersFrame(msgspec.Struct, gc=False):
@@ -103,11 +103,11 @@ def _trades(msg: TradesFrame, out: list[Rows], code: Callable[[str], int]) -> No
     default_inst = msg.arg.instId
     for item in msg.data:
         instrument(code(item.instId or default_inst))
-        ts_event(int(item.ts) * NS_PER_MS)
+        ts_event(item.ts * NS_PER_MS)
         recv(TS_RECV)
         trade_id(item.tradeId)
-        price(float(item.px))
-        amount(float(item.sz))
+        price(item.px)
+        amount(item.sz)
         side(1 if item.side == "buy" else -1)
         aggregated(0)
 
@@ -125,7 +125,7 @@ def _books(msg: BooksFrame, out: list[Rows], code: Callable[[str], int]) -> None
             continue  # no book_delta row (marker rows are off, as in the compiled contender)
         seq_id = item.seqId
         instrument([code(item.instId or default_inst)] * n)
-        ts_event([int(item.ts) * NS_PER_MS] * n)
+        ts_event([item.ts * NS_PER_MS] * n)
         recv([TS_RECV] * n)
         side([1] * len(bids) + [-1] * len(asks))
         price_texts = [level[0] for level in levels]
@@ -139,6 +139,10 @@ def _books(msg: BooksFrame, out: list[Rows], code: Callable[[str], int]) -> None
         checksum([item.checksum] * n)
         price_text(price_texts)
         amount_text(amount_texts)
+
+
+def _value(value: float | None) -> float:
+    return NAN if value is None else value
 
 
 def _is_spot_like(item: TickerItem, inst_id: str) -> bool:
@@ -155,26 +159,26 @@ def _tickers(msg: TickersFrame, out: list[Rows], code: Callable[[str], int]) -> 
     for item in msg.data:
         inst_id = item.instId or default_inst
         instrument(code(inst_id))
-        ts_event(int(item.ts) * NS_PER_MS)
+        ts_event(item.ts * NS_PER_MS)
         recv(TS_RECV)
-        last_price(or_nan(item.last))
-        last_amount(or_nan(item.lastSz))
-        open_price(or_nan(item.open24h))
-        high_price(or_nan(item.high24h))
-        low_price(or_nan(item.low24h))
+        last_price(_value(item.last))
+        last_amount(_value(item.lastSz))
+        open_price(_value(item.open24h))
+        high_price(_value(item.high24h))
+        low_price(_value(item.low24h))
         if _is_spot_like(item, inst_id):
-            volume(or_nan(item.vol24h))
-            quote_volume(or_nan(item.volCcy24h))
+            volume(_value(item.vol24h))
+            quote_volume(_value(item.volCcy24h))
         else:  # derivatives count vol24h in contracts; volCcy24h is the base quantity
-            volume(or_nan(item.volCcy24h))
+            volume(_value(item.volCcy24h))
             quote_volume(NAN)
         price_change(NAN)
         price_change_pct(NAN)
         weighted_avg_price(NAN)
         bid_price(or_nan(item.bidPx))
         bid_amount(or_nan(item.bidSz))
-        ask_price(or_nan(item.askPx))
-        ask_amount(or_nan(item.askSz))
+        ask_price(_value(item.askPx))
+        ask_amount(_value(item.askSz))
         mark_price(NAN)
         index_price(NAN)
         open_interest(NAN)
@@ -182,7 +186,8 @@ def _tickers(msg: TickersFrame, out: list[Rows], code: Callable[[str], int]) -> 
 
 
 def _route(struct: type, writer: Writer) -> Route:
-    return msgspec.json.Decoder(struct).decode, writer
+    # strict=False: decimal and millisecond texts decode straight into float/int fields
+    return msgspec.json.Decoder(struct, strict=False).decode, writer
 
 
 _BOOKS = _route(BooksFrame, _books)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-CONTENDER_ORDER = ("compiled", "msgspec", "legacy", "reference")
+CONTENDER_ORDER = ("compiled", "msgspec", "orjson", "pysimdjson", "cryptofeed", "legacy", "reference")
 
 # performance.md, "Targets"
 TRADE_FRAMES_PER_S = 4_000_000

@@ -5,10 +5,12 @@
     builder.take()                # [book_snapshot batch (+ quote batch with quotes=True)]
     builder.stats()               # gaps per symbol, checksum failures, crossed, applied, dropped, ...
 
-Per message (``messages.split``), the venue's sync rule (``sync.py``) decides; the builder
-applies levels through the compiled engine, verifies OKX checksums, and emits the top
-``depth`` levels after every applied message (or at most once per ``interval_ns`` of receive
-time per symbol). An emitted row's ``frame`` is the frame of the batch row being processed
+Per message, the venue's sync rule decides; levels are applied by the compiled engine, OKX
+checksums verified, and the top ``depth`` levels emitted after every applied message (or at
+most once per ``interval_ns`` of receive time per symbol). All of that runs in the compiled
+``BookCore`` without a Python object per message; this class carries out only the rare
+events the core hands back (a new symbol, an invalid level, buffering and seeding around a
+Binance REST snapshot, a gap, a checksum mismatch). An emitted row's ``frame`` is the frame of the batch row being processed
 when it was emitted: events replayed after a REST snapshot carry the snapshot's frame, and
 their own times and ids. Symbols are keyed by their raw (venue) symbol throughout.
 
@@ -23,38 +25,33 @@ there once, and a snapshot that arrives cancels its request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-import math
+import numpy as np
 
-from .._book import DEFAULT_LADDER_WIDTH, DEFAULT_MAX_LADDER_WIDTH, DEFAULT_MAX_LEVELS, LevelBook
+from .._book import (
+    CARRY_CHECKSUM_FAILED,
+    CARRY_DONE,
+    DEFAULT_LADDER_WIDTH,
+    DEFAULT_MAX_LADDER_WIDTH,
+    DEFAULT_MAX_LEVELS,
+    RUN_CHECKSUM,
+    RUN_NEW_SYMBOL,
+    BookCore,
+    DeltaRows,
+    LevelBook,
+    SymbolBook,
+    texts_from_arena,
+)
 from ..batch import Batch
-from ..errors import ConfigurationError, SequenceGap
+from ..errors import ConfigurationError, InputError, SequenceGap
 from ..instruments import InstrumentRegistry
 from ..log import logger
 from ..records import INSTRUMENT_COLUMNS
-from . import messages
 from .messages import Message
-from .output import Instrument, QuoteRows, SnapshotRows
+from .output import Instrument, quote_batch, snapshot_batch
 from .scheduler import SnapshotScheduler
-from .sync import Action, Phase, SyncState, rule_for
+from .sync import Action, Phase, rule_for
 
 DEFAULT_MAX_PENDING = 10_000
-
-
-@dataclass(slots=True)
-class SymbolBook:
-    """Everything the builder keeps per symbol."""
-
-    instrument: int  # index into the builder's instrument table
-    book: LevelBook
-    sync: SyncState = field(default_factory=SyncState)
-    pending: list[Message] = field(default_factory=list)  # events waiting for a REST snapshot
-    next_emit_ns: int = 0
-    last_quote: tuple[float, float, float, float] | None = None
-
-
-def _same_quote(a: tuple | None, b: tuple) -> bool:
-    return a is not None and all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in zip(a, b))
 
 
 class BookBuilder:
@@ -93,39 +90,75 @@ class BookBuilder:
         self.ladder_width = ladder_width
         self.max_ladder_width = max_ladder_width
         self.max_pending = max_pending
-        self.scheduler = scheduler
+        self._core = BookCore(venue, depth, self.every_update, interval_ns or 0, quotes)
+        self._core.scheduler = scheduler
         self._books: dict[str, SymbolBook] = {}
         self._instrument_table: list[Instrument] = []
-        self._snapshots = SnapshotRows(venue, depth)
-        self._quotes = QuoteRows(venue) if quotes else None
+        self._code_space: object = None  # what the instrument codes of the bound batches index
+        self._local_codes: dict[str, int] = {}  # raw symbol -> code, for batches without codes
         self._gaps: dict[str, int] = {}
         self.last_gap: dict[str, SequenceGap] = {}
         self._counts = dict.fromkeys(
-            ("applied", "dropped", "buffered", "pending_overflow", "snapshots_ignored", "checksum_failures",
-             "crossed", "invalid_messages", "emitted"),
-            0,
+            ("buffered", "pending_overflow", "checksum_failures", "invalid_messages"), 0
         )
+
+    @property
+    def scheduler(self) -> SnapshotScheduler | None:
+        return self._core.scheduler
+
+    @scheduler.setter
+    def scheduler(self, scheduler: SnapshotScheduler | None) -> None:
+        self._core.scheduler = scheduler
 
     # ------------------------------------------------------------------ public surface
 
     def apply(self, batch: Batch) -> None:
         """Apply a book_delta batch whose rows are in stream order."""
-        for message in messages.split(batch, texts=self.rule.checksums):
-            symbol_book = self._books.get(message.raw_symbol) or self._add_symbol(message, batch)
-            self._handle(symbol_book, message, message.frame)
+        if batch.kind.name != "book_delta":
+            raise InputError(f"the book builder takes book_delta batches, got {batch.kind.name}")
+        if not len(batch):
+            return
+        core = self._core
+        self._bind(batch)
+        try:
+            row = core.run(0)
+            while row >= 0:
+                entry = self._books.get(self._raw_symbol(batch, row))
+                if core.stop_reason == RUN_NEW_SYMBOL:
+                    entry = entry or self._add_symbol(batch, row)
+                    core.bind_code(core.stop_code, entry)
+                    row = core.run(row)
+                    continue
+                message = self._message(batch, row, core.stop_end)
+                if core.stop_reason == RUN_CHECKSUM:
+                    self._checksum_failed(entry, message)
+                else:
+                    self._handle(entry, message, message.frame)
+                row = core.run(core.stop_end)
+        finally:
+            core.release()
 
     def take(self) -> list[Batch]:
         """The rows emitted since the last take: [book_snapshot] (+ [quote]); empty kinds left out."""
         out = []
-        if len(self._snapshots):
-            out.append(self._snapshots.take(self._instrument_table))
-        if self._quotes is not None and len(self._quotes):
-            out.append(self._quotes.take(self._instrument_table))
+        if self._core.pending_snapshots:
+            out.append(snapshot_batch(self.venue, self.depth, self._core.take_snapshots(), self._instrument_table))
+        if self._core.pending_quotes:
+            out.append(quote_batch(self.venue, self._core.take_quotes(), self._instrument_table))
         return out
 
     def stats(self) -> dict:
+        core = self._core
         return dict(
-            self._counts,
+            applied=core.applied,
+            dropped=core.dropped,
+            buffered=self._counts["buffered"],
+            pending_overflow=self._counts["pending_overflow"],
+            snapshots_ignored=core.snapshots_ignored,
+            checksum_failures=self._counts["checksum_failures"],
+            crossed=core.crossed,
+            invalid_messages=self._counts["invalid_messages"],
+            emitted=core.emitted,
             gaps=dict(self._gaps),
             pending=sum(len(b.pending) for b in self._books.values()),
             evicted=sum(b.book.evicted for b in self._books.values()),
@@ -140,32 +173,83 @@ class BookBuilder:
     def needs_snapshot(self, raw_symbol: str) -> bool:
         """True while the symbol has no usable book and waits for a snapshot (also before its first)."""
         entry = self._books.get(raw_symbol)
-        return entry is None or entry.sync.phase is Phase.WAITING
+        return entry is None or entry.phase == Phase.WAITING
 
     @property
     def out_of_sync(self) -> set[str]:
         """Symbols seen so far that wait for a snapshot."""
-        return {symbol for symbol, b in self._books.items() if b.sync.phase is Phase.WAITING}
+        return {symbol for symbol, b in self._books.items() if b.phase == Phase.WAITING}
 
-    # ------------------------------------------------------------------ per message
+    # ------------------------------------------------------------------ the bound batch
 
-    def _add_symbol(self, message: Message, batch: Batch) -> SymbolBook:
-        self._instrument_table.append(self._instrument_of(message, batch))
-        entry = SymbolBook(
-            len(self._instrument_table) - 1,
-            LevelBook(self.max_levels, self.rule.checksums, 0.0, self.ladder_width, self.max_ladder_width),
+    def _bind(self, batch: Batch) -> None:
+        storage = batch.storage
+        codes = storage.get("instrument")
+        if codes is not None:
+            space = batch.instruments
+        else:  # a batch of contract columns: codes of its raw symbols, local to this builder
+            space = self._local_codes
+            local = self._local_codes
+            codes = np.fromiter(
+                (local.setdefault(s, len(local)) for s in _column(batch, "raw_symbol").tolist()), np.uint32, len(batch)
+            )
+        if space is not self._code_space:
+            self._core.forget_codes()
+            self._code_space = space
+        if not self.rule.checksums:
+            rows = DeltaRows(_column(batch, "side"), _column(batch, "price"), _column(batch, "amount"))
+        elif "price_text_off" in storage and batch.arena is not None:
+            arena = batch.arena
+            rows = DeltaRows(
+                _column(batch, "side"), _column(batch, "price"), _column(batch, "amount"),
+                texts_from_arena(arena, storage["price_text_off"], storage["price_text_len"]),
+                texts_from_arena(arena, storage["amount_text_off"], storage["amount_text_len"]),
+            )
+        else:
+            rows = DeltaRows(
+                _column(batch, "side"), _column(batch, "price"), _column(batch, "amount"),
+                _column(batch, "price_text"), _column(batch, "amount_text"),
+            )
+        self._core.bind(
+            rows, codes, _column(batch, "frame"),
+            *(_column(batch, name) for name in (
+                "first_update_id", "update_id", "prev_update_id", "is_snapshot", "checksum", "ts_event", "ts_recv"
+            )),
         )
-        self._books[message.raw_symbol] = entry
-        if self.rule.rest_snapshots and not message.is_snapshot and self.scheduler is not None:
-            self.scheduler.request(message.raw_symbol)
+
+    @staticmethod
+    def _raw_symbol(batch: Batch, row: int) -> str:
+        return str(_column(batch, "raw_symbol")[row])
+
+    def _message(self, batch: Batch, start: int, stop: int) -> Message:
+        first_id, last_id, prev_id, is_snapshot, checksum, ts_event, ts_recv, frame = self._core.message(start)
+        return Message(
+            self._core.rows, start, stop, self._raw_symbol(batch, start), first_id, last_id, prev_id, is_snapshot,
+            checksum, ts_event, ts_recv, frame, start,
+        )
+
+    # ------------------------------------------------------------------ rare events
+
+    def _add_symbol(self, batch: Batch, row: int) -> SymbolBook:
+        raw_symbol = self._raw_symbol(batch, row)
+        self._instrument_table.append(self._instrument_of(raw_symbol, batch, row))
+        entry = SymbolBook(
+            LevelBook(self.max_levels, self.rule.checksums, 0.0, self.ladder_width, self.max_ladder_width),
+            raw_symbol,
+            len(self._instrument_table) - 1,
+        )
+        self._books[raw_symbol] = entry
+        is_snapshot = bool(_column(batch, "is_snapshot")[row])
+        if self.rule.rest_snapshots and not is_snapshot and self.scheduler is not None:
+            self.scheduler.request(raw_symbol)
         return entry
 
-    def _instrument_of(self, message: Message, batch: Batch) -> Instrument:
-        code = self.instruments.code_of(message.raw_symbol) if self.instruments is not None else None
+    def _instrument_of(self, raw_symbol: str, batch: Batch, row: int) -> Instrument:
+        code = self.instruments.code_of(raw_symbol) if self.instruments is not None else None
         if code is not None:
             i = self.instruments[code]
             return (i.exchange, i.market, i.symbol, i.raw_symbol)
-        return tuple(str(batch.column(name)[message.batch_row]) for name in INSTRUMENT_COLUMNS)
+        return tuple(str(batch.column(name)[row]) for name in INSTRUMENT_COLUMNS)
 
     def _handle(self, entry: SymbolBook, message: Message, frame: int) -> None:
         bad = message.rows.first_invalid(message.start, message.stop)
@@ -177,52 +261,28 @@ class BookBuilder:
             )
             self._lose(entry, message, replayable=False)
             return
-        action = self.rule.decide(entry.sync, message)
-        if action is Action.APPLY or action is Action.RESET:
-            if action is Action.RESET:
-                entry.book.clear()
-            entry.book.apply(message.rows, message.start, message.stop)
-            if self.rule.checksums and message.checksum and entry.book.checksum() != message.checksum:
-                self._checksum_failed(entry, message)
-                return
-            entry.sync.advance(action, message)
-            self._counts["applied"] += 1
-            if self.scheduler is not None and action is Action.RESET:
-                self.scheduler.cancel(message.raw_symbol)
-            self._applied(entry, message, frame)
-        elif action is Action.SEED:
+        done = self._core.carry(
+            entry, message.rows, message.start, message.stop, message.is_snapshot, message.first_id,
+            message.last_id, message.prev_id, message.checksum, message.ts_event, message.ts_recv, frame,
+        )
+        if done == CARRY_DONE:
+            return
+        if done == CARRY_CHECKSUM_FAILED:
+            self._checksum_failed(entry, message)
+        elif done == Action.SEED:
             entry.book.clear()
             entry.book.apply(message.rows, message.start, message.stop)
-            entry.sync.advance(action, message)
+            entry.phase, entry.last_id = Phase.SEEDED, message.last_id
             if self.scheduler is not None:
                 self.scheduler.cancel(message.raw_symbol)
             replay, entry.pending = entry.pending, []
             self._counts["buffered"] -= len(replay)
             for event in replay:
                 self._handle(entry, event, frame)
-        elif action is Action.BUFFER:
+        elif done == Action.BUFFER:
             self._buffer(entry, message)
-        elif action is Action.DROP:
-            self._counts["dropped"] += 1
-        elif action is Action.IGNORE:
-            self._counts["snapshots_ignored"] += 1
         else:
             self._gap(entry, message)
-
-    def _applied(self, entry: SymbolBook, message: Message, frame: int) -> None:
-        book = entry.book
-        if book.is_crossed():
-            self._counts["crossed"] += 1
-        if self.every_update or (self.interval_ns is not None and message.ts_recv >= entry.next_emit_ns):
-            self._snapshots.add(book, entry.instrument, message.ts_event, message.ts_recv, message.last_id, frame)
-            self._counts["emitted"] += 1
-            if self.interval_ns is not None:
-                entry.next_emit_ns = message.ts_recv + self.interval_ns
-        if self._quotes is not None:
-            best = book.best()
-            if not _same_quote(entry.last_quote, best):
-                entry.last_quote = best
-                self._quotes.add(best, entry.instrument, message.ts_event, message.ts_recv, message.last_id, frame)
 
     def _buffer(self, entry: SymbolBook, message: Message) -> None:
         if len(entry.pending) >= self.max_pending:
@@ -236,7 +296,7 @@ class BookBuilder:
         self._counts["buffered"] += 1
 
     def _gap(self, entry: SymbolBook, message: Message) -> None:
-        expected, got = self.rule.continuity(entry.sync, message)
+        expected, got = self.rule.continuity(entry.phase, entry.last_id, message.first_id, message.prev_id)
         symbol = message.raw_symbol
         self._gaps[symbol] = self._gaps.get(symbol, 0) + 1
         gap = SequenceGap(
@@ -258,11 +318,16 @@ class BookBuilder:
 
     def _lose(self, entry: SymbolBook, message: Message, *, replayable: bool = True) -> None:
         """Clear the symbol's book until its next snapshot and ask for one."""
-        entry.book.clear()
-        entry.sync.lose()
-        entry.last_quote = None
+        entry.lose()
         if replayable and self.rule.rest_snapshots and not message.is_snapshot:
             # the next REST snapshot may still need this event (and later ones) to sync
             self._buffer(entry, message)
         if self.scheduler is not None:
             self.scheduler.request(message.raw_symbol)
+
+
+def _column(batch: Batch, name: str) -> np.ndarray:
+    try:
+        return batch.column(name)
+    except KeyError:
+        raise InputError(f"{batch!r} has no {name!r} column; book_delta batches from a parser have it") from None

@@ -105,7 +105,9 @@ class SimConnection(picows.WSListener):
             self.state["last_pong"] = self.last_received
             self.server.protocol.on_client_control(self, self.last_received)
         elif t == picows.WSMsgType.PING:
-            self.received["ping"] += 1  # picows answers it (enable_auto_pong)
+            self.received["ping"] += 1
+            if not self.stalled:  # a stalled connection answers nothing, pings included
+                transport.send_pong(frame.get_payload_as_bytes())
             self.server.protocol.on_client_control(self, self.last_received)
         elif t == picows.WSMsgType.CLOSE:
             self.received["close"] += 1
@@ -256,7 +258,7 @@ class VenueServer:
             self._upgrade,
             self.host,
             ws_port,
-            enable_auto_pong=True,
+            enable_auto_pong=False,  # pongs are sent by SimConnection (not while stalled)
             websocket_handshake_timeout=5,
             logger_name="marketprism_fast.sim.ws",
         )

@@ -1,0 +1,161 @@
+"""Parse + book builder against parse alone, on the same frames, interleaved in one process.
+
+    .venv/bin/python benchmarks/book_pipeline.py            # pinned to CPU 0 (MPF_BENCH_CPU)
+
+Workloads (real sessions, frames held in memory):
+
+* ``okx_books``: every ``books``/``books-l2-tbt`` frame of okx cf_2022-05-13 and cf_2022-02-27
+  (snapshots, updates, acks; ~4.3 levels per update), the set 5 times over. Checksums
+  verified on every update.
+* ``usdm_depth_0ms``: the depth@0ms frames of binance_usdm hbt_2024-08-08 (BTCUSDT, ~68 levels
+  per message) from its REST snapshot on, the snapshot fed first.
+
+A *pass* is one fresh parser (and builder) over the whole workload in chunks of 2048 frames:
+``feed_many`` then ``take()``; with books, the book_delta batch goes through
+``BookBuilder.apply`` (a 20-level book_snapshot row after every applied message) and
+``builder.take()``. Passes alternate parse-only / parse+books; the reported ratio is the
+median of the per-pair ratios (rate with books / rate without), so that a slow moment of the
+shared machine hits both sides of a pair. Times are the process's CPU time
+(``time.process_time``): the work is single-threaded and does no I/O, and CPU time does not
+count the slices another process takes from a shared core.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import zstandard
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from contenders.corpus import CHUNK_FRAMES, CORPUS, CorpusMissing, channel, session_frames  # noqa: E402
+
+from marketprism_fast.books import BookBuilder  # noqa: E402
+from marketprism_fast.instruments import InstrumentRegistry  # noqa: E402
+from marketprism_fast.parser import make_parser  # noqa: E402
+
+TS_RECV = 1_723_161_600_000_000_000
+
+
+@dataclass
+class Pipeline:
+    name: str
+    venue: str
+    frames: list[bytes]
+    snapshots: list[tuple[bytes, str]]  # (REST body, raw symbol) fed before the frames
+    messages: int = 0  # book messages in the workload (counted on a books pass)
+
+    def __post_init__(self) -> None:
+        # one parser per mode for the whole run, as a node keeps it (its buffers are reused)
+        self.registry = InstrumentRegistry(self.venue)
+        self.parsers = {
+            books: make_parser(self.venue, self.registry, implementation="compiled", capacity=65536, book_markers=books)
+            for books in (False, True)
+        }
+
+    def run(self, books: bool) -> float:
+        parser = self.parsers[books]
+        # a fresh builder per pass: a Binance book syncs on the snapshot fed first
+        builder = BookBuilder(self.venue, self.registry, depth=20, every_update=True) if books else None
+        chunks = [self.frames[i : i + CHUNK_FRAMES] for i in range(0, len(self.frames), CHUNK_FRAMES)]
+        start = time.process_time()
+        for body, symbol in self.snapshots:
+            parser.feed_snapshot(body, TS_RECV, symbol)
+        for chunk in chunks:
+            parser.feed_many(chunk, TS_RECV)
+            batches = parser.take()
+            if builder is not None:
+                for batch in batches:
+                    if batch.kind.name == "book_delta":
+                        builder.apply(batch)
+                builder.take()
+        seconds = time.process_time() - start
+        if builder is not None:
+            stats = builder.stats()
+            self.messages = stats["applied"] + stats["dropped"]
+            assert stats["checksum_failures"] == 0 and not stats["gaps"], stats
+        return seconds
+
+
+def _lines(path: Path) -> list[bytes]:
+    if not path.exists():
+        raise CorpusMissing(f"{path} not found (set MPF_CORPUS)")
+    data = zstandard.ZstdDecompressor().decompressobj().decompress(path.read_bytes())
+    return [line for line in data.split(b"\n") if line]
+
+
+OKX_REPEAT = 5
+
+
+def okx_books() -> Pipeline:
+    """Both sessions' book frames, the whole set 5 times over (each session opens with its
+    snapshots, so every repetition resyncs and the seqId chain holds)."""
+    is_books = channel("books")
+    frames = [f for s in ("cf_2022-05-13", "cf_2022-02-27") for f in session_frames("okx", s) if is_books(f)]
+    return Pipeline("okx_books", "okx", frames * OKX_REPEAT, [])
+
+
+def usdm_depth() -> Pipeline:
+    session = "hbt_2024-08-08_btcusdt"
+    body = _lines(CORPUS / "binance_usdm" / f"binance_usdm.{session}.snapshots.jsonl.zst")[0]
+    last_update_id = orjson.loads(body)["lastUpdateId"]
+    frames = []
+    for frame in session_frames("binance_usdm", session):
+        if b'"e":"depthUpdate"' in frame and orjson.loads(frame)["data"]["u"] >= last_update_id:
+            frames.append(frame)
+    return Pipeline("usdm_depth_0ms", "binance_usdm", frames, [(body, "BTCUSDT")])
+
+
+def measure(pipeline: Pipeline, pairs: int = 15) -> dict:
+    pipeline.run(False)  # warm-up (and page in the frames)
+    pipeline.run(True)
+    ratios, parse_rates, book_rates = [], [], []
+    for i in range(pairs):
+        order = (False, True) if i % 2 == 0 else (True, False)
+        seconds = {books: pipeline.run(books) for books in order}
+        parse_rates.append(len(pipeline.frames) / seconds[False])
+        book_rates.append(len(pipeline.frames) / seconds[True])
+        ratios.append(seconds[False] / seconds[True])
+    ratios.sort()
+    return {
+        "workload": pipeline.name,
+        "frames": len(pipeline.frames),
+        "messages": pipeline.messages,
+        "parse_frames_per_s": statistics.median(parse_rates),
+        "books_frames_per_s": statistics.median(book_rates),
+        "ratio_median": statistics.median(ratios),
+        "ratio_low": ratios[len(ratios) // 10],
+        "ratio_high": ratios[-1 - len(ratios) // 10],
+        "books_us_per_message": 1e6 * (1 / statistics.median(book_rates) - 1 / statistics.median(parse_rates))
+        * len(pipeline.frames) / max(pipeline.messages, 1),
+    }
+
+
+def pin() -> str:
+    wanted = os.environ.get("MPF_BENCH_CPU", "0")
+    if wanted == "none":
+        return "not pinned"
+    os.sched_setaffinity(0, {int(wanted)})
+    return f"pinned to CPU {wanted}"
+
+
+def main() -> None:
+    print(pin(), "load", os.getloadavg())
+    for make in (okx_books, usdm_depth):
+        r = measure(make())
+        print(
+            f"{r['workload']}: {r['frames']} frames, {r['messages']} book messages; parse {r['parse_frames_per_s'] / 1e3:.0f} k/s, "
+            f"parse+books {r['books_frames_per_s'] / 1e3:.0f} k/s; ratio {100 * r['ratio_median']:.0f} % "
+            f"(10-90 %: {100 * r['ratio_low']:.0f}-{100 * r['ratio_high']:.0f} %); books add "
+            f"{r['books_us_per_message']:.2f} µs per message"
+        )
+
+
+if __name__ == "__main__":
+    main()
