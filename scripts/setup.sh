@@ -51,6 +51,11 @@ if [ "$MODE" = full ]; then
     command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need_apt+=(nats-server)
     command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
     command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+    # Deployment checks: docker-compose validates the compose file (no engine needed), headless
+    # Chromium and its driver load the node's status page.
+    command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+    command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+    command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 fi
 if [ "$CHECK" = 1 ] && [ ! -x .venv/bin/python ]; then
     say "system packages: ${need_apt[*]:-current}; .venv: to create"
