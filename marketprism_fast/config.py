@@ -338,12 +338,22 @@ class NodeConfig(Section):
 HEARTBEAT_VENUES = ("okx", "deribit")  # venues whose keep-alive is paced by heartbeat_seconds
 
 
+class ShardingConfig(Section):
+    """Several nodes splitting the instruments: each ``venue:SYMBOL`` is owned by exactly one
+    node (docs/operations.md, "Scaling out"). Every node gets the same section."""
+
+    nodes: list[str] = Field(default_factory=list, description="every node's node.name; empty: one node owns everything")
+    method: Literal["hash", "explicit"] = Field("hash", description="hash: a stable hash of venue:SYMBOL picks the node; explicit: the assign lists")
+    assign: dict[str, list[str]] = Field(default_factory=dict, description='with explicit: node name -> its "venue" or "venue:SYMBOL" entries')
+
+
 class Config(Section):
     node: NodeConfig = Field(NodeConfig(), description="the node")
     venues: dict[VenueId, VenueConfig] = Field(default_factory=dict, description="venues by id")
     sinks: SinksConfig = Field(SinksConfig(), description="where batches go")
     http: HttpConfig = Field(HttpConfig(), description="HTTP server")
     logging: LoggingConfig = Field(LoggingConfig(), description="logging")
+    sharding: ShardingConfig = Field(ShardingConfig(), description="splitting the instruments across several nodes")
 
     @model_validator(mode="after")
     def _heartbeats(self) -> "Config":

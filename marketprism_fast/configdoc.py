@@ -73,7 +73,8 @@ def _sections(model: type[BaseModel], prefix: str) -> list[tuple[str, type[BaseM
             out += _sections(ann, path)
         elif typing.get_origin(ann) is dict:
             value_model = typing.get_args(ann)[1]
-            out += _sections(value_model, f"{path}.<venue>")
+            if isinstance(value_model, type) and issubclass(value_model, BaseModel):  # venues: a section per key
+                out += _sections(value_model, f"{path}.<venue>")
     return out
 
 

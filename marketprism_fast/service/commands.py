@@ -16,6 +16,7 @@ from typing import IO
 
 from ..config import Config, load_config, require_runnable
 from . import bench
+from .sharding import apply_sharding
 from ..errors import ConfigurationError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -120,7 +121,7 @@ async def serve(config: Config, *, on_started=None) -> int:
 def _run_run(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
     if not args.config:
         raise ConfigurationError(f"run: give --config FILE (or set {CONFIG_VARIABLE})", field="config")
-    config = load_config(args.config)
+    config = apply_sharding(load_config(args.config))
     require_runnable(config)
     _setup_logging(args, config, stderr)
     _uvloop()
@@ -128,7 +129,7 @@ def _run_run(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> in
 
 
 def _run_check_config(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
-    config = load_config(args.config)
+    config = apply_sharding(load_config(args.config))
     require_runnable(config)
     venues = ", ".join(f"{name} ({len(v.symbols)} symbols)" for name, v in config.enabled_venues().items())
     line = f"{args.config}: ok; digest {config.digest()}; venues {venues}; sinks {', '.join(config.sinks.enabled())}\n"

@@ -22,6 +22,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from ..config import HttpConfig
 from ..errors import ConfigurationError
 from .metrics import make_registry, render
+from .status_page import add_status_page
 
 log = logging.getLogger("marketprism_fast.http")
 
@@ -66,6 +67,7 @@ def make_app(source: StatusSource) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/status", status)
     app.router.add_get("/metrics", metrics)
+    add_status_page(app)
     return app
 
 
