@@ -195,6 +195,8 @@ def _emit(model: BaseModel, indent: int, lines: list[str], *, full: bool) -> Non
         if isinstance(value, BaseModel):
             lines.append(f"{pad}{name}:")
             _emit(value, indent + 1, lines, full=full)
+        elif isinstance(value, dict) and not value:
+            lines.append(f"{pad}{name}: {{}}")
         elif isinstance(value, dict):
             lines.append(f"{pad}{name}:")
             for i, (key, item) in enumerate(value.items()):

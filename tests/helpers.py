@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
+import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -64,3 +66,16 @@ def same_value(a, b) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         return float(a).hex() == float(b).hex() if a is not None and b is not None else a is b
     return a == b
+
+
+async def until(predicate, what: str, timeout: float = 60.0, interval: float = 0.05):
+    """Wait for ``predicate()`` to be true (its value is returned), polling every ``interval``
+    seconds; fail naming ``what`` after ``timeout`` seconds. A condition, never a sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(interval)

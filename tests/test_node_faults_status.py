@@ -7,30 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import urllib.request
-
-import pytest
 
 from marketprism_fast.config import config_from_data
 from marketprism_fast.service.node import Node
+from marketprism_fast.sim import generate
+from marketprism_fast.sim.server import Simulator
 
-generate = pytest.importorskip("marketprism_fast.sim.generate", reason="the simulator's generator is not in this tree")
-from marketprism_fast.sim.server import Simulator  # noqa: E402
+from .helpers import until as wait_until
 
 VENUE = "binance_usdm"
 DEADLINE = 60.0
 
 
 async def until(predicate, what: str, timeout: float = DEADLINE):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+    return await wait_until(predicate, what, timeout, 0.05)
 
 
 def http_get(url: str) -> str:

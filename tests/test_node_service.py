@@ -25,7 +25,7 @@ from marketprism_fast.service import health
 from marketprism_fast.service.metrics import FAMILIES
 from marketprism_fast.service.node import Node
 
-from .helpers import REPO
+from .helpers import REPO, until as wait_until
 
 generate = pytest.importorskip("marketprism_fast.sim.generate", reason="the simulator's generator (sim/generate.py) is not in this tree")
 from marketprism_fast.sim.server import Simulator  # noqa: E402
@@ -39,14 +39,7 @@ def run(coro):
 
 
 async def until(predicate, what: str, timeout: float = DEADLINE):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+    return await wait_until(predicate, what, timeout, 0.05)
 
 
 def free_port() -> int:

@@ -31,6 +31,8 @@ from marketprism_fast.service.node import Node  # noqa: E402
 from marketprism_fast.sim.server import Simulator  # noqa: E402
 from marketprism_fast.sinks.nats import NatsSink  # noqa: E402
 
+from .helpers import until as wait_until
+
 pytestmark = pytest.mark.skipif(
     not (CLICKHOUSE_SERVER.exists() and shutil_which("nats-server")),
     reason="needs clickhouse-server and nats-server (scripts/setup.sh installs them)",
@@ -48,14 +50,7 @@ STREAM = "MPF_SCALE"
 
 
 async def until(predicate, what: str, timeout: float = DEADLINE):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
+    return await wait_until(predicate, what, timeout, 0.1)
 
 
 class RecordingNatsSink(NatsSink):

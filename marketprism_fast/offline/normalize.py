@@ -33,6 +33,7 @@ from ..parser import FrameStatus, Parser, make_parser
 from ..records import KIND_NAMES, VENUES
 from ..refdata import load_metadata
 from ..symbols import SymbolMetadata
+from ..books.markers import without_markers
 from .capture import STDIN, Body, CaptureStats, Clock, FrameReader, check_readable, iter_bodies, iter_lines, meta_path_for
 from .writers import Chunk, RecordWriter
 
@@ -231,16 +232,6 @@ def depth_events(batch: Batch) -> list[tuple[str, int, int, int]]:
     start[1:] = (frame[1:] != frame[:-1]) | (symbol[1:] != symbol[:-1]) | (last[1:] != last[:-1])
     at = np.flatnonzero(start)
     return list(zip(symbol[at].tolist(), first[at].tolist(), last[at].tolist(), prev[at].tolist()))
-
-
-def without_markers(batch: Batch) -> Batch:
-    """A book_delta batch without its ``side == 0`` marker rows (level-less book messages)."""
-    keep = np.asarray(batch.column("side")) != 0
-    if keep.all():
-        return batch
-    columns = {name: np.asarray(batch.column(name))[keep] for name in batch.kind.column_names}
-    columns["frame"] = np.asarray(batch.frame)[keep]
-    return Batch.from_columns(batch.kind, batch.exchange, columns)
 
 
 class _SymbolDepth:

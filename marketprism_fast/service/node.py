@@ -36,6 +36,7 @@ from ..config import Config, Overflow, VenueConfig, require_runnable
 from ..instruments import InstrumentRegistry
 from ..parser import make_parser
 from ..symbols import SymbolMetadata
+from ..books.markers import without_markers
 from . import health as health_rules
 from .http import HttpServer
 
@@ -121,18 +122,6 @@ class TransportFeed:
 
 
 FeedFactory = Callable[["VenueRuntime"], Feed]
-
-
-def without_markers(batch: Batch) -> Batch:
-    """A book_delta batch without its ``side == 0`` marker rows: a marker stands for a book
-    message that changed no level, for the book builder's sequence checks; not a record."""
-    side = batch.storage.get("side") if batch.storage else None
-    keep = (np.asarray(side) if side is not None else np.asarray(batch.column("side"))) != 0
-    if keep.all():
-        return batch
-    columns = {name: np.asarray(batch.column(name))[keep] for name in batch.kind.column_names}
-    columns["frame"] = np.asarray(batch.frame)[keep]
-    return Batch.from_columns(batch.kind, batch.exchange, columns)
 
 
 class _Histogram:
