@@ -106,6 +106,11 @@ def test_health_status_metrics_over_http(tmp_path):
                         )
 
                     await until(all_flowing, "records from every venue written to the jsonl sink")
+                    # parse time is sampled (one fed frame in 64 timed): wait for a few samples per connection
+                    await until(
+                        lambda: all(c["frames"] >= 256 for v in node.status()["venues"].values() for c in v["connections"]),
+                        "256 frames on every connection",
+                    )
 
                     code, ctype, body = await aget(base + "/status")
                     assert code == 200 and ctype.startswith("application/json")
@@ -119,6 +124,7 @@ def test_health_status_metrics_over_http(tmp_path):
                             assert c["state"] == "open" and c["subscriptions"] and c["frames"] > 0, (venue, c)
                             assert c["url"].startswith("ws://127.0.0.1:")
                         assert v["parser"]["frames"] > 0 and v["parser"]["malformed"] == 0
+                        assert 0 < v["parser"]["parse_seconds"] < status["process"]["cpu_seconds"], venue
                     jsonl = status["sinks"]["jsonl"]
                     assert jsonl["state"] == "ok" and sum(jsonl["rows_written"].values()) > 0
                     assert status["sinks"]["redis"]["state"] in ("down", "degraded")
@@ -141,6 +147,8 @@ def test_health_status_metrics_over_http(tmp_path):
                         float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("marketprism_frames_total{")
                     )
                     assert scraped >= frames  # counters only grow between the two reads
+                    parse_lines = [line for line in text.splitlines() if line.startswith("marketprism_parse_seconds_total{")]
+                    assert len(parse_lines) == len(VENUES) and all(float(line.rsplit(" ", 1)[1]) > 0 for line in parse_lines)
                     for v in VENUES:
                         assert f'marketprism_connection_state{{connection="{v}.0",state="open",venue="{v}"}} 1.0' in text
                     assert 'marketprism_sink_state{sink="redis",state="ok"} 0.0' in text

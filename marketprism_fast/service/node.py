@@ -267,6 +267,8 @@ class VenueRuntime:
         if self.scheduler is not None:
             books["snapshot_requests"] = self.scheduler.stats()["sent"]
         connections = self.feed.connections() if self.feed is not None else []
+        if connections and "parse_seconds" not in parser:  # timed (sampled) by the connections' listeners
+            parser["parse_seconds"] = sum(c.get("parse_seconds", 0.0) for c in connections)
         rest = self.feed.rest_stats() if self.feed is not None else {}
         return {
             "parser": parser,

@@ -29,6 +29,9 @@ CAPTURE = 1
 DISCARD = 2
 
 cdef enum:
+    PARSE_SAMPLE_EVERY = 64  # one fed frame in this many is timed (parse_seconds)
+
+cdef enum:
     M_FEED = 0
     M_CAPTURE = 1
     M_DISCARD = 2
@@ -74,6 +77,12 @@ cdef class FrameListener(WSListener):
     cdef readonly uint64_t test_requests   # heartbeat requests answered with test_reply
     cdef readonly uint64_t discarded       # frames dropped in DISCARD mode
     cdef readonly uint64_t fragmented      # messages that came in fragments (joined, then handled)
+    # Parse time, sampled: every PARSE_SAMPLE_EVERY-th fed frame is timed around feed_ptr
+    # (two clock readings would cost a third of a small frame's parse if taken for each one);
+    # parse_seconds() scales the sampled time up by the frames fed.
+    cdef readonly uint64_t fed             # frames handed to the parser
+    cdef readonly uint64_t parse_samples   # of those, the ones timed
+    cdef readonly int64_t parse_sampled_ns # their parse time
     cdef bytearray _partial
     cdef readonly int64_t last_frame_ns    # CLOCK_MONOTONIC of the last frame of any type (0: none yet)
     cdef readonly int64_t connected_ns     # CLOCK_MONOTONIC when the handshake completed
@@ -122,6 +131,7 @@ cdef class FrameListener(WSListener):
         cdef const char* p = frame.payload_ptr
         cdef Py_ssize_t n = frame.payload_size
         cdef uint64_t before
+        cdef int64_t started
         # Frames delivered from one socket read arrived together: one clock reading each.
         if self.fresh_read:
             self.ts_recv = _now(CLOCK_REALTIME)
@@ -140,7 +150,14 @@ cdef class FrameListener(WSListener):
             if self.mode == M_FEED:
                 if self.cparser is not None:
                     before = self.cparser.n_test_requests
-                    self.cparser.feed_ptr(p, n, self.ts_recv)
+                    self.fed += 1
+                    if self.fed % PARSE_SAMPLE_EVERY == 0:
+                        started = _now(CLOCK_MONOTONIC)
+                        self.cparser.feed_ptr(p, n, self.ts_recv)
+                        self.parse_sampled_ns += _now(CLOCK_MONOTONIC) - started
+                        self.parse_samples += 1
+                    else:
+                        self.cparser.feed_ptr(p, n, self.ts_recv)
                     if self.cparser.n_test_requests != before and self._test_reply is not None:
                         self._answer_test_request(transport)
                 else:
@@ -236,4 +253,11 @@ cdef class FrameListener(WSListener):
 
     def counters(self) -> dict:
         return {"frames": self.frames, "bytes": self.payload_bytes, "pings": self.pings, "pongs": self.pongs,
-                "test_requests": self.test_requests, "discarded": self.discarded, "fragmented": self.fragmented}
+                "test_requests": self.test_requests, "discarded": self.discarded, "fragmented": self.fragmented,
+                "parse_seconds": self.parse_seconds()}
+
+    def parse_seconds(self) -> float:
+        """Estimated time spent in the parser: the sampled frames' time scaled to every frame fed."""
+        if self.parse_samples == 0:
+            return 0.0
+        return self.parse_sampled_ns / 1e9 * (<double>self.fed / self.parse_samples)

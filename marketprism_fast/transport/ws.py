@@ -98,7 +98,7 @@ class Connection:
         self.resubscriptions = 0
         self.connected_since: float | None = None
         self.link: _Link | None = None
-        self._totals = dict.fromkeys(("frames", "bytes", "pings", "pongs", "test_requests", "discarded", "fragmented"), 0)
+        self._totals = dict.fromkeys(("frames", "bytes", "pings", "pongs", "test_requests", "discarded", "fragmented", "parse_seconds"), 0)
         self._task: asyncio.Task | None = None
         self._closing = False
         self._msg_id = 1
@@ -337,6 +337,7 @@ class Connection:
             "frames": c["frames"], "bytes": c["bytes"], "reconnects": self.reconnects,
             "last_frame_age_seconds": age, "connected_since": self.connected_since,
             "pings": c["pings"], "pongs": c["pongs"], "test_requests": c["test_requests"], "fragmented": c["fragmented"],
+            "parse_seconds": c["parse_seconds"],
             "rollovers": self.rollovers, "duplicates_dropped": self.duplicates_dropped,
             "watchdog_trips": self.watchdog_trips, "connect_errors": self.connect_errors,
             "resubscriptions": self.resubscriptions,
