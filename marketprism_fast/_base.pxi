@@ -9,7 +9,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_Check
 
 from .records import KINDS as _KINDS, KIND_NAMES as _KIND_NAMES
-from .parser import SKIP_REASONS as _SKIP_REASONS, FrameStatus as _FrameStatus
+from .frames import SKIP_REASONS as _SKIP_REASONS, FrameStatus as _FrameStatus
 from .log import MalformedSampler as _MalformedSampler
 from .limits import DEFAULT_LIMITS as _DEFAULT_LIMITS, InputLimits as _InputLimits, LIMIT_NAMES as _LIMIT_NAMES, limit_reason as _limit_reason
 from .records import NEGATIVE_PRICE_VENUES as _NEGATIVE_PRICE_VENUES

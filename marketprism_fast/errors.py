@@ -53,13 +53,16 @@ class ParseError(MarketPrismError):
         self.excerpt = excerpt[:200]
 
 
+def limit_reason(name: str, value: int) -> str:
+    """The log reason of a frame refused by an input limit (both parsers say exactly this)."""
+    return f"input limit {name}={value} exceeded"
+
+
 class LimitExceeded(ParseError):
     """Input past one of the input limits (``limits.py``): ``limit`` names it, ``value`` is
     its setting. Parsers count such a frame as malformed with this message as the reason."""
 
     def __init__(self, limit: str, value: int, *, venue: str = "") -> None:
-        from .limits import limit_reason
-
         super().__init__(limit_reason(limit, value), venue=venue)
         self.limit = limit
         self.value = value

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, limit_reason  # noqa: F401 - limit_reason: the parsers take it from here
 
 # ---- fixed (compile-time in the core: _json.pxi, _numbers.pxi, _fields.pxi) ----------------
 
@@ -86,11 +86,6 @@ FIXED_LIMITS = {
 }
 
 DEFAULT_LIMITS = InputLimits()
-
-
-def limit_reason(name: str, value: int) -> str:
-    """The log reason of a frame refused by a limit (both parsers say exactly this)."""
-    return f"input limit {name}={value} exceeded"
 
 
 def text_within_limit(text: str) -> bool:

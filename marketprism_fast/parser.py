@@ -13,25 +13,14 @@ can be put back in frame order.
 from __future__ import annotations
 
 import os
-
-from enum import IntEnum
 from typing import Protocol, runtime_checkable
 
 from .batch import Batch
 from .errors import ConfigurationError
+from .frames import SKIP_REASONS, FrameStatus
 from .instruments import InstrumentRegistry
 from .limits import DEFAULT_LIMITS, InputLimits
 from .records import VENUES
-
-
-class FrameStatus(IntEnum):
-    PARSED = 0  # a data frame; its records (possibly none) were written
-    SKIPPED = 1  # ack, subscription event, RPC result, heartbeat, pong, unknown channel
-    MALFORMED = 2  # not valid for its venue; no record written
-
-
-# Reasons a frame is skipped (keys of stats()["skipped"]).
-SKIP_REASONS = ("ack", "event", "error_event", "rpc_result", "heartbeat", "pong", "unknown_channel")
 
 
 @runtime_checkable

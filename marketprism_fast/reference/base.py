@@ -33,7 +33,7 @@ from ..errors import ConfigurationError, LimitExceeded, ParseError
 from ..instruments import InstrumentRegistry
 from ..limits import DEFAULT_LIMITS, LIMIT_NAMES, MAX_DEPTH, MAX_TEXT_BYTES, InputLimits, nesting_depth_exceeds, text_within_limit
 from ..log import MalformedSampler, logger
-from ..parser import SKIP_REASONS, FrameStatus
+from ..frames import SKIP_REASONS, FrameStatus
 from ..records import INSTRUMENT_COLUMNS, KIND_NAMES, KINDS, Kind, absent_value, non_negative_columns
 from .fields import NAN, Level
 
