@@ -86,6 +86,16 @@ class SinkCounters:
         if i < len(self._flush_buckets):
             self._flush_buckets[i] += 1
 
+    def write_succeeded(self, batch: Batch, seconds: float) -> None:
+        """One batch written in ``seconds``."""
+        self.flushed(seconds)
+        self.wrote(batch)
+
+    def write_failed(self) -> None:
+        """One batch a sink without a spool could not write: an error, and the batch is gone."""
+        self.errors += 1
+        self.dropped_batches += 1
+
     def as_dict(self) -> dict:
         cumulative, buckets = 0, {}
         for le, n in zip(FLUSH_BUCKETS, self._flush_buckets):

@@ -90,13 +90,11 @@ class EmbeddedSink:
                 self.store.insert(batch)
             except Exception as exc:
                 self._error = f"insert failed: {exc}"
-                self.counters.errors += 1
-                self.counters.dropped_batches += 1
+                self.counters.write_failed()
                 log.error("embedded: %s", self._error)
                 continue
             self._error = ""
-            self.counters.flushed(time.perf_counter() - started)
-            self.counters.wrote(batch)
+            self.counters.write_succeeded(batch, time.perf_counter() - started)
 
     async def write(self, batches: list[Batch]) -> None:
         await self._call(self._write, batches)

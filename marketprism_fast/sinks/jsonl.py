@@ -62,13 +62,11 @@ class JsonlSink:
                 self._file.flush()
             except OSError as exc:
                 self._error = f"cannot write {self.config.path}: {exc.strerror or exc}"
-                self.counters.errors += 1
-                self.counters.dropped_batches += 1
+                self.counters.write_failed()
                 log.error("jsonl: %s", self._error)
                 continue
             self._error = ""
-            self.counters.flushed(time.perf_counter() - started)
-            self.counters.wrote(batch)
+            self.counters.write_succeeded(batch, time.perf_counter() - started)
 
     async def write(self, batches: list[Batch]) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._write, batches)
