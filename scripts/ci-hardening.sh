@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY=$ROOT/.venv/bin/python
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+# A fixed seed keeps the CI run reproducible (the same inputs every run); long campaigns explore.
+FUZZ_SEED=${FUZZ_SEED:-1}
 export MPF_CORPUS=${MPF_CORPUS:-$(cd "$ROOT/.." && pwd)/shared/corpus}
 [ -x "$PY" ] || bash scripts/setup.sh
 
@@ -20,7 +22,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/mpf-ci-fuzz.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 failed=0
 for harness in frames rest books; do
-    if ! "$PY" -m fuzz.harness "$harness" --seconds "$FUZZ_SECONDS" --workdir "$WORK/$harness" >"$WORK/$harness.log" 2>&1; then
+    if ! "$PY" -m fuzz.harness "$harness" --seconds "$FUZZ_SECONDS" --workdir "$WORK/$harness" -seed="$FUZZ_SEED" >"$WORK/$harness.log" 2>&1; then
         failed=1
         echo "fuzz $harness: FAILED"
         tail -n 40 "$WORK/$harness.log"
