@@ -1,6 +1,7 @@
 """Atheris harnesses, differential against the reference parsers.
 
     python -m fuzz.harness frames|rest|books [--venue all|VENUE] [--seconds N] [--workdir DIR]
+    python -m fuzz.harness frames|rest|books --replay FILE     # one saved input, its finding shown
 
 One input is ``venue byte + payload`` (the byte picks the venue in ``seeds.VENUES``; with
 ``--venue VENUE`` inputs of other venues are ignored and the mutator keeps the byte):
@@ -87,7 +88,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--runs", type=int, default=-1, help="stop after this many inputs (-1: time only)")
+    parser.add_argument("--replay", type=Path, default=None, help="check one saved input and exit (1 on a finding)")
     args, engine_args = parser.parse_known_args(argv)
+    if args.replay is not None:
+        logging.getLogger("marketprism_fast").setLevel(logging.CRITICAL)
+        try:
+            run_one(args.harness, args.replay.read_bytes())
+        except differential.Mismatch as exc:
+            sys.exit(f"fuzz {args.harness}: {args.replay}: {exc}")
+        print(f"fuzz {args.harness}: {args.replay}: both implementations agree")
+        return
     only = None if args.venue == "all" else seeds.VENUES.index(args.venue)
     # malformed inputs are the point here: their (sampled) log lines are still formatted, not shown
     logging.getLogger("marketprism_fast").setLevel(logging.CRITICAL)

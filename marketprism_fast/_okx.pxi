@@ -798,7 +798,8 @@ cdef class OkxParser(StrictParser):
         elif not json_u64(fprev, &prev):
             return -E_NUMBER
         if fsum != NULL and fsum.type != T_NULL:
-            if fsum.type != T_NUMBER or (fsum.vlen == 2 and fsum.val[0] == 45) or not parse_i64(fsum.val, fsum.vlen, &checksum):
+            # the integer token "-0" is -0.0 to the reference decoder, not an integer; "-1".."-9" are
+            if fsum.type != T_NUMBER or (fsum.vlen == 2 and fsum.val[0] == 45 and fsum.val[1] == 48) or not parse_i64(fsum.val, fsum.vlen, &checksum):
                 return -E_NUMBER
             if checksum < -2147483648 or checksum > 2147483647:
                 return -E_NUMBER
