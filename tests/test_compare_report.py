@@ -2,8 +2,9 @@
 
 The smoke plan runs every section the quick and full plans run except the sink-throughput and
 fault runs (each contender in its own process; the end-to-end part with real servers, the
-node and the old collector over loopback WebSocket), then the report is checked for its
-sections and charts. No timing is asserted: the numbers are whatever this machine gives.
+node and the old collector over loopback WebSocket, and cryptofeed's own feed against the
+same simulator, or its "skipped" and why), then the report is checked for its sections and
+charts. No timing is asserted: the numbers are whatever this machine gives.
 """
 
 from __future__ import annotations
@@ -66,6 +67,22 @@ def test_end_to_end_rows_reached_clickhouse(smoke) -> None:
     assert len(new["rss_samples"]) > 2 and len(legacy["rss_samples"]) > 2
 
 
+def test_cryptofeed_end_to_end_ran_or_says_why_not(smoke) -> None:
+    out, data = smoke
+    cf = next(r for r in data["results"] if r["section"] == "e2e" and r["contender"] == "cryptofeed")
+    text = (out / "report.md").read_text()
+    if cf["status"] == "skipped":
+        assert "cryptofeed" in cf["reason"] and "| cryptofeed | skipped: cryptofeed" in text
+        return
+    assert cf["status"] == "ok" and cf["exit_status"] == 0, cf
+    # no sink: nothing in ClickHouse, the records its callbacks got instead
+    assert cf["sink"] is False and cf["rows"] == {}
+    assert cf["records"]["trade"] > 0 and cf["records"]["quote"] > 0
+    assert cf["records_per_s"] > 0 and len(cf["rss_samples"]) > 2
+    assert cf["sim_connections"] == 1 and cf["rest_requests"]["/fapi/v1/exchangeInfo"] == 1
+    assert "| cryptofeed | " in text and "no sink: " in text and "written nowhere (upper bound)" in text
+
+
 def test_report_has_its_sections_and_charts(smoke) -> None:
     out, data = smoke
     text = (out / "report.md").read_text()
@@ -96,6 +113,32 @@ def test_fault_table_and_chart_from_results(tmp_path: Path) -> None:
     assert "| old design | book levels | 100 | 95 | 7 | 2 |" in text
     assert "1,000 rows dropped with failed inserts" in text
     assert "faults: 0 records lost or duplicated on the new path | 0 / 0 | **met** |" in text
+    assert (tmp_path / "img" / "compare_faults.png").read_bytes().startswith(PNG)
+
+
+def test_cryptofeed_rows_say_no_sink_or_why_skipped(tmp_path: Path) -> None:
+    mb = 2**20
+    e2e = {"section": "e2e", "contender": "cryptofeed", "status": "ok", "exit_status": 0, "sink": False,
+           "feed_seconds": 10.0, "run_seconds": 10.5, "counters": {"frames": 1000}, "frames_per_s": 95.2, "rows": {},
+           "rows_per_s": None, "records": {"trade": 500, "quote": 500}, "records_per_s": 95.2, "cpu_seconds": 0.011,
+           "cpu_us_per_record": 11.0, "peak_rss_bytes": 52 * mb, "rss_samples": [(0.0, 50 * mb), (1.0, 52 * mb)]}
+    kinds = {k: {"sent": 100, "stored_rows": 99, "lost": 1, "duplicated": 0, "unexpected": 0}
+             for k in ("trade", "quote", "book_delta")}
+    faults = {"section": "faults", "contender": "cryptofeed", "status": "ok", "sink": False, "faults": kinds,
+              "counters": {"snapshots": 6, "log": {"encountered an exception, reconnecting in %.1f seconds": 3,
+                                                   "encountered connection issue %s - reconnecting in %.1f secon": 1}},
+              "sim_connections": 5, "unsubscribed_seconds": 4.2, "events": [(1.0, "5 malformed frames injected")]}
+    skipped = {"section": "faults", "contender": "cryptofeed", "status": "skipped",
+               "reason": "cryptofeed is not importable (ImportError: x); skipped"}
+    data = {"facts": {"plan": "test", "packages": {}, "servers": {}}, "results": [e2e, faults, skipped]}
+    text = report.write(data, tmp_path).read_text()
+    assert "| cryptofeed | 10 s | 1,000 | 95/s | no sink: 1,000 records to callbacks (trade 500, quote 500) " \
+           "| 95/s records, written nowhere (upper bound) | 11.0 per record | 52 MB | 0 |" in text
+    assert "| cryptofeed | trades | 100 | no sink: 99 | 1 | 0 |" in text
+    assert "cryptofeed: 4 reconnects (the simulator's count): 3 after an exception in its handler" in text
+    assert "4.2 s of the feed without its subscriptions" in text
+    assert "| cryptofeed | skipped: cryptofeed is not importable (ImportError: x); skipped | | | | |" in text
+    assert (tmp_path / "img" / "compare_rss.png").read_bytes().startswith(PNG)
     assert (tmp_path / "img" / "compare_faults.png").read_bytes().startswith(PNG)
 
 

@@ -3,6 +3,7 @@ ClickHouse + NATS JetStream + Redis, for one contender per process.
 
     python benchmarks/compare/e2e.py '{"contender": "new", "mode": "throughput", "seconds": 10}'
     python benchmarks/compare/e2e.py '{"contender": "legacy", "mode": "faults", "seconds": 12, "rate": 1500}'
+    python benchmarks/compare/e2e.py '{"contender": "cryptofeed", "mode": "throughput", "seconds": 10}'
 
 This process starts private servers (``tests/servers.py``: its own ClickHouse, ``nats-server
 -js`` and ``redis-server`` on free loopback ports), runs the simulator (``marketprism_fast.sim``,
@@ -10,23 +11,33 @@ binance_usdm: trade, bookTicker and depth@100ms of two symbols) in its own event
 contender as a child process:
 
 * ``new``: the node, ``python -m marketprism_fast run --config FILE`` (all three sinks);
-* ``legacy``: the old design, ``benchmarks/legacy/collector.py`` on the same streams.
+* ``legacy``: the old design, ``benchmarks/legacy/collector.py`` on the same streams;
+* ``cryptofeed``: its own FeedHandler and BinanceFutures feed, pointed at the simulator
+  (``benchmarks/contenders/cryptofeed_live.py``). It has no ClickHouse backend, so no servers
+  are started for it: its callbacks count records (and keep their keys under faults), and
+  its rate is WS + decode + callback, written nowhere. Its TRADES channel is Binance's
+  ``aggTrade`` stream (cryptofeed reads no ``trade`` events), so the simulator sends it
+  aggTrade frames where the others get trade frames; bookTicker and depth@100ms are the same.
 
 ``throughput``: the simulator generates as fast as the client reads for ``seconds``, then
 stops; the contender gets SIGTERM and drains. Rate = rows in ClickHouse / (feed start ->
-contender exit), so writing is included. The contender's RSS is sampled every 0.2 s.
+contender exit), so writing is included (cryptofeed: records its callbacks got over the same
+span). The contender's RSS is sampled every 0.2 s.
 
 ``faults``: a paced feed (``rate`` frames/s, which both contenders keep up with) and, at fixed
 times: malformed frames injected, every connection dropped without a close frame, ClickHouse
 stopped for 3 s, NATS stopped for 3 s. Every data frame written to a connection is kept
 by the simulator; trades (symbol, trade id) and quotes (symbol, update id) sent are then
-compared key by key with the rows in ClickHouse: lost = sent and absent, duplicated = rows
-beyond one per key. Prints one JSON line.
+compared key by key with the rows in ClickHouse (cryptofeed: with the keys its callbacks
+got; the sink outages do not apply to it): lost = sent and absent, duplicated = rows beyond
+one per key. Prints one JSON line; ``skipped`` with the reason when cryptofeed is not
+importable.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import signal
@@ -56,14 +67,32 @@ PUMP_BATCH = 1024
 # The streams the node subscribes to for these kinds (venues/binance/protocol.py, depth at
 # 100 ms); the old collector is given the same ones in its combined-stream URL.
 STREAM_SUFFIXES = {"trade": "@trade", "quote": "@bookTicker", "book_delta": "@depth@100ms"}
+# cryptofeed's own channel per kind, and the stream it subscribes to where it differs
+# (contenders/cryptofeed_live.py: TRADES is aggTrade on Binance).
+CRYPTOFEED_CHANNELS = {"trade": "trades", "quote": "ticker", "book_delta": "l2_book"}
+CONTENDER_SUFFIXES = {"cryptofeed": {"trade": "@aggTrade"}}
+# Contenders that write into the servers (and are counted by their rows); the others only count.
+SINK_CONTENDERS = ("new", "legacy")
 SAMPLE_INTERVAL_S = 0.2
 SUBSCRIBE_TIMEOUT_S = 90.0
 EXIT_TIMEOUT_S = 180.0
 OUTAGE_S = 3.0
 
 
-def expected_streams(mode: str) -> list[str]:
-    return [f"{s.lower()}{STREAM_SUFFIXES[k]}" for s in SYMBOLS for k in KINDS[mode]]
+def expected_streams(mode: str, contender: str = "new") -> list[str]:
+    suffixes = {**STREAM_SUFFIXES, **CONTENDER_SUFFIXES.get(contender, {})}
+    return [f"{s.lower()}{suffixes[k]}" for s in SYMBOLS for k in KINDS[mode]]
+
+
+def unavailable(contender: str) -> str | None:
+    """Why a contender cannot run here (None: it can)."""
+    if contender != "cryptofeed":
+        return None
+    try:
+        importlib.import_module("cryptofeed.exchanges.binance_futures")
+    except Exception as exc:  # ImportError, or a broken build of its compiled parts
+        return f"cryptofeed is not importable ({type(exc).__name__}: {exc}; pip install '.[bench]'); skipped"
+    return None
 
 
 class Pump:
@@ -149,6 +178,13 @@ def start_contender(name: str, mode: str, tmp: Path, sim, ch, nats, redis) -> tu
                    "--nats", nats.url, "--clickhouse", ch.native_url.removeprefix("clickhouse://"), "--database", "legacy",
                    "--redis", redis.url, "--create-tables", "--seconds", "0"]
         return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log), None
+    if name == "cryptofeed":
+        channels = ",".join(CRYPTOFEED_CHANNELS[k] for k in KINDS[mode])
+        command = [sys.executable, str(REPO / "benchmarks" / "contenders" / "cryptofeed_live.py"), "--ws-url", sim.ws_url(VENUE),
+                   "--rest-url", sim.rest_url(VENUE), "--symbols", ",".join(SYMBOLS), "--channels", channels]
+        if mode == "faults":
+            command += ["--keys", str(tmp / "cryptofeed-keys.json")]
+        return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log), None
     raise SystemExit(f"unknown e2e contender {name!r}")
 
 
@@ -173,7 +209,8 @@ async def wait_for(condition, timeout: float, what: str, proc: subprocess.Popen)
 
 
 async def fault_script(sim, ch, nats, events: list, t0: float, seconds: float) -> None:
-    """The same faults at the same moments for every contender (fractions of the window)."""
+    """The same faults at the same moments for every contender (fractions of the window);
+    ``ch`` and ``nats`` are None for a contender without sinks (no outage applies to it)."""
     faults = sim.faults(VENUE)
     loop = asyncio.get_running_loop()
 
@@ -188,6 +225,9 @@ async def fault_script(sim, ch, nats, events: list, t0: float, seconds: float) -
     await at(0.25)
     faults.disconnect()
     events.append((time.monotonic() - t0, "every connection dropped (no close frame)"))
+    if ch is None or nats is None:
+        events.append((time.monotonic() - t0, "no sink: the ClickHouse and NATS outages do not apply"))
+        return
     await at(0.45)
     events.append((time.monotonic() - t0, f"ClickHouse stopped for {OUTAGE_S:.0f} s"))
     await loop.run_in_executor(None, ch.stop)
@@ -215,7 +255,8 @@ def sent_keys(sent_log: list) -> dict[str, set]:
             continue  # a frame corrupted on purpose: no record can come of it
         event = message.get("data", message)
         if kind == "trade":
-            keys["trade"].add((event["s"], str(event["t"])))
+            # a trade event's id is "t"; an aggTrade's (cryptofeed's trade stream) is its own id "a"
+            keys["trade"].add((event["s"], str(event["a"] if event.get("e") == "aggTrade" else event["t"])))
         elif kind == "quote":
             keys["quote"].add((event["s"], int(event["u"])))
         else:
@@ -243,6 +284,19 @@ def stored_keys(ch, database: str) -> dict[str, list]:
     return out
 
 
+def callback_keys(path: Path) -> dict[str, list]:
+    """The keys cryptofeed's callbacks got (``cryptofeed_live.py --keys``), in ``sent_keys``' form."""
+    try:
+        kept = json.loads(path.read_text())
+    except (OSError, ValueError):
+        kept = {}
+    return {
+        "trade": [(s, str(i)) for s, i in kept.get("trade", [])],
+        "quote": [(s, int(u)) for s, u in kept.get("quote", [])],
+        "book_delta": [(s, int(u), int(side), float(p)) for s, u, side, p in kept.get("book_delta", [])],
+    }
+
+
 def table_rows(ch, database: str) -> dict[str, int]:
     out = {}
     for table in ("trades", "quotes", "book_deltas"):
@@ -257,12 +311,18 @@ async def run(case: dict) -> dict:
     from marketprism_fast.sim.server import Simulator
 
     name, mode, seconds = case["contender"], case["mode"], float(case.get("seconds", 10))
+    reason = unavailable(name)
+    if reason:
+        return {"status": "skipped", "reason": reason}
     database = "new" if name == "new" else "legacy"
+    sinks = name in SINK_CONTENDERS
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="mpf-compare-") as tmpdir:
         tmp = Path(tmpdir)
-        ch = stack.enter_context(servers.managed(servers.ManagedClickHouse, all_cpus=True))
-        nats = stack.enter_context(servers.managed(servers.ManagedNats, all_cpus=True))
-        redis = stack.enter_context(servers.managed(servers.ManagedRedis, all_cpus=True))
+        ch = nats = redis = None
+        if sinks:
+            ch = stack.enter_context(servers.managed(servers.ManagedClickHouse, all_cpus=True))
+            nats = stack.enter_context(servers.managed(servers.ManagedNats, all_cpus=True))
+            redis = stack.enter_context(servers.managed(servers.ManagedRedis, all_cpus=True))
         async with Simulator([VENUE]) as sim:
             server = sim.server(VENUE)
             server.keep_sent = mode == "faults"
@@ -271,7 +331,7 @@ async def run(case: dict) -> dict:
             proc, http_port = start_contender(name, mode, tmp, sim, ch, nats, redis)
             pump = pumping = None
             try:
-                wanted = set(expected_streams(mode))
+                wanted = set(expected_streams(mode, name))
                 await wait_for(lambda: wanted <= set(server.subscribed_keys()), SUBSCRIBE_TIMEOUT_S, "its subscriptions", proc)
                 if name == "new":
                     await wait_for(lambda: bool(node_status(http_port).get("sinks")), 30.0, "the node's /status", proc)
@@ -296,8 +356,24 @@ async def run(case: dict) -> dict:
                             cpu[1] = used
                         await asyncio.sleep(SAMPLE_INTERVAL_S)
 
+                unsubscribed = [0.0]
+
+                async def watch_subscriptions() -> None:
+                    """Feed time with some wanted stream not subscribed: the contender reconnecting.
+                    Frames published then reach no connection and are not counted as sent."""
+                    last = time.monotonic()
+                    while True:
+                        await asyncio.sleep(0.01)
+                        now = time.monotonic()
+                        if not wanted <= set(server.subscribed_keys()):
+                            unsubscribed[0] += now - last
+                        last = now
+
                 sampler = asyncio.create_task(sample())
-                script = asyncio.create_task(fault_script(sim, ch, nats, events, t0, seconds)) if mode == "faults" else None
+                script = watcher = None
+                if mode == "faults":
+                    script = asyncio.create_task(fault_script(sim, ch, nats, events, t0, seconds))
+                    watcher = asyncio.create_task(watch_subscriptions())
                 await asyncio.sleep(seconds)
                 if script is not None:
                     await script
@@ -306,6 +382,8 @@ async def run(case: dict) -> dict:
                     pump.running = False
                     await pumping
                 t_feed_end = time.monotonic() - t0
+                if watcher is not None:
+                    watcher.cancel()
                 if mode == "faults":  # every frame sent is read before the stop
                     await asyncio.sleep(2.0)
                 status = node_status(http_port)
@@ -320,9 +398,12 @@ async def run(case: dict) -> dict:
                     proc.kill()
                     proc.wait()
             counters = {}
-            if name == "legacy" and proc.stdout is not None:
+            if name in ("legacy", "cryptofeed") and proc.stdout is not None:
                 lines = proc.stdout.read().decode().strip().splitlines()
-                counters = json.loads(lines[-1]) if lines else {}
+                try:
+                    counters = json.loads(lines[-1]) if lines else {}
+                except ValueError:  # it ended without its counters: the exit status and log say why
+                    counters = {}
             elif status:
                 venue = status.get("venues", {}).get(VENUE, {})
                 counters = {
@@ -335,21 +416,30 @@ async def run(case: dict) -> dict:
             sent = server.sent()
             result = {
                 "status": "ok", "exit_status": proc.returncode, "seconds": seconds, "feed_seconds": t_feed_end,
-                "run_seconds": t_exit, "frames_sent": sent["deliveries"], "counters": counters,
-                "rows": table_rows(ch, database), "rss_samples": samples, "events": events,
+                "run_seconds": t_exit, "frames_sent": sent["deliveries"], "counters": counters, "sink": sinks,
+                "rows": table_rows(ch, database) if sinks else {}, "rss_samples": samples, "events": events,
                 "peak_rss_bytes": max((r for _, r in samples), default=0),
+                # the simulator's side: WS connections the contender opened, REST calls it made
+                "sim_connections": len(sent["connections"]), "rest_requests": sent["rest"],
                 "log_tail": (tmp / f"{name}.log").read_text(errors="replace")[-600:] if proc.returncode else "",
             }
-            rows = sum(result["rows"].values())
-            result["rows_per_s"] = rows / t_exit if t_exit else 0.0
             # CPU the contender used from the feed's start to its last sample (~0.2 s before it exited)
             result["cpu_seconds"] = max(0.0, cpu[1] - cpu[0])
-            result["cpu_us_per_row"] = result["cpu_seconds"] / rows * 1e6 if rows else None
+            if sinks:
+                rows = sum(result["rows"].values())
+                result["rows_per_s"] = rows / t_exit if t_exit else 0.0
+                result["cpu_us_per_row"] = result["cpu_seconds"] / rows * 1e6 if rows else None
+            else:  # no sink: records handed to its callbacks over the same span, written nowhere
+                result["records"] = dict(counters.get("records", {}))
+                records = sum(result["records"].values())
+                result["rows_per_s"] = result["cpu_us_per_row"] = None
+                result["records_per_s"] = records / t_exit if t_exit else 0.0
+                result["cpu_us_per_record"] = result["cpu_seconds"] / records * 1e6 if records else None
             frames = counters.get("frames") or 0
             result["frames_per_s"] = frames / t_exit if t_exit else 0.0
             if mode == "faults":
                 expected = sent_keys(server.sent_log)
-                stored = stored_keys(ch, database)
+                stored = stored_keys(ch, database) if sinks else callback_keys(tmp / "cryptofeed-keys.json")
                 faults = {}
                 for kind in ("trade", "quote", "book_delta"):
                     have = stored[kind]
@@ -358,6 +448,7 @@ async def run(case: dict) -> dict:
                                     "lost": len(expected[kind] - distinct), "duplicated": len(have) - len(distinct),
                                     "unexpected": len(distinct - expected[kind])}
                 result["faults"] = faults
+                result["unsubscribed_seconds"] = unsubscribed[0]
                 result["fault_counts"] = sent.get("faults", {})
             return result
 

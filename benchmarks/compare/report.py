@@ -246,6 +246,15 @@ def sinks_lines(results: list[dict]) -> list[str]:
     return lines
 
 
+def _not_run(r: dict) -> str:
+    """What a run that gave no numbers says instead: skipped (and why) or failed (and why)."""
+    return f"{'skipped' if r.get('status') == 'skipped' else 'failed'}: {r.get('reason', '')[:200]}"
+
+
+def _counts(by_kind: dict) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in by_kind.items())
+
+
 def e2e_lines(results: list[dict]) -> list[str]:
     lines = ["| contender | feed | frames read | frames/s | rows in ClickHouse | rows/s (feed start → drained) "
              "| CPU µs/row | peak RSS | exit |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -253,13 +262,20 @@ def e2e_lines(results: list[dict]) -> list[str]:
         if r.get("section") != "e2e":
             continue
         if r.get("status") != "ok":
-            lines.append(f"| {_label(r['contender'])} | failed: {r.get('reason', '')[:200]} | | | | | | | |")
+            lines.append(f"| {_label(r['contender'])} | {_not_run(r)} | | | | | | | |")
             continue
-        rows = sum(r["rows"].values())
-        cpu = f"{r['cpu_us_per_row']:.1f}" if r.get("cpu_us_per_row") else "–"
+        if r.get("sink", True):
+            rows = sum(r["rows"].values())
+            cpu = f"{r['cpu_us_per_row']:.1f}" if r.get("cpu_us_per_row") else "–"
+            delivered, rate = f"{rows:,} ({_counts(r['rows'])})", _rate(r["rows_per_s"])
+        else:  # no sink (cryptofeed): records its callbacks got, written nowhere
+            records = sum(r["records"].values())
+            cpu = f"{r['cpu_us_per_record']:.1f} per record" if r.get("cpu_us_per_record") else "–"
+            delivered = f"no sink: {records:,} records to callbacks ({_counts(r['records'])})"
+            rate = f"{_rate(r['records_per_s'])} records, written nowhere (upper bound)"
         lines.append(f"| {_label(r['contender'])} | {r['feed_seconds']:.0f} s | {r['counters'].get('frames', 0):,} "
-                     f"| {_rate(r['frames_per_s'])} | {rows:,} ({', '.join(f'{k} {v:,}' for k, v in r['rows'].items())}) "
-                     f"| {_rate(r['rows_per_s'])} | {cpu} | {r['peak_rss_bytes'] / 2**20:.0f} MB | {r['exit_status']} |")
+                     f"| {_rate(r['frames_per_s'])} | {delivered} | {rate} | {cpu} | {r['peak_rss_bytes'] / 2**20:.0f} MB "
+                     f"| {r['exit_status']} |")
     done = {r["contender"]: r for r in results if r.get("section") == "e2e" and r.get("status") == "ok"}
     if {"new", "legacy"} <= done.keys() and done["new"].get("cpu_us_per_row") and done["legacy"].get("cpu_us_per_row"):
         lines += ["", f"CPU per row, a measure the machine's load disturbs less than rates: the old design uses "
@@ -268,6 +284,14 @@ def e2e_lines(results: list[dict]) -> list[str]:
                   "one core over the run: " + ", ".join(f"{_label(c)} {done[c]['cpu_seconds'] / done[c]['run_seconds']:.0%}"
                                                       for c in ("new", "legacy"))
                   + " — a node well below 100 % was waiting for frames: the feed, not the node, set its rate."]
+    cf = done.get("cryptofeed")
+    if cf is not None:
+        lines += ["", "cryptofeed has no ClickHouse, NATS or Redis backend: its row counts what its own WS client, "
+                  "`BinanceFutures` handlers and `Trade`/`Ticker` objects delivered to callbacks that only count — "
+                  "written nowhere, so an upper bound for it, not a like-for-like figure with the two rows above. Its "
+                  "TRADES channel is Binance's aggTrade stream (its handlers read no trade events), so it was sent "
+                  "aggTrade frames where the others got trade frames; bookTicker is the same stream for all"
+                  + (f". Busy share of one core: {cf['cpu_seconds'] / cf['run_seconds']:.0%}." if cf.get("run_seconds") else ".")]
     return lines
 
 
@@ -278,29 +302,44 @@ def fault_lines(results: list[dict]) -> list[str]:
     runs = [r for r in results if r.get("section") == "faults"]
     if not runs:
         return ["(not in this plan)"]
-    lines = ["| contender | records | sent | in ClickHouse | lost | duplicated |", "|---|---|---:|---:|---:|---:|"]
+    lines = ["| contender | records | sent | in ClickHouse (cryptofeed: in its callbacks, no sink) | lost | duplicated |",
+             "|---|---|---:|---:|---:|---:|"]
     notes: list[str] = []
     events: list = []
     for r in runs:
         if r.get("status") != "ok":
-            lines.append(f"| {_label(r['contender'])} | failed: {r.get('reason', '')[:200]} | | | | |")
+            lines.append(f"| {_label(r['contender'])} | {_not_run(r)} | | | | |")
             continue
         f, c = r["faults"], r["counters"]
+        sink = r.get("sink", True)
         for kind, title in FAULT_KINDS:
             k = f.get(kind)
             if k:
-                lines.append(f"| {_label(r['contender'])} | {title} | {k['sent']:,} | {k['stored_rows']:,} | {k['lost']:,} "
+                held = f"{k['stored_rows']:,}" if sink else f"no sink: {k['stored_rows']:,}"
+                lines.append(f"| {_label(r['contender'])} | {title} | {k['sent']:,} | {held} | {k['lost']:,} "
                              f"| {k['duplicated']:,} |")
+        deaf = (f"; {r['unsubscribed_seconds']:.1f} s of the feed without its subscriptions"
+                if r.get("unsubscribed_seconds") is not None else "")
         if r["contender"] == "legacy":
             notes.append(f"{_label('legacy')}: {max(0, c.get('connects', 1) - 1)} reconnects, {c.get('malformed', 0)} bad "
                          f"frames skipped, {c.get('dropped_rows', 0):,} rows dropped with failed inserts, "
-                         f"{c.get('errors', 0):,} write errors")
+                         f"{c.get('errors', 0):,} write errors{deaf}")
+        elif not sink:
+            log = c.get("log", {})
+            restarts = sum(n for text, n in log.items() if text.startswith("encountered an exception"))
+            issues = sum(n for text, n in log.items() if text.startswith("encountered connection issue"))
+            connections = r.get("sim_connections")
+            notes.append(f"{_label(r['contender'])}: {max(0, connections - 1) if connections else '?'} reconnects "
+                         f"(the simulator's count): {restarts} after an exception in its handler (a bad frame ends its "
+                         f"connection; it reconnects after 1 s), {issues} after the dropped connection; "
+                         f"{c.get('snapshots', 0)} book snapshots over REST; no sink, so the ClickHouse and NATS "
+                         f"outages do not apply{deaf}")
         else:
             parser = c.get("parser", {})
             sinks = ", ".join(f"{k} {v.get('errors', 0)} errors / {v.get('dropped_batches', 0)} batches dropped"
                               for k, v in c.get("sinks", {}).items())
             notes.append(f"{_label(r['contender'])}: {c.get('reconnects', 0)} reconnects, {parser.get('malformed', 0)} bad "
-                         f"frames counted (parser), sinks: {sinks}")
+                         f"frames counted (parser), sinks: {sinks}{deaf}")
         events = events or r.get("events", [])
     lines += [""] + [f"- {n}" for n in notes]
     if events:
@@ -424,7 +463,7 @@ def charts(results: list[dict], img: Path) -> list[tuple[str, str]]:
         fig, ax = plt.subplots(figsize=(9, 4.5))
         bars(ax, groups, series, log=False, fmt=lambda v: f"{v:,}")
         ax.set_title("Records lost and duplicated under the same injected faults")
-        ax.set_xlabel("records (by key, in ClickHouse)")
+        ax.set_xlabel("records (by key, in ClickHouse; cryptofeed: in its callbacks)")
         ax.set_ylabel("records")
         save(fig, "compare_faults.png", "Records lost and duplicated under faults")
     return written
@@ -469,17 +508,23 @@ def render(data: dict, image_prefix: str, written: list[tuple[str, str]]) -> str
         "ETHUSDT; 60 k frames made by its generator beforehand, then sent over and over through its routing and "
         "framing as fast as the client reads) over loopback WebSocket into private ClickHouse, NATS JetStream and "
         "Redis servers (`tests/servers.py`). The new node: `python -m marketprism_fast run --config ...` with all "
-        "three sinks; the old design: its collector on the same streams and servers. Rows/s counts every row in "
+        "three sinks; the old design: its collector on the same streams and servers; cryptofeed: its own FeedHandler "
+        "and `BinanceFutures` feed (its WS client, handlers and REST calls for the symbol table and book snapshots), "
+        "only its endpoints pointed at the simulator (`benchmarks/contenders/cryptofeed_live.py`), with callbacks that "
+        "count. Rows/s counts every row in "
         "ClickHouse from the feed's start until the contender exited after SIGTERM (written and drained). The "
-        "simulator runs in the driving process on the same two cores as the contender and the three servers.",
+        "simulator runs in the driving process on the same two cores as the contender and the three servers "
+        "(none are started for cryptofeed).",
         "", *e2e_lines(results), "", images.get("compare_rss.png", ""), "",
         "### Under faults", "",
-        "The simulator's generator paced at a rate both contenders keep up with (trade, bookTicker and depth@100ms "
+        "The simulator's generator paced at a rate every contender keeps up with (trade, bookTicker and depth@100ms "
         "of two symbols), the same faults at the same moments; every data frame written to a connection is kept by "
         "the simulator, and the records it holds are compared key by key with the rows in ClickHouse (trades by "
-        "symbol and trade id, quotes by symbol and update id, book levels by symbol, update id, side and price). "
-        "Frames published while a contender is disconnected reach no connection and are not counted (a venue does "
-        "not resend them either); frames written to a connection just before it dropped are.", "",
+        "symbol and trade id, quotes by symbol and update id, book levels by symbol, update id, side and price; "
+        "cryptofeed: with the keys its callbacks got — aggregate trade ids, and the levels of each book delta it "
+        "applied). Frames published while a contender is disconnected reach no connection and are not counted (a "
+        "venue does not resend them either; the notes give how long each was without its subscriptions); frames "
+        "written to a connection just before it dropped are.", "",
         *fault_lines(results), "", images.get("compare_faults.png", ""), "",
     ]
     return "\n".join(p for p in parts if p is not None) + "\n"

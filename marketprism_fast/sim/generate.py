@@ -425,8 +425,13 @@ class BinanceGenerator(Generator):
         entries = []
         for s in self.symbols:
             base, quote = (s.split("_")[0][:-3], s.split("_")[0][-3:]) if self.coinm else (s[:-4], s[-4:])
+            # The filters as the venue lists them, PRICE_FILTER first: clients read the tick size
+            # from ``filters[0]`` (cryptofeed's Binance symbol table does, and fails without it).
+            filters = [{"filterType": "PRICE_FILTER", "minPrice": self.p(1), "maxPrice": "1000000", "tickSize": self.p(1)},
+                       {"filterType": "LOT_SIZE", "minQty": self.q(1), "maxQty": "1000", "stepSize": self.q(1)}]
             entry: dict[str, Any] = {"symbol": s, "status": "TRADING", "baseAsset": base, "quoteAsset": quote,
-                                     "pricePrecision": self.price_decimals, "quantityPrecision": self.size_decimals}
+                                     "pricePrecision": self.price_decimals, "quantityPrecision": self.size_decimals,
+                                     "filters": filters}
             if self.futures:
                 entry.update(pair=s.split("_")[0], contractType="PERPETUAL")
             if self.coinm:

@@ -1,0 +1,105 @@
+"""cryptofeed's end-to-end contender (benchmarks/contenders/cryptofeed_live.py) against the
+simulator: its own FeedHandler, BinanceFutures feed and WS client over real loopback
+WebSocket, no mocks. Every aggregate trade id and bookTicker update id the simulator wrote to
+its connection reaches its callbacks exactly once; its symbol table and book snapshots come
+from the simulator's REST side; SIGTERM ends it with its counters.
+
+Skipped, saying so, where cryptofeed is not importable (it is an optional benchmark extra).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from marketprism_fast.sim import Simulator
+
+from .helpers import until
+
+pytest.importorskip("cryptofeed.exchanges.binance_futures",
+                    reason="cryptofeed is not installed (pip install '.[bench]'): its end-to-end contender is not tested")
+
+REPO = Path(__file__).resolve().parents[1]
+LIVE = REPO / "benchmarks" / "contenders" / "cryptofeed_live.py"
+VENUE = "binance_usdm"
+SYMBOLS = ["BTCUSDT", "ETHUSDT"]
+# cryptofeed's channels and the Binance streams it subscribes to for them
+CHANNELS = "trades,ticker,l2_book"
+STREAMS = {f"{s.lower()}{suffix}" for s in SYMBOLS for suffix in ("@aggTrade", "@bookTicker", "@depth@100ms")}
+FEED_SECONDS = 3.0
+RATE = 600  # frames/s over the six streams
+
+
+def sent_keys(sent_log: list) -> dict[str, list]:
+    """Keys of every frame written to a connection, in order: trades (symbol, aggregate trade
+    id), quotes (symbol, update id), book levels (symbol, update id, side, price)."""
+    keys: dict[str, list] = {"trade": [], "quote": [], "book_delta": []}
+    for _key, kind, frame in sent_log:
+        event = orjson.loads(frame)["data"]
+        if kind == "trade":
+            assert event["e"] == "aggTrade"
+            keys["trade"].append([event["s"], str(event["a"])])
+        elif kind == "quote":
+            keys["quote"].append([event["s"], event["u"]])
+        else:
+            for side, levels in ((1, event["b"]), (-1, event["a"])):
+                keys["book_delta"] += [[event["s"], event["u"], side, float(price)] for price, _ in levels]
+    return keys
+
+
+async def run_contender(tmp_path: Path) -> tuple[int, dict, dict, dict, dict]:
+    keys_file = tmp_path / "keys.json"
+    async with Simulator([VENUE]) as sim:
+        server = sim.server(VENUE)
+        server.keep_sent = True
+        generator = sim.generate(VENUE, rate=RATE, symbols=SYMBOLS)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(LIVE), "--ws-url", sim.ws_url(VENUE), "--rest-url", sim.rest_url(VENUE),
+            "--symbols", ",".join(SYMBOLS), "--channels", CHANNELS, "--keys", str(keys_file),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=REPO)
+        try:
+            await until(lambda: STREAMS <= set(server.subscribed_keys()) or proc.returncode is not None,
+                        "cryptofeed's subscriptions", timeout=60)
+            assert proc.returncode is None, (await proc.stderr.read()).decode()[-2000:]
+            await asyncio.sleep(FEED_SECONDS)  # the feed runs for a fixed time: a measurement, not a wait
+            generator.pause()
+            await until(lambda: all(c.transport.underlying_transport.get_write_buffer_size() == 0
+                                    for c in server.connections.values()), "the simulator's writes to be flushed")
+            await asyncio.sleep(0.5)  # margin for the client to read what the kernel holds (a few frames at this rate)
+            proc.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        sent = server.sent()
+        expected = sent_keys(server.sent_log)
+    lines = out.decode().strip().splitlines()
+    assert lines, err.decode()[-2000:]
+    counters = json.loads(lines[-1])
+    return proc.returncode, counters, json.loads(keys_file.read_text()), expected, sent
+
+
+def test_cryptofeed_feed_gets_every_trade_and_quote_the_simulator_sent(tmp_path: Path) -> None:
+    status, counters, got, expected, sent = asyncio.run(asyncio.wait_for(run_contender(tmp_path), 180))
+    assert status == 0, counters
+    # one connection, its symbol table from exchangeInfo, one depth snapshot per symbol
+    assert len(sent["connections"]) == 1
+    assert sent["rest"]["/fapi/v1/exchangeInfo"] == 1
+    assert sent["rest"]["/fapi/v1/depth"] == len(SYMBOLS) == counters["snapshots"]
+    assert counters["symbols"] == {"BTCUSDT": "BTC-USDT-PERP", "ETHUSDT": "ETH-USDT-PERP"}
+    # the same trade ids and quote update ids as sent, each once, in the order sent per symbol
+    assert len(expected["trade"]) > 100 and len(expected["quote"]) > 100
+    for kind in ("trade", "quote"):
+        assert got[kind] == expected[kind], kind
+        assert counters["records"][kind] == len(expected[kind])
+    # book deltas: cryptofeed applies those after its snapshot; every level it handed on was sent
+    assert counters["records"]["book_delta"] == len(got["book_delta"]) > 0
+    assert {tuple(k) for k in got["book_delta"]} <= {tuple(k) for k in expected["book_delta"]}
+    assert not counters["log"], counters["log"]  # no warning or error from cryptofeed itself
