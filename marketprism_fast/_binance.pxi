@@ -281,7 +281,9 @@ cdef class BinanceParser(ParserBase):
         if not self.symbols.lookup(sym, sym_n, False, &inst):
             return FAST_PATH_MISSED
         r = append_row(self, b, inst, <int64_t>ms * 1000000)
-        if not b.put_text(TRADE_TRADE_ID_OFF, r, id_text, id_n, False):
+        if trade_id < PACKED_ID_LIMIT:  # fast_uint read a canonical integer token: its text is its value
+            b.put_packed_id(TRADE_TRADE_ID_OFF, r, trade_id)
+        elif not b.put_text(TRADE_TRADE_ID_OFF, r, id_text, id_n, False):
             return -E_TEXT
         set_f8(b, TRADE_PRICE, r, price)
         set_f8(b, TRADE_AMOUNT, r, amount)
@@ -380,7 +382,7 @@ cdef class BinanceParser(ParserBase):
             return -E_TEXT
         r = append_row(self, b, inst, ts)
         # an integer token is the decimal text of its value: the id text as sent
-        if not b.put_text(TRADE_TRADE_ID_OFF, r, fid.val, fid.vlen, False):
+        if not b.put_id(TRADE_TRADE_ID_OFF, r, fid.val, fid.vlen, False):
             return -E_TEXT
         set_f8(b, TRADE_PRICE, r, price)
         set_f8(b, TRADE_AMOUNT, r, amount)

@@ -24,6 +24,7 @@ DEF TEXT_BYTES_PER_ROW = 16
 DEF KEY_MAX = 40  # must match Slot.key in _parse.pxd
 DEF POOL_SETS = 4     # sealed array sets kept for reuse once their batches are released
 DEF COMPACT_BELOW = 4  # a batch of at most 1/COMPACT_BELOW of the capacity is copied out at seal
+DEF PACKED_ID_LIMIT = 140737488355328  # 2**47: ids below are held packed (put_id; batch.PACKED_ID_FLAG)
 
 
 cdef bint unreferenced(list arrays):
@@ -227,6 +228,36 @@ cdef class RecordBuffer:
         (<uint16_t*>self.ptr[off_col + 1])[row] = <uint16_t>m
         self.arena_n += m
         return 1
+
+    cdef int put_id(self, int off_col, Py_ssize_t row, const char* s, Py_ssize_t n, bint escaped) except -1:
+        """An id text (trade ids): held packed in the row's (off, len) columns, no arena
+        byte, when it is the canonical decimal text of an integer below 2**47 (digits only,
+        no leading zero; every id a venue sends today); put_text otherwise.
+
+        Packed form (records.py, PACKED_ID_FLAG): len = 0x8000 | (value >> 32), off = the
+        low 32 bits. Text lengths never reach 0x8000 (limits.MAX_TEXT_BYTES), so the flag
+        cannot be confused with a length; the batch turns packed ids back into the same
+        text (batch.py: unpack_ids), so the contract's ``trade_id`` text is unchanged."""
+        cdef uint64_t v = 0
+        cdef Py_ssize_t i
+        cdef unsigned int d
+        if escaped or n < 1 or n > 15 or (s[0] == 48 and n > 1):
+            return self.put_text(off_col, row, s, n, escaped)
+        for i in range(n):
+            d = <unsigned char>s[i] - 48
+            if d > 9:
+                return self.put_text(off_col, row, s, n, escaped)
+            v = v * 10 + d
+        if v >= PACKED_ID_LIMIT:
+            return self.put_text(off_col, row, s, n, escaped)
+        self.put_packed_id(off_col, row, v)
+        return 1
+
+    cdef void put_packed_id(self, int off_col, Py_ssize_t row, uint64_t v) noexcept nogil:
+        """An id below 2**47 whose text is its canonical decimal form (the caller knows: a
+        JSON integer token has no sign and no leading zero), packed (see put_id)."""
+        (<uint32_t*>self.ptr[off_col])[row] = <uint32_t>v  # the low 32 bits
+        (<uint16_t*>self.ptr[off_col + 1])[row] = <uint16_t>(0x8000 | (v >> 32))
 
     @property
     def size(self) -> int:

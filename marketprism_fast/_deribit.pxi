@@ -358,7 +358,7 @@ cdef class DeribitParser(StrictParser):
         cdef Py_ssize_t r
         cdef RecordBuffer b = self.b_trade
         r = append_row(self, b, inst, ts)
-        if not b.put_text(TRADE_TRADE_ID_OFF, r, trade_id, id_len, escaped):
+        if not b.put_id(TRADE_TRADE_ID_OFF, r, trade_id, id_len, escaped):
             return -E_TEXT
         set_f8(b, TRADE_PRICE, r, price)
         set_f8(b, TRADE_AMOUNT, r, amount)

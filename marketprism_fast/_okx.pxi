@@ -752,7 +752,7 @@ cdef class OkxParser(StrictParser):
         if not self.instrument(fi, &inst):
             return -E_TEXT
         r = append_row(self, b, inst, ts)
-        if not b.put_text(TRADE_TRADE_ID_OFF, r, fid.val, fid.vlen, fid.escaped):
+        if not b.put_id(TRADE_TRADE_ID_OFF, r, fid.val, fid.vlen, fid.escaped):
             return -E_TEXT
         set_f8(b, TRADE_PRICE, r, price)
         set_f8(b, TRADE_AMOUNT, r, amount)

@@ -80,6 +80,8 @@ cdef class RecordBuffer:
     cdef int grow(self, Py_ssize_t min_rows) except -1
     cdef int grow_arena(self, Py_ssize_t need) except -1
     cdef int put_text(self, int off_col, Py_ssize_t row, const char* s, Py_ssize_t n, bint escaped) except -1
+    cdef int put_id(self, int off_col, Py_ssize_t row, const char* s, Py_ssize_t n, bint escaped) except -1
+    cdef void put_packed_id(self, int off_col, Py_ssize_t row, uint64_t v) noexcept nogil
     cdef bint _reuse(self)
     cpdef object seal(self)
 

@@ -24,8 +24,41 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return v
 
 
+PACKED_ID_FLAG = 0x8000  # in a ``*_len`` storage column: the row holds a packed id, no arena text
+_POW10 = 10 ** np.arange(1, 16, dtype=np.uint64)  # 10 .. 10**15: digit counts of ids below 2**47
+
+
+def unpack_ids(arena: np.ndarray, off: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arena references with packed ids (``RecordBuffer.put_id``: ``len = PACKED_ID_FLAG |
+    value >> 32``, ``off`` = its low 32 bits) -> plain references into an arena extended with
+    those ids' decimal texts. The same arrays back when no row is packed (the usual answer
+    for every column but ``trade_id``). Vectorised: no Python object per row."""
+    length = np.asarray(length)
+    packed = np.flatnonzero(length & PACKED_ID_FLAG)
+    if not len(packed):
+        return arena, off, length
+    values = ((length[packed].astype(np.uint64) & 0x7FFF) << np.uint64(32)) | np.asarray(off)[packed].astype(np.uint64)
+    digits = np.searchsorted(_POW10, values, side="right") + 1  # 0..9 -> 1, 10..99 -> 2, ...
+    width = int(digits.max())
+    # one row of `width` digit bytes per id, most significant first, then its leading pad dropped
+    place = 10 ** np.arange(width - 1, -1, -1, dtype=np.uint64)
+    table = ((values[:, None] // place[None, :]) % np.uint64(10)).astype(np.uint8) + 48
+    keep = np.arange(width)[None, :] >= (width - digits)[:, None]
+    text = table[keep]
+    base = len(arena)
+    new_off = np.array(off, dtype=np.uint32, copy=True)
+    new_len = np.array(length, dtype=np.uint16, copy=True)
+    starts = np.zeros(len(packed), dtype=np.int64)
+    np.cumsum(digits[:-1], out=starts[1:])
+    if base + len(text) >= 2**32:
+        raise OverflowError("a batch's text is beyond 4 GiB")
+    new_off[packed] = base + starts
+    new_len[packed] = digits
+    return np.concatenate([np.asarray(arena, dtype=np.uint8), text]), new_off, new_len
+
+
 def decode_texts(arena: np.ndarray, off: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """Arena references -> object array of str (UTF-8)."""
+    """Plain arena references (``Batch.texts``) -> object array of str (UTF-8)."""
     out = np.empty(len(off), dtype=object)
     raw = arena.tobytes() if len(off) else b""
     cache: dict[bytes, str] = {}
@@ -43,7 +76,7 @@ def decode_texts(arena: np.ndarray, off: np.ndarray, length: np.ndarray) -> np.n
 class Batch:
     """Rows ``0..n-1`` of one kind from one venue. Never modified after creation."""
 
-    __slots__ = ("kind", "exchange", "n", "_storage", "_arena", "_instruments", "_cols", "_id")
+    __slots__ = ("kind", "exchange", "n", "_storage", "_arena", "_instruments", "_cols", "_id", "_texts")
 
     def __init__(
         self,
@@ -65,6 +98,7 @@ class Batch:
         self._arena = arena
         self._instruments = instruments
         self._cols: dict[str, np.ndarray] = {}
+        self._texts: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         if columns is not None:
             for k, v in columns.items():
                 arr = np.asarray(v) if not isinstance(v, np.ndarray) else v
@@ -105,11 +139,6 @@ class Batch:
         return self._storage
 
     @property
-    def arena(self) -> np.ndarray | None:
-        """The text bytes that storage ``*_off``/``*_len`` columns point into (compiled batches)."""
-        return self._arena
-
-    @property
     def instruments(self) -> "InstrumentRegistry | None":
         """The registry whose codes the storage ``instrument`` column holds (compiled batches)."""
         return self._instruments
@@ -121,16 +150,23 @@ class Batch:
 
     @property
     def arena(self) -> np.ndarray | None:
-        """The compiled buffer's text bytes (None for batches built from columns)."""
+        """The compiled buffer's text bytes as held (None for batches built from columns).
+        Storage ``*_off``/``*_len`` may hold packed ids: read text through ``texts``."""
         return self._arena if self._storage else None
 
-    def text_refs(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """``(offsets, lengths)`` into ``arena`` of a text column the buffer stores there;
-        None for instrument columns and for batches built from columns."""
+    def texts(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(arena, offsets, lengths)`` of a text column the buffer stores in its arena,
+        every row a plain reference (packed ids turned into text once, then cached); None
+        for instrument columns and for batches built from columns."""
         st = self._storage
         if not st or name + "_off" not in st:
             return None
-        return st[name + "_off"], st[name + "_len"]
+        refs = self._texts.get(name)
+        if refs is None:
+            assert self._arena is not None
+            refs = unpack_ids(self._arena, st[name + "_off"], st[name + "_len"])
+            self._texts[name] = refs
+        return refs
 
     def instrument_codes(self) -> tuple[np.ndarray, "InstrumentRegistry"] | None:
         """Per row, its instrument code, and the registry whose ``tables()`` the codes index;
@@ -163,9 +199,9 @@ class Batch:
             return _readonly(table[st["instrument"]])
         if name in st:
             return st[name]
-        if name + "_off" in st:
-            assert self._arena is not None
-            return _readonly(decode_texts(self._arena, st[name + "_off"], st[name + "_len"]))
+        refs = self.texts(name)
+        if refs is not None:
+            return _readonly(decode_texts(*refs))
         raise KeyError(f"{self.kind.name} batch has no column {name!r}")
 
     def rows(self, names: tuple[str, ...] | None = None) -> list[dict]:

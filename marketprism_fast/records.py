@@ -11,7 +11,9 @@ Two views of each kind:
   the four instrument strings collapse into one ``instrument`` code, every other string
   is an ``(offset, length)`` reference into the buffer's byte arena, and a ``frame``
   column remembers which received frame produced the row (used to restore frame order
-  across kinds).
+  across kinds). An id text (``trade_id``) that is a plain decimal integer below 2**47 is
+  held packed in those two columns instead, with no arena bytes (``batch.PACKED_ID_FLAG``
+  set in the length); ``Batch.texts`` and ``Batch.column`` give it back as its text.
 """
 
 from __future__ import annotations

@@ -275,10 +275,9 @@ def _plan_column(fmt: _Format, batch: Batch, column: Column, prefix: bytes) -> t
         if codes is not None and column.name in INSTRUMENT_COLUMNS:
             inst, registry = codes
             return (prefix, E.DICT, fmt.instrument_texts(registry, column.name), inst.astype(np.int64), None, False, b"")
-        refs = batch.text_refs(column.name)
-        arena = batch.arena
-        if refs is not None and arena is not None:
-            off, length = refs
+        refs = batch.texts(column.name)
+        if refs is not None:
+            arena, off, length = refs
             off64 = off.astype(np.int64)
             len64 = length.astype(np.int64)
             end = int((off64 + len64).max()) if len(off64) else 0
@@ -740,11 +739,11 @@ class _ArrowColumns:
                 return pa.array(batch.column(column.name).tolist(), type=pa.string()).dictionary_encode()
             inst, registry = codes
             return pa.DictionaryArray.from_arrays(self._indices(inst), self._instrument_strings(registry, column.name))
-        refs = batch.text_refs(column.name)
-        arena = batch.arena
-        if refs is not None and arena is not None and len(refs[0]):
-            off = refs[0].astype(np.int64)
-            length = refs[1].astype(np.int64)
+        refs = batch.texts(column.name)
+        if refs is not None and len(refs[1]):
+            arena = refs[0]
+            off = refs[1].astype(np.int64)
+            length = refs[2].astype(np.int64)
             offsets = np.zeros(len(off) + 1, dtype=np.int64)
             np.cumsum(length, out=offsets[1:])
             total = int(offsets[-1])

@@ -35,7 +35,9 @@ import logging
 import time
 from typing import Mapping, Sequence
 
-from ..batch import Batch
+import numpy as np
+
+from ..batch import PACKED_ID_FLAG, Batch
 from ..config import Overflow
 from ..sinks.base import Sink, SpoolingSink
 
@@ -58,8 +60,8 @@ def batch_bytes(batch: Batch) -> int:
         total = 0
         for name, values in st.items():
             total += values.nbytes
-            if name.endswith("_len"):
-                total += int(values.sum())  # text bytes in the arena
+            if name.endswith("_len"):  # text bytes in the arena (a packed id has none)
+                total += int(values[values < PACKED_ID_FLAG].sum(dtype=np.int64))
         return total
     return sum(c.nbytes for c in batch.columns().values())
 

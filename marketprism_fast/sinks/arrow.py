@@ -103,8 +103,9 @@ def text_array(batch: Batch, name: str, instruments: tuple[np.ndarray, np.ndarra
         encoded = pa.array(table[used], pa.string()).dictionary_encode()
         indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)[rows]
         return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), encoded.dictionary)
-    if st and name + "_off" in st:
-        arr = _gather_text(batch.arena, st[name + "_off"], st[name + "_len"])
+    refs = batch.texts(name)
+    if refs is not None:
+        arr = _gather_text(*refs)
     else:
         arr = pa.array(batch.column(name), pa.string())
     return arr.dictionary_encode() if name in LOW_CARDINALITY_TEXT else arr

@@ -123,8 +123,9 @@ def encode_text(batch: Batch, name: str) -> np.ndarray:
     st = batch.storage
     if st and name in INSTRUMENT_COLUMNS:
         return encode_instrument(batch, name)
-    if st and name + "_off" in st:
-        return encode_strings(batch.arena, st[name + "_off"], st[name + "_len"])
+    refs = batch.texts(name)
+    if refs is not None:
+        return encode_strings(*refs)
     arr = pa.array(batch.column(name), pa.large_string())
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
     data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
