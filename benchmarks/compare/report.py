@@ -489,7 +489,7 @@ def render(data: dict, image_prefix: str, written: list[tuple[str, str]]) -> str
         "### Throughput", "", images.get("compare_throughput.png", ""), "",
         "### Decode per venue and kind", "",
         "Real recorded frames held in memory; each contender's records are the same columns (`benchmarks/test_bench_decode.py` checks them "
-        "value for value). Rate: the median pass in CPU time of the contender's process "
+        "value for value). Rate: the fastest pass in CPU time of the contender's process "
         "(the same for book updates and encoding).", "",
         *decode_lines(results), "", images.get("compare_us_per_frame.png", ""), "",
         "### Book updates", "", *book_lines(results), "",

@@ -18,7 +18,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,9 @@ sys.path.insert(0, str(BENCHMARKS))
 sys.path.insert(0, str(BENCHMARKS.parent))
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+# Every contender is single-threaded: OpenBLAS's worker threads (numpy's) would only spin,
+# and their CPU time would be counted as the contender's (process CPU time).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 class Skipped(Exception):
@@ -113,9 +115,17 @@ def _timed_passes(run, seconds: float, min_passes: int = 3) -> list[float]:
         start = time.process_time()
         run()
         times.append(time.process_time() - start)
-        if len(times) >= 50:
+        if len(times) >= 500:
             break
     return times
+
+
+def _pass_seconds(times: list[float]) -> float:
+    """The figure a rate is computed from: the fastest pass. Every pass does the same work, so
+    what makes one slower is the machine (another tenant's cache and memory traffic on a
+    shared host, which CPU time does not exclude); the fastest is the work's own cost, for
+    every contender alike (``timeit`` reports the minimum for the same reason)."""
+    return min(times)
 
 
 # ---------------------------------------------------------------------------- sections
@@ -133,12 +143,12 @@ def decode(case: dict) -> dict:
     del outputs, columns
     gc.collect()
     times = _timed_passes(lambda: contender.run(work.chunks), case.get("seconds", 1.0))
-    median = statistics.median(times)
+    best = _pass_seconds(times)
     frames = len(work.frames)
     return {
         "venue": spec.venue, "frames": frames, "records": records, "passes": len(times),
-        "frames_per_s": frames / median, "us_per_frame": median / frames * 1e6,
-        "records_per_s": records / median, "mean_frame_bytes": work.mean_bytes,
+        "frames_per_s": frames / best, "us_per_frame": best / frames * 1e6,
+        "records_per_s": records / best, "mean_frame_bytes": work.mean_bytes,
     }
 
 
@@ -208,9 +218,9 @@ def book(case: dict) -> dict:
     else:
         raise Skipped(f"unknown book contender {name!r}")
     times = _timed_passes(run, case.get("seconds", 1.0))
-    median = statistics.median(times)
-    return {"messages": messages, "levels": levels, "messages_per_s": messages / median,
-            "levels_per_s": levels / median, "us_per_message": median / messages * 1e6}
+    best = _pass_seconds(times)
+    return {"messages": messages, "levels": levels, "messages_per_s": messages / best,
+            "levels_per_s": levels / best, "us_per_message": best / messages * 1e6}
 
 
 def _trade_frames(n: int) -> list[bytes]:
@@ -234,11 +244,20 @@ def encode(case: dict) -> dict:
         parser.feed_many(frames, TS_RECV)
         batches: list[Batch] = [b for b in parser.take() if b.kind.name == "trade"]
         if sink == "clickhouse":
-            from marketprism_fast.config import ClickHouseSinkConfig
-            from marketprism_fast.sinks.clickhouse.writer import ClickHouseWriter
+            import numpy as np
 
-            writer = ClickHouseWriter(ClickHouseSinkConfig(url="clickhouse://127.0.0.1:9", database="x"))
-            run = lambda: [writer._columns(b) for b in batches]  # noqa: E731,SLF001 - the insert's columns
+            from marketprism_fast.sinks.clickhouse import native
+
+            # every column of the INSERT as the writer encodes it for the server's column types
+            # (ClickHouse 18.16: no DateTime64, no LowCardinality); the batch id column too
+            types = [c.clickhouse_type(datetime64=False, low_cardinality=False) for c in batches[0].kind.columns]
+
+            def run() -> list:
+                return [
+                    [native.encode_column(b, c, t) for c, t in zip(b.kind.columns, types)]
+                    + [np.full(len(b), 1, dtype=np.uint64)]
+                    for b in batches
+                ]
             size = None
         elif sink == "nats":
             from marketprism_fast.sinks import arrow
@@ -283,8 +302,8 @@ def encode(case: dict) -> dict:
     nbytes = size(out) if size else None
     del out
     times = _timed_passes(run, case.get("seconds", 1.0))
-    median = statistics.median(times)
-    return {"records": records, "records_per_s": records / median, "ns_per_record": median / records * 1e9,
+    best = _pass_seconds(times)
+    return {"records": records, "records_per_s": records / best, "ns_per_record": best / records * 1e9,
             "bytes_out": nbytes, "bytes_per_record": (nbytes / records) if nbytes else None}
 
 
