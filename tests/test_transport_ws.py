@@ -250,7 +250,10 @@ def test_connection_replaced_before_its_age_limit_without_loss_or_repeats():
                 i += 1
                 for c in server.open_clients():
                     if c.received:  # subscribed
-                        await c.send(trade(i))
+                        try:
+                            await c.send(trade(i))
+                        except ConnectionResetError:
+                            pass  # the replaced connection closed between the listing and the send
                 await asyncio.sleep(0.002)
             return i
 
