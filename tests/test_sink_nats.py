@@ -5,6 +5,7 @@ each parsed row exactly once."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -212,6 +213,77 @@ def test_a_lost_ack_is_published_again_with_the_same_id_and_stored_once(private_
     config = consumer_config(server.url, clickhouse_native, "MARKETPRISM", "mpf.batch", "mpf_lost_ack")
     run(consume_until(config, rows_by_kind(batches), clickhouse_native, "mpf_lost_ack"))
     assert_tables_hold_exactly(clickhouse_native, "mpf_lost_ack", expected_by_kind(batches))
+
+
+def test_closing_while_the_spool_is_written_back_delivers_and_counts_each_batch_once(private_nats, tmp_path: Path) -> None:
+    # ``close`` drains the spool while the write-back task is draining it too: the two must
+    # take turns, or the entry both see as the oldest is delivered and counted twice.
+    server = private_nats
+    batches = synthetic_batches(n=200, per_kind=20, ids=BatchIds("close-drain"))
+    sink = NatsSink(nats_config(server.url, tmp_path / "spool"))
+
+    async def main() -> None:
+        server.stop()
+        await sink.start()
+        await sink.write(batches)  # NATS down: every batch spooled
+        assert len(sink.spool_store) == len(batches)
+        server.start()
+        await async_wait_until(lambda: sink.counters.batches_written > 0, "the write-back under way")
+        await sink.close(timeout=60)
+
+    run(main())
+    assert len(sink.spool_store) == 0
+    assert sink.counters.batches_written == len(batches)
+    assert sum(sink.counters.rows_written.values()) == sum(len(b) for b in batches)
+    assert sink.published_messages - sink.duplicate_acks == len(batches)
+
+
+def test_a_sink_started_while_nats_is_down_starts_spools_and_recovers(private_nats, tmp_path: Path) -> None:
+    server = private_nats
+    batches = synthetic_batches(n=100, ids=BatchIds("start-down"))
+    sink = NatsSink(nats_config(server.url, tmp_path / "spool"))
+
+    async def main() -> None:
+        server.stop()
+        await asyncio.wait_for(sink.start(), 30)  # gives up on the server, does not wait for it
+        assert sink.health().state == "down"
+        await sink.write(batches)
+        assert len(sink.spool_store) == len(batches)
+        server.start()
+        await async_wait_until(lambda: len(sink.spool_store) == 0 and sink.counters.batches_written == len(batches), "the spool published once NATS answers")
+        await sink.close()
+
+    run(main())
+    assert sum(sink.counters.rows_written.values()) == sum(len(b) for b in batches)
+
+
+def test_a_consumer_waiting_for_nats_ends_when_stopped(private_nats, clickhouse_native: str) -> None:
+    server = private_nats
+    config = consumer_config(server.url, clickhouse_native, "MARKETPRISM", "mpf.batch", "mpf_consumer_down")
+
+    warnings: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            warnings.append(record.getMessage())
+
+    async def main() -> ConsumerStats:
+        server.stop()
+        stop, stats = asyncio.Event(), ConsumerStats()
+        task = asyncio.create_task(consume(config, stop=stop, stats=stats))
+        # the first connect gives up and says so (it used to wait for the server forever)
+        await async_wait_until(lambda: any("not answering" in w for w in warnings), "the consumer to report NATS down")
+        stop.set()
+        return await asyncio.wait_for(task, 30)
+
+    handler = Collect(logging.WARNING)
+    consumer_log = logging.getLogger("marketprism_fast.sinks.consumer")
+    consumer_log.addHandler(handler)
+    try:
+        stats = run(main())
+    finally:
+        consumer_log.removeHandler(handler)
+    assert stats.rows_inserted == 0
 
 
 CONSUMER_SCRIPT = textwrap.dedent(

@@ -67,7 +67,7 @@ async def consume(
     after each insert and before its ack (a place for tests to interrupt)."""
     import concurrent.futures
 
-    import nats
+    from .nats import connect_client
     from nats.js import api
 
     nats_cfg = config.sinks.nats
@@ -88,7 +88,7 @@ async def consume(
     try:
         while not stop.is_set():
             try:
-                nc = await nats.connect(**options)
+                nc = await connect_client(**options)
                 break
             except Exception as exc:
                 log.warning("consume: NATS at %s not answering (%s); retrying", nats_cfg.url, exc)

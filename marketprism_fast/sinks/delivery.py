@@ -66,6 +66,9 @@ class SpooledDelivery:
         self._down_detail = "not started"
         self._wakeup = asyncio.Event()
         self._writeback: asyncio.Task | None = None
+        # One write-back at a time: ``close`` drains the spool while the write-back task may
+        # be delivering its oldest entry; without this both deliver (and count) that entry.
+        self._writeback_lock = asyncio.Lock()
         self._closing = False
 
     # ---- to implement -------------------------------------------------------------------
@@ -241,6 +244,10 @@ class SpooledDelivery:
 
     async def _write_back_one(self) -> bool:
         """Deliver the oldest spooled batch; False when the server is down."""
+        async with self._writeback_lock:
+            return await self._write_back_oldest()
+
+    async def _write_back_oldest(self) -> bool:
         spool = self.spool_store
         entry = spool.oldest()
         if entry is None:

@@ -59,6 +59,22 @@ BATCHES_IN_FLIGHT = 8
 HEADER_ROOM = 1024  # bytes kept free in a message for headers
 
 
+async def connect_client(**options):
+    """``nats.connect(**options)`` whose first connect gives up when the server does not answer.
+
+    nats-py applies ``max_reconnect_attempts=-1`` to the first connect as well: it retries
+    forever, so a sink or consumer started while NATS is down would hang in ``start`` (and
+    not end on SIGTERM). The first connect is bounded to two attempts (the callers retry with
+    their own backoff and report the server down); once connected, the client reconnects by
+    itself without limit, as ``options`` asked."""
+    import nats
+
+    wanted = options.get("max_reconnect_attempts", -1)
+    nc = await nats.connect(**{**options, "max_reconnect_attempts": 1})
+    nc.options["max_reconnect_attempts"] = wanted  # read by the client at each reconnect
+    return nc
+
+
 def batch_subject(prefix: str, kind: str, exchange: str) -> str:
     return f"{prefix}.{kind}.{exchange}"
 
@@ -171,8 +187,6 @@ class NatsSink(SpooledDelivery):
         self.record_messages = 0
 
     async def _connect(self):
-        import nats
-
         if self._nc is not None:
             if self._nc.is_connected:
                 return self._nc
@@ -195,7 +209,7 @@ class NatsSink(SpooledDelivery):
 
         options["error_cb"] = _quiet
         try:
-            nc = await nats.connect(**options)
+            nc = await connect_client(**options)
         except Exception as exc:
             raise SinkUnavailable(f"nats: cannot connect to {self.config.url}: {type(exc).__name__}: {exc}", sink=self.name) from None
         self._nc = nc
