@@ -304,6 +304,7 @@ cdef class ParserBase:
         self.symbols.first_new = -1
         self.symbols.refused = False
         g_limit = LIMIT_NONE
+        scratch_reset()  # the previous frame's decoded names and large member tables
 
     cdef int feed_ptr(self, const char* p, Py_ssize_t n, int64_t ts_recv) except -2:
         cdef int rc

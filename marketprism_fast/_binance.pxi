@@ -25,7 +25,8 @@ cdef class BinanceParser(ParserBase):
     """Compiled parser for binance_spot / binance_usdm / binance_coinm."""
 
     cdef int parse_frame(self, const char* p, Py_ssize_t n) except -100:
-        cdef Field top[MAX_FIELDS]
+        cdef Field top_stack[MAX_FIELDS]
+        cdef Field* top = top_stack
         cdef Field* w[5]
         cdef uint8_t letters[128]
         cdef int nt = 0, rc
@@ -44,7 +45,7 @@ cdef class BinanceParser(ParserBase):
         if rc != FAST_PATH_MISSED:
             return rc
         memset(letters, 0, 128)
-        rc = scan_members(p, n, top, &nt, True, &self.lv, letters, not self.lexed)
+        rc = scan_members(p, n, &top, &nt, True, &self.lv, letters, not self.lexed)
         if rc:
             return -rc
         pick(top, nt, "stream data error result id", w)
@@ -82,7 +83,8 @@ cdef class BinanceParser(ParserBase):
         cdef bint esc
         cdef const char* e = p + n
         cdef const char* d
-        cdef Field f[MAX_FIELDS]
+        cdef Field f_stack[MAX_FIELDS]
+        cdef Field* f = f_stack
         cdef uint8_t letters[128]
         cdef int nf = 0, rc
         if n < 20 or memcmp(p, b'{"stream":"', 11) != 0:
@@ -101,17 +103,18 @@ cdef class BinanceParser(ParserBase):
         if rc != FAST_PATH_MISSED:
             return rc
         memset(letters, 0, 128)
-        if scan_members(d, (e - 1) - d, f, &nf, True, &self.lv, letters, not self.lexed) != E_OK:
+        if scan_members(d, (e - 1) - d, &f, &nf, True, &self.lv, letters, not self.lexed) != E_OK:
             return FAST_PATH_MISSED
         return self.dispatch(f, nf, letters)
 
     cdef int event_object(self, const char* p, Py_ssize_t n) except -100:
-        cdef Field f[MAX_FIELDS]
+        cdef Field f_stack[MAX_FIELDS]
+        cdef Field* f = f_stack
         cdef uint8_t letters[128]
         cdef int nf = 0
         cdef int rc
         memset(letters, 0, 128)
-        rc = scan_members(p, n, f, &nf, True, &self.lv, letters, not self.lexed)
+        rc = scan_members(p, n, &f, &nf, True, &self.lv, letters, not self.lexed)
         if rc:
             return -rc
         return self.dispatch(f, nf, letters)
@@ -197,10 +200,11 @@ cdef class BinanceParser(ParserBase):
 
     cdef void report_error_event(self, Field* err) noexcept:
         """``{"error":{"code":..,"msg":..}}``, or an error that is not an object: logged."""
-        cdef Field f[MAX_FIELDS]
+        cdef Field f_stack[MAX_FIELDS]
+        cdef Field* f = f_stack
         cdef Field* w[2]
         cdef int nf = 0
-        if err.type == T_OBJECT and scan_object(err.val, err.vlen, f, &nf, False) == E_OK:
+        if err.type == T_OBJECT and scan_object(err.val, err.vlen, &f, &nf, False) == E_OK:
             pick(f, nf, "code msg", w)
             self.log_venue_error(w[0], w[1])
         else:
@@ -606,7 +610,8 @@ cdef class BinanceParser(ParserBase):
         return RC_PARSED
 
     cdef int on_kline(self, Field* f, const uint8_t* letters) except -100:
-        cdef Field kf[MAX_FIELDS]
+        cdef Field kf_stack[MAX_FIELDS]
+        cdef Field* kf = kf_stack
         cdef uint8_t kl[128]
         cdef int nk = 0, j, rc
         cdef Field* fs = letter(f, letters, b"s")
@@ -633,7 +638,7 @@ cdef class BinanceParser(ParserBase):
         if fk.type != T_OBJECT:
             return -E_TYPE
         memset(kl, 0, 128)
-        rc = scan_members(fk.val, fk.vlen, kf, &nk, False, NULL, kl, not self.lexed)
+        rc = scan_members(fk.val, fk.vlen, &kf, &nk, False, NULL, kl, not self.lexed)
         if rc:
             return -rc
         fk.lazy = False
@@ -693,7 +698,8 @@ cdef class BinanceParser(ParserBase):
         return RC_PARSED
 
     cdef int on_force_order(self, Field* f, const uint8_t* letters) except -100:
-        cdef Field of[MAX_FIELDS]
+        cdef Field of_stack[MAX_FIELDS]
+        cdef Field* of = of_stack
         cdef uint8_t ol[128]
         cdef int no = 0, rc
         cdef Field* fo = letter(f, letters, b"o")
@@ -709,7 +715,7 @@ cdef class BinanceParser(ParserBase):
         if fo.type != T_OBJECT:
             return -E_TYPE
         memset(ol, 0, 128)
-        rc = scan_members(fo.val, fo.vlen, of, &no, False, NULL, ol, not self.lexed)
+        rc = scan_members(fo.val, fo.vlen, &of, &no, False, NULL, ol, not self.lexed)
         if rc:
             return -rc
         fo.lazy = False
@@ -746,8 +752,9 @@ cdef class BinanceParser(ParserBase):
 
     # ---- REST bodies ------------------------------------------------------------------------
 
-    cdef int rest_object(self, const char* p, Py_ssize_t n, Field* f, int* nf) except -100:
-        """A REST body: one JSON object, not a Binance error reply (``code`` and ``msg``)."""
+    cdef int rest_object(self, const char* p, Py_ssize_t n, Field** f, int* nf) except -100:
+        """A REST body: one JSON object, not a Binance error reply (``code`` and ``msg``);
+        its members in *f (see scan_object)."""
         cdef Field* w[2]
         cdef int rc = self.begin_text(p, n)
         if rc < 0:
@@ -755,19 +762,20 @@ cdef class BinanceParser(ParserBase):
         rc = scan_object(p, n, f, nf, True, &self.lv)
         if rc:
             return -rc
-        pick(f, nf[0], "code msg", w)
+        pick(f[0], nf[0], "code msg", w)
         if w[0] != NULL and w[1] != NULL:
             return -E_VALUE
         return 0
 
     cdef int parse_snapshot(self, const char* p, Py_ssize_t n, str raw_symbol) except -100:
-        cdef Field f[MAX_FIELDS]
+        cdef Field f_stack[MAX_FIELDS]
+        cdef Field* f = f_stack
         cdef Field* w[4]
         cdef int nf = 0, rc
         cdef uint64_t last
         cdef uint32_t inst
         cdef bytes sym
-        rc = self.rest_object(p, n, f, &nf)
+        rc = self.rest_object(p, n, &f, &nf)
         if rc < 0:
             return rc
         pick(f, nf, "lastUpdateId bids asks symbol", w)
@@ -788,7 +796,8 @@ cdef class BinanceParser(ParserBase):
         return -rc if rc else RC_PARSED
 
     cdef int parse_open_interest(self, const char* p, Py_ssize_t n) except -100:
-        cdef Field f[MAX_FIELDS]
+        cdef Field f_stack[MAX_FIELDS]
+        cdef Field* f = f_stack
         cdef Field* w[3]
         cdef int nf = 0, rc
         cdef double oi
@@ -796,7 +805,7 @@ cdef class BinanceParser(ParserBase):
         cdef uint32_t inst
         cdef Py_ssize_t r
         cdef RecordBuffer b = self.b_oi
-        rc = self.rest_object(p, n, f, &nf)
+        rc = self.rest_object(p, n, &f, &nf)
         if rc < 0:
             return rc
         pick(f, nf, "openInterest symbol time", w)

@@ -148,7 +148,8 @@ cdef class DeribitParser(StrictParser):
     """Compiled parser for deribit."""
 
     cdef int parse_frame(self, const char* p, Py_ssize_t n) except -100:
-        cdef Field top[MAX_FIELDS]
+        cdef Field top_stack[MAX_FIELDS]
+        cdef Field* top = top_stack
         cdef int nt = 0, rc
         rc = self.begin_text(p, n)
         if rc < 0:
@@ -157,7 +158,7 @@ cdef class DeribitParser(StrictParser):
             rc = self.notification_fast(p, n)
             if rc != SHAPE_MISSED:
                 return rc
-        rc = scan_object(p, n, top, &nt, True, &self.lv)
+        rc = scan_object(p, n, &top, &nt, True, &self.lv)
         if rc:
             return -rc
         return self.message(top, nt)
@@ -201,7 +202,8 @@ cdef class DeribitParser(StrictParser):
         return rc
 
     cdef int message(self, Field* top, int nt) except -100:
-        cdef Field pf[MAX_FIELDS]
+        cdef Field pf_stack[MAX_FIELDS]
+        cdef Field* pf = pf_stack
         cdef Field* v[4]
         cdef Field* w[2]
         cdef Field *method, *params, *error
@@ -213,7 +215,7 @@ cdef class DeribitParser(StrictParser):
             if rc:
                 return -rc
             if params != NULL and params.type == T_OBJECT:
-                rc = scan_object(params.val, params.vlen, pf, &np, False)
+                rc = scan_object(params.val, params.vlen, &pf, &np, False)
                 if rc:
                     return -rc
                 pick(pf, np, "type", w)
@@ -225,7 +227,7 @@ cdef class DeribitParser(StrictParser):
             if rc:
                 return -rc
             if error.type == T_OBJECT:
-                rc = scan_object(error.val, error.vlen, pf, &np, False)
+                rc = scan_object(error.val, error.vlen, &pf, &np, False)
                 if rc:
                     return -rc
                 pick(pf, np, "code message", w)
@@ -245,7 +247,7 @@ cdef class DeribitParser(StrictParser):
             return -E_MISSING
         if params.type != T_OBJECT:
             return -E_TYPE
-        rc = scan_object(params.val, params.vlen, pf, &np, True, &self.lv)
+        rc = scan_object(params.val, params.vlen, &pf, &np, True, &self.lv)
         if rc:
             return -rc
         params.type = T_DONE
@@ -262,7 +264,8 @@ cdef class DeribitParser(StrictParser):
 
     cdef int notification(self, Field* channel, Field* data) except -100:
         """Route one notification; ``data`` is consumed (validated) whatever the channel."""
-        cdef Field f[MAX_FIELDS]
+        cdef Field f_stack[MAX_FIELDS]
+        cdef Field* f = f_stack
         cdef int nf = 0, rc, kind
         cdef char buf[TEXT_SCRATCH]
         cdef const char* ch
@@ -293,7 +296,7 @@ cdef class DeribitParser(StrictParser):
             if rc != FAST_PATH_MISSED:
                 data.type = T_DONE
                 return rc
-        rc = scan_members(data.val, data.vlen, f, &nf, True, &self.lv, NULL, not self.lexed)
+        rc = scan_members(data.val, data.vlen, &f, &nf, True, &self.lv, NULL, not self.lexed)
         if rc:
             return -rc
         data.type = T_DONE
@@ -587,7 +590,8 @@ cdef class DeribitParser(StrictParser):
     cdef int ticker(self, Field* f, int nf) except -100:
         """A ticker (+ open_interest when it carries ``open_interest``, + funding_rate when it
         carries ``current_funding``). ``stats`` holds high/low/volumes; ``greeks`` is ignored."""
-        cdef Field sf[MAX_FIELDS]
+        cdef Field sf_stack[MAX_FIELDS]
+        cdef Field* sf = sf_stack
         cdef Field* v[13]
         cdef Field* s[5]
         cdef TickerValues t
@@ -605,7 +609,7 @@ cdef class DeribitParser(StrictParser):
             for j in range(5):
                 t.stats[j] = NAN
         elif v[2].type == T_OBJECT:
-            rc = scan_members(v[2].val, v[2].vlen, sf, &ns, False, NULL, NULL, not self.lexed)
+            rc = scan_members(v[2].val, v[2].vlen, &sf, &ns, False, NULL, NULL, not self.lexed)
             if rc:
                 return -rc
             pick(sf, ns, "high low volume volume_usd price_change", s)

@@ -1,14 +1,17 @@
 # A validating JSON scanner that never allocates.
 #
-# ``scan_object`` walks one object and records, for each member, the key bytes and the
-# value's span and type in a caller-owned Field table (on the stack). Nested objects and
-# arrays are validated and skipped; their span is recorded so that a handler can scan them
-# in turn. Keys are compared as raw bytes (venue keys carry no escapes). String values
-# keep a flag saying whether they contain escapes, so that text columns can be unescaped
-# when they are copied out.
+# ``scan_object`` walks one object and records, for each member, its name and the value's
+# span and type in a caller-owned Field table (on the stack; an object with more members
+# than it holds moves to a larger table in the frame scratch, see scan_members). Nested
+# objects and arrays are validated and skipped; their span is recorded so that a handler can
+# scan them in turn. Names are compared as decoded text, as a JSON decoder gives them: a name
+# with an escape (``"\u0070"`` is ``p``) is unescaped into the frame scratch once, when it is
+# scanned, and the member then holds the decoded name, so every lookup compares plain bytes.
+# String values keep a flag saying whether they contain escapes, so that text columns can be
+# unescaped when they are copied out.
 
 from libc.string cimport memchr, memcmp, memcpy, memset
-from libc.stdlib cimport realloc, free
+from libc.stdlib cimport realloc, free, malloc
 
 cdef extern from *:
     """
@@ -45,7 +48,8 @@ cdef extern from *:
     const char* mpf_find_quote_or_backslash(const char* p, const char* end) noexcept nogil
     const char* mpf_find_quote(const char* p, const char* end) noexcept nogil
 
-DEF MAX_FIELDS = 48
+DEF MAX_FIELDS = 48    # members a caller's stack table holds; scan_members moves a larger object to the scratch
+DEF LETTER_SLOTS = 255  # positions a letters index (uint8_t, 1 + position) can name
 DEF LEVEL_WIDTH = 4   # scalars kept per level row (Binance sends 2, Deribit 3, OKX 4)
 DEF MAX_DEPTH = 64       # limits.MAX_DEPTH: containers open at once anywhere in a frame
 # Walkers (skip_container, skip_balanced) count depth from the container they start at, and
@@ -97,6 +101,60 @@ cdef inline void set_limit(int which) noexcept nogil:
     global g_limit
     if g_limit == LIMIT_NONE:
         g_limit = which
+
+# ---- the frame scratch ---------------------------------------------------------------------
+# Room that lives until the next frame begins (ParserBase._begin calls scratch_reset): the
+# decoded names of members whose names hold escapes, and the tables of objects with more
+# members than a stack table holds. Real frames never use it. Blocks are chained, never
+# moved, so a pointer into the scratch stays valid for the whole frame; what one frame uses
+# is bounded by its size (a decoded name is never longer than its escaped text; a member
+# table costs sizeof(Field) per member, doubled while it grows).
+
+DEF SCRATCH_FIRST = 4096   # the size of the block kept between frames
+DEF SCRATCH_HEAD = 16      # a block starts with the block before it and its own size
+cdef char* g_scratch = NULL
+cdef Py_ssize_t g_scratch_n = SCRATCH_HEAD
+cdef Py_ssize_t g_scratch_cap = 0
+
+
+cdef void* scratch_alloc(Py_ssize_t size) noexcept nogil:
+    """``size`` bytes (16-aligned) valid until scratch_reset; NULL when memory ran out."""
+    global g_scratch, g_scratch_n, g_scratch_cap
+    cdef char* block
+    cdef Py_ssize_t cap
+    cdef void* out
+    size = (size + 15) & ~(<Py_ssize_t>15)
+    if g_scratch == NULL or g_scratch_n + size > g_scratch_cap:
+        cap = g_scratch_cap * 2 if g_scratch_cap >= SCRATCH_FIRST else SCRATCH_FIRST
+        if cap < size + SCRATCH_HEAD:
+            cap = size + SCRATCH_HEAD
+        block = <char*>malloc(cap)
+        if block == NULL:
+            return NULL
+        (<void**>block)[0] = g_scratch
+        (<Py_ssize_t*>block)[1] = cap
+        g_scratch = block
+        g_scratch_n = SCRATCH_HEAD
+        g_scratch_cap = cap
+    out = g_scratch + g_scratch_n
+    g_scratch_n += size
+    return out
+
+
+cdef inline void scratch_reset() noexcept nogil:
+    """Forget the previous frame's scratch (nothing to do after a frame that used none):
+    only a first-size block that nothing was chained before is kept."""
+    global g_scratch, g_scratch_n, g_scratch_cap
+    cdef char* prev
+    if g_scratch_n == SCRATCH_HEAD:
+        return
+    while g_scratch != NULL and ((<void**>g_scratch)[0] != NULL or g_scratch_cap != SCRATCH_FIRST):
+        prev = <char*>(<void**>g_scratch)[0]
+        free(g_scratch)
+        g_scratch = prev
+        g_scratch_cap = (<Py_ssize_t*>prev)[1] if prev != NULL else 0
+    g_scratch_n = SCRATCH_HEAD
+
 
 ERROR_TEXT = (
     "ok",
@@ -626,14 +684,16 @@ cdef inline bint scan_value(Cursor* c, Field* f, bint lazy, Levels* lv=NULL) noe
     return True
 
 
-cdef inline int scan_object(const char* p, Py_ssize_t n, Field* fields, int* count, bint lazy=True,
+cdef inline int scan_object(const char* p, Py_ssize_t n, Field** table, int* count, bint lazy=True,
                             Levels* lv=NULL) noexcept nogil:
     """Scan the object spanning exactly p[0:n] (leading/trailing whitespace allowed).
 
-    Fills fields[0:count]. Returns E_OK or an error code. Members beyond MAX_FIELDS are an
-    error rather than silently dropped (no venue message comes near that many).
+    Fills table[0][0:count]: ``*table`` is the caller's table of MAX_FIELDS members; an
+    object with more members moves to a larger table in the frame scratch and *table then
+    points there (any number of members, as a JSON decoder takes them). Returns E_OK or an
+    error code.
     """
-    return scan_members(p, n, fields, count, lazy, lv, NULL)
+    return scan_members(p, n, table, count, lazy, lv, NULL)
 
 
 cdef inline Field* letter(Field* fields, const uint8_t* letters, char key) noexcept nogil:
@@ -643,17 +703,93 @@ cdef inline Field* letter(Field* fields, const uint8_t* letters, char key) noexc
 
 
 cdef inline void index_letter(uint8_t* letters, Field* f, int k) noexcept nogil:
-    if letters != NULL and f.klen == 1 and <unsigned char>f.key[0] < 128:
+    if letters != NULL and f.klen == 1 and <unsigned char>f.key[0] < 128 and k < LETTER_SLOTS:
         letters[<unsigned char>f.key[0]] = <uint8_t>(k + 1)
 
 
-cdef inline int plain_members(Cursor* c, Field* fields, int k, uint8_t* letters, bint* closed) noexcept nogil:
+cdef bint decode_name(Field* f) noexcept nogil:
+    """A member name that holds an escape, decoded into the frame scratch: f.key/klen then
+    hold the name a JSON decoder gives (``"\u0070"`` -> ``p``). False when it is not valid
+    string content (or memory ran out)."""
+    cdef char* out = <char*>scratch_alloc(f.klen)
+    cdef Py_ssize_t m
+    if out == NULL:
+        return False
+    m = unescape_json(f.key, f.klen, out)
+    if m < 0:
+        return False
+    f.key = out
+    f.klen = m
+    return True
+
+
+cdef Field* grow_fields(Field* fields, int k, int* cap) noexcept nogil:
+    """A table of twice *cap members in the frame scratch holding fields[0:k]; NULL when
+    memory ran out."""
+    cdef Field* grown = <Field*>scratch_alloc(<Py_ssize_t>cap[0] * 2 * sizeof(Field))
+    if grown == NULL:
+        return NULL
+    memcpy(grown, fields, <Py_ssize_t>k * sizeof(Field))
+    cap[0] *= 2
+    return grown
+
+
+cdef int fold_letters(Field* fields, int* count, uint8_t* letters) noexcept nogil:
+    """An object of more members than a letters index can name (LETTER_SLOTS): members of
+    one-character names folded as a decoded object keeps them (the first one's place, the
+    last one's value; a value dropped is validated as validate_lazy would have) and moved to
+    the front, every other member after them in its order, and the index rebuilt. A lookup
+    by name sees the same members as before. E_OK or an error code."""
+    cdef int k = count[0]
+    cdef int slot[128]
+    cdef Field* moved
+    cdef Cursor c
+    cdef int i, j, m = 0
+    cdef unsigned char ch
+    for i in range(128):
+        slot[i] = -1
+    for i in range(k):
+        if fields[i].klen != 1 or <unsigned char>fields[i].key[0] >= 128:
+            continue
+        ch = <unsigned char>fields[i].key[0]
+        j = slot[ch]
+        if j < 0:
+            slot[ch] = i
+            continue
+        if fields[j].lazy:
+            c.p = fields[j].val
+            c.end = fields[j].val + fields[j].vlen
+            c.err = E_OK
+            if not skip_container(&c):
+                return c.err if c.err != E_OK else E_SYNTAX
+        fields[j] = fields[i]
+        fields[i].klen = -1  # folded into fields[j]
+    moved = <Field*>scratch_alloc(<Py_ssize_t>k * sizeof(Field))
+    if moved == NULL:
+        return E_TOO_MANY_FIELDS
+    memset(letters, 0, 128)
+    for i in range(k):
+        if fields[i].klen == 1 and <unsigned char>fields[i].key[0] < 128:
+            moved[m] = fields[i]
+            letters[<unsigned char>fields[i].key[0]] = <uint8_t>(m + 1)
+            m += 1
+    for i in range(k):
+        if fields[i].klen >= 0 and not (fields[i].klen == 1 and <unsigned char>fields[i].key[0] < 128):
+            moved[m] = fields[i]
+            m += 1
+    memcpy(fields, moved, <Py_ssize_t>m * sizeof(Field))
+    count[0] = m
+    return E_OK
+
+
+cdef inline int plain_members(Cursor* c, Field* fields, int k, int cap, uint8_t* letters, bint* closed) noexcept nogil:
     """Members of an object in compact plain text (no backslash anywhere, so the next quote
     ends a string), from the one at the cursor, which is fields[k]: those with a string,
-    number or literal value are recorded as scan_value would, in one tight pass. Stops at the
-    first member it does not take (a container, whitespace, anything unusual), cursor at that
-    member's start for the general loop; *closed when it took the object's closing brace.
-    Returns the number of members recorded so far."""
+    number or literal value are recorded as scan_value would, in one tight pass, while the
+    table (``cap`` members) has room. Stops at the first member it does not take (a
+    container, whitespace, anything unusual), cursor at that member's start for the general
+    loop; *closed when it took the object's closing brace. Returns the number of members
+    recorded so far."""
     cdef const char* p = c.p
     cdef const char* end = c.end
     cdef const char* q
@@ -663,7 +799,7 @@ cdef inline int plain_members(Cursor* c, Field* fields, int k, uint8_t* letters,
     cdef Cursor num
     cdef char ch
     closed[0] = False
-    while k < MAX_FIELDS and end - p > 4 and p[0] == 34:
+    while k < cap and end - p > 4 and p[0] == 34:
         q = mpf_find_quote(p + 1, end)
         if end - q < 3 or q[1] != 58:
             break
@@ -724,15 +860,17 @@ cdef inline int plain_members(Cursor* c, Field* fields, int k, uint8_t* letters,
     return k
 
 
-cdef int scan_members(const char* p, Py_ssize_t n, Field* fields, int* count, bint lazy, Levels* lv,
+cdef int scan_members(const char* p, Py_ssize_t n, Field** table, int* count, bint lazy, Levels* lv,
                       uint8_t* letters, bint plain=False) noexcept nogil:
     """scan_object; with ``letters`` (128 zeroed bytes) also an index of the one-character
     ASCII member names: letters[c] = 1 + the position of the last member named c (a decoded
     object keeps the last of equal keys), so handlers of terse venues need no member walk.
     ``plain``: the text holds no backslash (see plain_members)."""
     cdef Cursor c
+    cdef Field* fields = table[0]
     cdef Field* f
-    cdef int k = 0
+    cdef int k = 0, rc
+    cdef int cap = MAX_FIELDS
     cdef bint closed = False
     c.p = p
     c.end = p + n
@@ -749,7 +887,7 @@ cdef int scan_members(const char* p, Py_ssize_t n, Field* fields, int* count, bi
     else:
         while True:
             if plain:  # the common members in one tight pass, the rest one by one below
-                k = plain_members(&c, fields, k, letters, &closed)
+                k = plain_members(&c, fields, k, cap, letters, &closed)
                 if closed:
                     break
             skip_ws(&c)
@@ -757,11 +895,16 @@ cdef int scan_members(const char* p, Py_ssize_t n, Field* fields, int* count, bi
                 return E_TRUNCATED
             if c.p[0] != 34:
                 return E_SYNTAX
-            if k >= MAX_FIELDS:
-                return E_TOO_MANY_FIELDS
+            if k >= cap:  # more members than the table holds: a larger one (rare)
+                fields = grow_fields(fields, k, &cap)
+                if fields == NULL:
+                    return E_TOO_MANY_FIELDS
+                table[0] = fields
             f = &fields[k]
             if not scan_string(&c, &f.key, &f.klen, &f.escaped):
                 return c.err
+            if f.escaped and not decode_name(f):
+                return E_SYNTAX
             index_letter(letters, f, k)
             skip_ws(&c)
             if c.p >= c.end:
@@ -788,6 +931,10 @@ cdef int scan_members(const char* p, Py_ssize_t n, Field* fields, int* count, bi
     skip_ws(&c)
     if c.p != c.end:
         return E_SYNTAX
+    if letters != NULL and k > LETTER_SLOTS:
+        rc = fold_letters(fields, &k, letters)
+        if rc:
+            return rc
     count[0] = k
     return E_OK
 

@@ -329,8 +329,9 @@ cdef class StrictParser(ParserBase):
         """One object of an array handed to each_object."""
         raise NotImplementedError
 
-    cdef int scan_item(self, void* ctx, const char* s, Py_ssize_t n, Field* f, int* nf, Levels* lv) except -1:
-        """Scan one object of each_object (a venue may read some shapes its own way). E_*."""
+    cdef int scan_item(self, void* ctx, const char* s, Py_ssize_t n, Field** f, int* nf, Levels* lv) except -1:
+        """Scan one object of each_object (a venue may read some shapes its own way) into *f
+        (see scan_object). E_*."""
         return scan_object(s, n, f, nf, True, lv)
 
     cdef int each_object(self, void* ctx, Field* arr, bint capture) except -100:
@@ -338,7 +339,8 @@ cdef class StrictParser(ParserBase):
         element that is not an object is an error). The common one-element array is
         scanned in place; otherwise elements are delimited first. ``capture``: level arrays
         in the objects are captured while scanning (else left to plain_levels)."""
-        cdef Field f[MAX_FIELDS]
+        cdef Field f_stack[MAX_FIELDS]
+        cdef Field* f = f_stack
         cdef int nf = 0, rc
         cdef Cursor c
         cdef const char* s
@@ -361,7 +363,7 @@ cdef class StrictParser(ParserBase):
             return RC_PARSED
         if s[0] == 123 and (e - 1)[0] == 125:
             mark = self.lv.n
-            if self.scan_item(ctx, s, e - s, f, &nf, lv) == E_OK:
+            if self.scan_item(ctx, s, e - s, &f, &nf, lv) == E_OK:
                 return self.object_done(ctx, f, nf)
             self.lv.n = mark  # more than one element (or a bad one): delimit them
         c.p = arr.val + 1
@@ -376,7 +378,7 @@ cdef class StrictParser(ParserBase):
             s = c.p
             if not skip_balanced(&c):
                 return -E_TRUNCATED
-            rc = self.scan_item(ctx, s, c.p - s, f, &nf, lv)
+            rc = self.scan_item(ctx, s, c.p - s, &f, &nf, lv)
             if rc:
                 return -rc
             rc = self.object_done(ctx, f, nf)
@@ -502,7 +504,8 @@ cdef class OkxParser(StrictParser):
     """Compiled parser for okx."""
 
     cdef int parse_frame(self, const char* p, Py_ssize_t n) except -100:
-        cdef Field top[MAX_FIELDS]
+        cdef Field top_stack[MAX_FIELDS]
+        cdef Field* top = top_stack
         cdef int nt = 0, rc
         if n == 4 and memcmp(p, b"pong", 4) == 0:
             return RC_SKIP + SKIP_PONG
@@ -513,7 +516,7 @@ cdef class OkxParser(StrictParser):
             rc = self.push_fast(p, n)
             if rc != SHAPE_MISSED:
                 return rc
-        rc = scan_object(p, n, top, &nt, True, &self.lv)
+        rc = scan_object(p, n, &top, &nt, True, &self.lv)
         if rc:
             return -rc
         return self.message(top, nt, NULL, -1)
@@ -599,7 +602,8 @@ cdef class OkxParser(StrictParser):
     cdef int message(self, Field* top, int nt, Field* arg_fields, int n_arg_fields) except -100:
         """One OKX message; ``arg_fields`` are its arg's members when a fast path read them
         (``n_arg_fields >= 0``, the arg field then marked consumed)."""
-        cdef Field scanned[MAX_FIELDS]
+        cdef Field scanned_stack[MAX_FIELDS]
+        cdef Field* scanned = scanned_stack
         cdef Field* af = arg_fields
         cdef int na = n_arg_fields, rc, i
         cdef Field *event = NULL, *arg = NULL, *data = NULL, *action = NULL
@@ -633,7 +637,7 @@ cdef class OkxParser(StrictParser):
             if arg.type != T_OBJECT:
                 return -E_TYPE
             af = scanned
-            rc = scan_object(arg.val, arg.vlen, af, &na, False)
+            rc = scan_object(arg.val, arg.vlen, &af, &na, False)
             if rc:
                 return -rc
             arg.type = T_DONE
@@ -905,7 +909,7 @@ cdef class OkxParser(StrictParser):
     cdef int on_level(self, LevelContext* lc, Scalar* row) except -100:
         return okx_level(self, self.b_delta, lc, row)
 
-    cdef int scan_item(self, void* ctx, const char* s, Py_ssize_t n, Field* f, int* nf, Levels* lv) except -1:
+    cdef int scan_item(self, void* ctx, const char* s, Py_ssize_t n, Field** f, int* nf, Levels* lv) except -1:
         """Plain text: a book item in one pass (its ``bids``/``asks`` levels captured by
         plain_rows), a flat object of texts by flat_strings; else scan_object."""
         cdef int c = (<OkxContext*>ctx).channel
@@ -913,16 +917,19 @@ cdef class OkxParser(StrictParser):
             return scan_object(s, n, f, nf, True, lv)
         if c == OKX_BOOKS or c == OKX_BOOKS5:
             return self.scan_book_item(s, n, f, nf)
-        if flat_strings(s, n, f, nf):  # trades, tickers, funding, open interest
+        if flat_strings(s, n, f[0], nf):  # trades, tickers, funding, open interest
             return E_OK
         return scan_object(s, n, f, nf, True, lv)
 
-    cdef int scan_book_item(self, const char* s, Py_ssize_t n, Field* fields, int* count) except -1:
-        # scan_object's member loop; it cannot call plain_rows (the core's capture converts
-        # every element of a level, and OKX levels have four of which two are read)
+    cdef int scan_book_item(self, const char* s, Py_ssize_t n, Field** table, int* count) except -1:
+        # scan_object's member loop (plain text: no name to decode); it cannot call plain_rows
+        # (the core's capture converts every element of a level, and OKX levels have four of
+        # which two are read)
         cdef Cursor c
+        cdef Field* fields = table[0]
         cdef Field* f
         cdef int k = 0, rc
+        cdef int cap = MAX_FIELDS
         c.p = s
         c.end = s + n
         c.err = E_OK
@@ -940,8 +947,11 @@ cdef class OkxParser(StrictParser):
                     return E_TRUNCATED
                 if c.p[0] != 34:
                     return E_SYNTAX
-                if k >= MAX_FIELDS:
-                    return E_TOO_MANY_FIELDS
+                if k >= cap:  # more members than the table holds: a larger one (rare)
+                    fields = grow_fields(fields, k, &cap)
+                    if fields == NULL:
+                        return E_TOO_MANY_FIELDS
+                    table[0] = fields
                 f = &fields[k]
                 if not scan_string(&c, &f.key, &f.klen, &f.escaped):
                     return c.err
@@ -1400,14 +1410,15 @@ cdef class OkxParser(StrictParser):
 
     cdef int parse_open_interest(self, const char* p, Py_ssize_t n) except -100:
         """``GET /api/v5/public/open-interest``: ``{"code":"0","data":[{instId, oi, ts...}]}``."""
-        cdef Field top[MAX_FIELDS]
+        cdef Field top_stack[MAX_FIELDS]
+        cdef Field* top = top_stack
         cdef Field* v[2]
         cdef int nt = 0, rc
         cdef OkxContext x
         rc = self.begin_text(p, n)
         if rc < 0:
             return rc
-        rc = scan_object(p, n, top, &nt, True, &self.lv)
+        rc = scan_object(p, n, &top, &nt, True, &self.lv)
         if rc:
             return -rc
         pick(top, nt, "code data", v)
