@@ -418,7 +418,7 @@ cdef bint skip_container(Cursor* c) noexcept nogil:
 
 cdef inline bint quick_decimal(Cursor* c, Scalar* out, bint quoted) noexcept nogil:
     """The common case of a level element, parsed in the same pass that scans it: a plain
-    decimal ("61800.20", 0.014) of at most 19 digits whose value the fast path converts
+    decimal ("61800.20", 0.014) of at most 19 digits whose value the fast paths convert
     exactly (same arithmetic as parse_double). False, cursor unchanged, for anything else."""
     cdef const char* p = c.p + (1 if quoted else 0)
     cdef const char* end = c.end
@@ -443,7 +443,7 @@ cdef inline bint quick_decimal(Cursor* c, Scalar* out, bint quoted) noexcept nog
         nfrac = <int>(p - start)
         if nfrac == 0:
             return False
-    if p >= end or nint + nfrac > 19 or nfrac > 22 or m > MAX_EXACT:
+    if p >= end or nint + nfrac > 19:
         return False
     if quoted:
         if p[0] != 34:
@@ -452,6 +452,9 @@ cdef inline bint quick_decimal(Cursor* c, Scalar* out, bint quoted) noexcept nog
         return False
     if m == 0:
         v = 0.0
+    elif m > MAX_EXACT:
+        if not eisel_lemire(m, -nfrac, &v):
+            return False
     elif nfrac:
         v = <double>m / POW10[nfrac]
     else:
@@ -601,7 +604,7 @@ cdef bint capture_levels(Cursor* c, Field* f, Levels* lv) noexcept nogil:
 cdef inline bint quick_number(Cursor* c, Field* f) noexcept nogil:
     """The common JSON number token, validated and converted in one pass: ``-?(0|[1-9]d*)(.d+)?``
     of at most 19 digits, followed by a byte that is not part of a number. Sets f.inum and
-    has_int for a non-negative integer, f.num and has_num when the fast path converts it
+    has_int for a non-negative integer, f.num and has_num when the fast paths convert it
     exactly (parse_double's arithmetic: the value float() gives). False, cursor unchanged,
     for anything else (exponents, long mantissas), which scan_number_token then takes."""
     cdef const char* p = c.p
@@ -632,6 +635,9 @@ cdef inline bint quick_number(Cursor* c, Field* f) noexcept nogil:
     f.has_int = not neg and nfrac == 0
     if m <= MAX_EXACT:
         v = <double>m / POW10[nfrac] if nfrac else <double>m
+        f.num = -v if neg else v
+        f.has_num = 1
+    elif eisel_lemire(m, -nfrac, &v):
         f.num = -v if neg else v
         f.has_num = 1
     else:

@@ -3,8 +3,11 @@
 # Fast path (Clinger): when the significant digits fit in 53 bits and the decimal exponent
 # is within [-22, 22], m * 10**e (or m / 10**-e) is one correctly rounded IEEE operation on
 # two exactly representable operands, hence equal to the correctly rounded value of the
-# text. Everything else (long mantissas, far exponents) goes to CPython's own
-# PyOS_string_to_double, which *is* float(): same algorithm, same result.
+# text. Second path (Eisel-Lemire): up to 19 digits (any value below 2**64) and a decimal
+# exponent within [EL_Q_MIN, EL_Q_MAX], the correctly rounded value from one or two 64x64
+# multiplications by a 128-bit approximation of 5**q (amounts like "525802090.62716611",
+# which have more than 53 bits of digits). Everything else (longer mantissas, far exponents)
+# goes to CPython's own PyOS_string_to_double, which *is* float(): same algorithm, same result.
 
 from libc.stdint cimport uint64_t, int64_t, uint32_t, int32_t, uint16_t, uint8_t, int8_t
 
@@ -42,6 +45,98 @@ cdef extern from *:
     """
     bint mpf_eight_digits(const char* p) noexcept nogil
     uint32_t mpf_eight_digits_value(const char* p) noexcept nogil
+
+
+cdef extern from *:
+    """
+    #include <string.h>
+    #include <stdint.h>
+    /* Eisel-Lemire (D. Lemire, "Number Parsing at a Gigabyte per Second", Software: Practice
+       and Experience 51(8), 2021): the double nearest w * 10**q, ties to even, for
+       0 < w < 2**64 and MPF_EL_Q_MIN <= q <= MPF_EL_Q_MAX. Within that exponent range the
+       128-bit product below always decides (the paper's safe range is [-27, 55]); no
+       subnormal or infinite result can come out of it. mpf_pow5_128[2k], [2k+1]: the high
+       and low words of 5**(MPF_EL_Q_MIN + k) scaled to [2**127, 2**128) (truncated for
+       q >= 0, the reciprocal rounded up for q < 0), filled at import (el_fill_table). */
+    #define MPF_EL_Q_MIN (-27)
+    #define MPF_EL_Q_MAX 55
+    static uint64_t mpf_pow5_128[2 * (MPF_EL_Q_MAX - MPF_EL_Q_MIN + 1)];
+
+    static inline int mpf_eisel_lemire(uint64_t w, int q, double *out) {
+    #if defined(__SIZEOF_INT128__)
+        const uint64_t *t;
+        __uint128_t product;
+        uint64_t hi, lo, mantissa, bits;
+        int lz, upper, shift, power2;
+        if (w == 0 || q < MPF_EL_Q_MIN || q > MPF_EL_Q_MAX)
+            return 0;
+        t = mpf_pow5_128 + 2 * (q - MPF_EL_Q_MIN);
+        lz = __builtin_clzll(w);
+        w <<= lz;
+        product = (__uint128_t)w * t[0];
+        hi = (uint64_t)(product >> 64);
+        lo = (uint64_t)product;
+        if ((hi & 0x1FF) == 0x1FF) {  /* the 55 bits kept may still change: add the low word's part */
+            uint64_t carry = (uint64_t)(((__uint128_t)w * t[1]) >> 64);
+            lo += carry;
+            if (lo < carry)
+                hi++;
+        }
+        upper = (int)(hi >> 63);
+        shift = upper + 9;             /* keep 54 bits: 53 and one to round with */
+        mantissa = hi >> shift;
+        power2 = (((152170 + 65536) * q) >> 16) + 63 + upper - lz + 1023;
+        if (power2 <= 0)
+            return 0;
+        /* exactly halfway (only possible where 5**q is exact in 64 bits): round to even */
+        if (lo <= 1 && q >= -4 && q <= 23 && (mantissa & 3) == 1 && (mantissa << shift) == hi)
+            mantissa &= ~(uint64_t)1;
+        mantissa += mantissa & 1;
+        mantissa >>= 1;
+        if (mantissa >= ((uint64_t)2 << 52)) {
+            mantissa = (uint64_t)1 << 52;
+            power2++;
+        }
+        mantissa &= ~((uint64_t)1 << 52);
+        if (power2 >= 0x7FF)
+            return 0;
+        bits = mantissa | ((uint64_t)power2 << 52);
+        memcpy(out, &bits, 8);
+        return 1;
+    #else
+        (void)w; (void)q; (void)out;
+        return 0;
+    #endif
+    }
+    """
+    int EL_Q_MIN "MPF_EL_Q_MIN"
+    int EL_Q_MAX "MPF_EL_Q_MAX"
+    uint64_t* mpf_pow5_128
+    bint eisel_lemire "mpf_eisel_lemire"(uint64_t w, int q, double* out) noexcept nogil
+
+
+cdef int el_fill_table() except -1:
+    """mpf_pow5_128 from exact integer arithmetic (Python ints)."""
+    cdef int k = 0
+    cdef object q, five, c
+    cdef object one = 1, top = (<object>1) << 127, mask = ((<object>1) << 64) - 1
+    for q in range(EL_Q_MIN, EL_Q_MAX + 1):
+        if q < 0:
+            five = (<object>5) ** -q
+            c = (one << (five.bit_length() + 127)) // five + 1
+        else:
+            c = (<object>5) ** q
+            while c < top:
+                c <<= 1
+            while c >= top << 1:
+                c >>= 1
+        mpf_pow5_128[2 * k] = <uint64_t>(c >> 64)
+        mpf_pow5_128[2 * k + 1] = <uint64_t>(c & mask)
+        k += 1
+    return 0
+
+
+el_fill_table()
 
 
 cdef inline const char* scan_digits(const char* p, const char* end, uint64_t* m) noexcept nogil:
@@ -147,17 +242,17 @@ cdef inline int parse_double(const char* s, Py_ssize_t n, double* out) except -1
     ndigits = nint + nfrac
     # m holds every digit exactly only if there were at most 19 of them (leading zeros
     # included, which is conservative); beyond that the exact fallback decides.
-    if ndigits > 19 or m > MAX_EXACT:
+    if ndigits > 19:
         return parse_double_slow(s, n, out)
     exp10 = esign * e - nfrac
     if m == 0:
         out[0] = -0.0 if neg else 0.0
         return 1
-    if 0 <= exp10 <= 22:
+    if m <= MAX_EXACT and 0 <= exp10 <= 22:
         out[0] = <double>m * POW10[exp10]
-    elif -22 <= exp10 < 0:
+    elif m <= MAX_EXACT and -22 <= exp10 < 0:
         out[0] = <double>m / POW10[-exp10]
-    else:
+    elif not eisel_lemire(m, exp10, out):
         return parse_double_slow(s, n, out)
     if neg:
         out[0] = -out[0]
@@ -198,8 +293,8 @@ cdef inline int parse_i64(const char* s, Py_ssize_t n, int64_t* out) noexcept no
 cdef inline const char* fast_decimal(const char* p, double* out) noexcept nogil:
     """At ``-?(0|[1-9][0-9]*)(.[0-9]+)?`` followed by a byte that is not a digit, '-' or '.'
     (the caller knows one comes before the buffer ends: it is the sentinel of the unchecked
-    loops): the first byte after it, *out set with parse_double's exact fast path (at most
-    19 digits, integer at most 2**53: one correctly rounded division, float()'s value);
+    loops): the first byte after it, *out set with parse_double's exact fast paths (at most
+    19 digits: one correctly rounded division, or Eisel-Lemire past 2**53; float()'s value);
     NULL when the text does not start so or is not convertible that way."""
     cdef const char* s
     cdef uint64_t m = 0
@@ -229,11 +324,14 @@ cdef inline const char* fast_decimal(const char* p, double* out) noexcept nogil:
         nfrac = p - s
         if nfrac == 0:
             return NULL
-    if nint + nfrac > 19 or m > MAX_EXACT:
+    if nint + nfrac > 19:
         return NULL
-    v = <double>m
-    if nfrac:
-        v = v / POW10[nfrac]
+    if m <= MAX_EXACT:
+        v = <double>m
+        if nfrac:
+            v = v / POW10[nfrac]
+    elif not eisel_lemire(m, <int>-nfrac, &v):
+        return NULL
     out[0] = -v if neg else v
     return p
 

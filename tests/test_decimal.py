@@ -119,3 +119,64 @@ def test_number_tokens_in_frames_convert_like_float(price: str, amount: str) -> 
     assert _same(float(quotes.column("bid_price")[0]), float(price))
     assert _same(float(quotes.column("bid_amount")[0]), float(amount))
     assert _same(float(quotes.column("ask_price")[0]), float(amount))
+
+
+def _long_mantissas(seed: int, count: int) -> list[str]:
+    """Decimals of 15-19 digits (many above 2**53: the Eisel-Lemire path), and the exact
+    midpoints between neighbouring doubles with their decimal neighbours (ties to even)."""
+    import random
+    from fractions import Fraction
+
+    rnd = random.Random(seed)
+    out: list[str] = []
+
+    def written(num: int, k: int) -> str:
+        s = str(num)
+        if not k:
+            return s
+        s = s.rjust(k + 1, "0")
+        return s[:-k] + "." + s[-k:]
+
+    while len(out) < count:
+        nd = rnd.randint(15, 19)
+        digits = str(rnd.randrange(10 ** (nd - 1), 10**nd))
+        out.append(written(int(digits), rnd.randint(0, nd - 1)))
+        x = rnd.choice([rnd.uniform(1e-4, 1.0), rnd.uniform(1.0, 1e6), rnd.uniform(1e15, 1e19)])
+        mid = (Fraction(x) + Fraction(math.nextafter(x, math.inf))) / 2
+        k = mid.denominator.bit_length() - 1  # mid = num / 2**k = num * 5**k / 10**k
+        num = mid.numerator * 5**k
+        if len(str(num)) <= 19 and k <= 19:
+            out += [written(num - 1, k), written(num, k), written(num + 1, k)]
+    return out
+
+
+def test_long_mantissas_convert_like_float() -> None:
+    texts = _long_mantissas(7, 20_000)
+    for text in texts + ["-" + t for t in texts[:2000]] + [t + "e" + str(e) for t, e in zip(texts, range(-30, 60))]:
+        assert _same(_parse.float_from_text(text), float(text)), text
+
+
+def test_long_mantissas_in_frames_convert_like_float() -> None:
+    """The scanners' own fast conversions (level texts, number tokens, decimal texts)."""
+    texts = _long_mantissas(11, 400)
+    binance = parsers.make_parser("binance_usdm", InstrumentRegistry("binance_usdm"), implementation="compiled")
+    deribit = parsers.make_parser("deribit", InstrumentRegistry("deribit"), implementation="compiled")
+    for price, amount in zip(texts, texts[1:]):
+        trade = f'{{"e":"trade","E":1,"T":2,"s":"BTCUSDT","t":7,"p":"{price}","q":"{amount}","m":false}}'
+        depth = (
+            f'{{"stream":"btcusdt@depth","data":{{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"pu":0,'
+            f'"b":[["{price}","{amount}"]],"a":[]}}}}'
+        )
+        quote = (
+            '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"quote.BTC-PERPETUAL","data":'
+            f'{{"timestamp":1,"instrument_name":"BTC-PERPETUAL","best_bid_price":{price},"best_bid_amount":{amount},'
+            f'"best_ask_price":{amount},"best_ask_amount":{price}}}}}}}'
+        )
+        assert binance.feed(trade.encode(), 0) == 0
+        assert binance.feed(depth.encode(), 0) == 0
+        assert deribit.feed(quote.encode(), 0) == 0
+        trades, deltas = binance.take()
+        (quotes,) = deribit.take()
+        for batch, p, a in ((trades, "price", "amount"), (deltas, "price", "amount"), (quotes, "bid_price", "bid_amount")):
+            assert _same(float(batch.column(p)[0]), float(price))
+            assert _same(float(batch.column(a)[0]), float(amount))
