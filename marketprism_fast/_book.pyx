@@ -582,7 +582,8 @@ cdef inline uint32_t load_le32(const uint8_t* p) noexcept nogil:
     return (<uint32_t>p[0]) | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) | (<uint32_t>p[3] << 24)
 
 
-cdef inline uint32_t crc_update(uint32_t crc, const char* data, Py_ssize_t n) noexcept nogil:
+cdef inline uint32_t crc_table_update(uint32_t crc, const char* data, Py_ssize_t n) noexcept nogil:
+    """Slicing-by-8: the CRC where carry-less multiplication is not available, and every tail."""
     cdef const uint8_t* p = <const uint8_t*>data
     cdef uint32_t one, two
     while n >= 8:
@@ -599,6 +600,50 @@ cdef inline uint32_t crc_update(uint32_t crc, const char* data, Py_ssize_t n) no
         p += 1
         n -= 1
     return crc
+
+
+cdef extern from "_crc32_clmul.h" nogil:
+    uint32_t mpf_crc32_clmul(uint32_t crc, const unsigned char* buf, size_t length)
+    int mpf_crc32_clmul_available()
+
+
+cdef bint CRC_CLMUL_CPU = mpf_crc32_clmul_available() != 0  # this CPU has pclmulqdq and sse4.1
+cdef bint CRC_CLMUL = CRC_CLMUL_CPU  # in use
+
+
+cdef inline uint32_t crc_update(uint32_t crc, const char* data, Py_ssize_t n) noexcept nogil:
+    """The CRC register after ``data``: carry-less multiply folding over whole 16-byte blocks
+    when the CPU has it (64 bytes at least), the table for the rest."""
+    cdef Py_ssize_t bulk
+    if CRC_CLMUL and n >= 64:
+        bulk = n & ~(<Py_ssize_t>15)
+        crc = mpf_crc32_clmul(crc, <const unsigned char*>data, <size_t>bulk)
+        data += bulk
+        n -= bulk
+    return crc_table_update(crc, data, n)
+
+
+def crc32_implementation(name=None) -> str:
+    """The CRC32 in use: ``"clmul"`` (carry-less multiplication, chosen at import when the CPU
+    has it) or ``"table"`` (slicing-by-8). ``name`` switches to one ("clmul" only where the
+    CPU has it): tests compare the two. Returns the one in use before the call."""
+    global CRC_CLMUL
+    before = "clmul" if CRC_CLMUL else "table"
+    if name is not None:
+        if name == "table":
+            CRC_CLMUL = False
+        elif name == "clmul":
+            if not CRC_CLMUL_CPU:
+                raise ValueError("this CPU has no pclmulqdq/sse4.1: only the table CRC is available")
+            CRC_CLMUL = True
+        else:
+            raise ValueError(f"CRC32 implementation is 'clmul' or 'table', got {name!r}")
+    return before
+
+
+def crc32_clmul_available() -> bool:
+    """True where the CPU running this has carry-less multiplication (pclmulqdq, sse4.1)."""
+    return CRC_CLMUL_CPU
 
 
 cdef extern from "Python.h":

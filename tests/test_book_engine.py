@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from marketprism_fast._book import DeltaRows, LevelBook, TopBuffer, crc32_signed
+from marketprism_fast._book import (
+    DeltaRows,
+    LevelBook,
+    TopBuffer,
+    crc32_clmul_available,
+    crc32_implementation,
+    crc32_signed,
+)
 
 BID, ASK = 1, -1
 
@@ -271,6 +278,44 @@ def test_ladder_widens_while_levels_crowd_the_far_store() -> None:
 @given(st.binary(max_size=2000))
 def test_crc32_is_zlibs_as_signed_int32(data: bytes) -> None:
     assert crc32_signed(data) == int(np.uint32(zlib.crc32(data)).astype(np.int32))
+
+
+@pytest.fixture
+def table_crc():
+    """The slicing-by-8 CRC forced for the test (the carry-less one restored after)."""
+    before = crc32_implementation("table")
+    yield
+    crc32_implementation(before)
+
+
+def zlib_signed(data: bytes) -> int:
+    return int(np.uint32(zlib.crc32(data)).astype(np.int32))
+
+
+def test_crc32_implementations_agree_on_every_length(table_crc) -> None:
+    """Both CRCs equal zlib's on random bytes of every length 0..300 (the carry-less one
+    takes whole 16-byte blocks from 64 bytes on, the table the tail), at every alignment."""
+    rng = np.random.default_rng(7)
+    data = rng.integers(0, 256, 300 + 16, dtype=np.uint8).tobytes()
+    for length in range(301):
+        for offset in (0, 1, 7, 15):
+            chunk = data[offset : offset + length]
+            want = zlib_signed(chunk)
+            crc32_implementation("table")
+            assert crc32_signed(chunk) == want, ("table", length, offset)
+            if crc32_clmul_available():
+                crc32_implementation("clmul")
+                assert crc32_signed(chunk) == want, ("clmul", length, offset)
+
+
+def test_crc32_implementation_switch() -> None:
+    in_use = crc32_implementation()
+    assert in_use == ("clmul" if crc32_clmul_available() else "table")
+    assert crc32_implementation("table") == in_use
+    assert crc32_implementation() == "table"
+    crc32_implementation(in_use)
+    with pytest.raises(ValueError):
+        crc32_implementation("crc")
 
 
 def test_okx_checksum_interleaves_texts_and_leaves_out_a_short_side() -> None:
