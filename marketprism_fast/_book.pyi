@@ -41,6 +41,17 @@ class DeltaRows:
         price_texts: Sequence[str] | None = None,
         amount_texts: Sequence[str] | None = None,
     ) -> None: ...
+    @staticmethod
+    def from_arena(
+        side: npt.ArrayLike,
+        price: npt.ArrayLike,
+        amount: npt.ArrayLike,
+        arena: npt.NDArray[np.uint8],
+        price_off: npt.ArrayLike,
+        price_len: npt.ArrayLike,
+        amount_off: npt.ArrayLike,
+        amount_len: npt.ArrayLike,
+    ) -> DeltaRows: ...
     @property
     def has_texts(self) -> bool: ...
     def slice(self, start: int, stop: int) -> DeltaRows: ...

@@ -333,24 +333,41 @@ def test_okx_checksum_interleaves_texts_and_leaves_out_a_short_side() -> None:
     assert book.checksum(1) == int(np.uint32(zlib.crc32(b"3366.1:7:3366.8:9")).astype(np.int32))
 
 
-def test_text_references_are_released() -> None:
-    """Texts held by a book are released on removal, replacement, clear and when it goes away,
-    from the ladder and from the far store alike."""
+def test_texts_are_held_inline_or_on_the_heap_and_follow_their_levels() -> None:
+    """A book keeps copies of the texts (no reference to the given str); a ``price:amount``
+    longer than a slot (30 bytes) is kept on the heap: it is read back, replaced, removed and
+    cleared like an inline one, in the ladder and in the far store, and checksummed alike."""
     import sys
+    import tracemalloc
 
+    long_price, long_amount = "10.5" + "0" * 40, "1.0" + "0" * 30
     texts = ["".join(["1", str(i), ".5"]) for i in range(6)]  # fresh str objects
     before = [sys.getrefcount(t) for t in texts]
-    for ladder_width in (0, 64):
-        book = LevelBook(keep_texts=True, tick=1.0 if ladder_width else 0.0, ladder_width=ladder_width,
-                         max_ladder_width=max(ladder_width, 64))
-        prices = [10.5, 11.5, 12.5, 5000.5]
-        rows = DeltaRows(np.array([1, 1, 1, 1], np.int8), prices, [1.0] * 4, texts[:4], texts[:4])
-        book.apply(rows, 0, 4)
-        replace_rows = DeltaRows(np.array([1, 1], np.int8), [10.5, 11.5], [0.0, 2.0], texts[4:], texts[4:])
-        book.apply(replace_rows, 0, 2)  # one removed, one replaced
-        del rows, replace_rows
-        assert [sys.getrefcount(t) for t in texts] != before
-        book.clear()
-        book.apply(DeltaRows(np.array([-1], np.int8), [20.5], [1.0], [texts[0]], [texts[1]]), 0, 1)
-        del book
-        assert [sys.getrefcount(t) for t in texts] == before
+    tracemalloc.start()
+    try:
+        for ladder_width in (0, 64):
+            book = LevelBook(keep_texts=True, tick=1.0 if ladder_width else 0.0, ladder_width=ladder_width,
+                             max_ladder_width=max(ladder_width, 64))
+            prices = [10.5, 11.5, 12.5, 5000.5]
+            book.apply(DeltaRows(np.array([1, 1, 1, 1], np.int8), prices, [1.0] * 4, texts[:4], texts[:4]), 0, 4)
+            assert [sys.getrefcount(t) for t in texts] == before
+            base = tracemalloc.get_traced_memory()[0]
+            for _ in range(50):  # heap texts replaced, removed, set again: nothing accumulates
+                book.apply(DeltaRows(np.array([1, 1], np.int8), [10.5, 5000.5], [1.0, 2.0],
+                                     [long_price, long_price], [long_amount, "2"]), 0, 2)
+                assert book.level_texts(BID)[0] == (long_price, "2")
+                assert book.level_texts(BID)[-1] == (long_price, long_amount)
+                expected = f"{long_price}:2:12.5:12.5:11.5:11.5:{long_price}:{long_amount}"
+                assert book.checksum() == int(np.uint32(zlib.crc32(expected.encode())).astype(np.int32))
+                book.apply(DeltaRows(np.array([1, 1], np.int8), [10.5, 5000.5], [0.0, 3.0],
+                                     ["10.5", "5000.5"], ["0", "3"]), 0, 2)
+                assert book.level_texts(BID)[0] == ("5000.5", "3")
+            assert tracemalloc.get_traced_memory()[0] - base < 4096
+            book.apply(DeltaRows(np.array([1], np.int8), [10.5], [1.0], [long_price], [long_amount]), 0, 1)
+            book.clear()
+            book.apply(DeltaRows(np.array([-1], np.int8), [20.5], [1.0], [texts[0]], [texts[1]]), 0, 1)
+            assert book.level_texts(ASK) == [(texts[0], texts[1])]
+            del book
+    finally:
+        tracemalloc.stop()
+    assert [sys.getrefcount(t) for t in texts] == before
