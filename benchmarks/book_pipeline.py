@@ -1,6 +1,7 @@
 """Parse + book builder against parse alone, on the same frames, interleaved in one process.
 
     .venv/bin/python benchmarks/book_pipeline.py            # pinned to CPU 0 (MPF_BENCH_CPU)
+    .venv/bin/python benchmarks/book_pipeline.py --alone    # the builder alone, µs per message
 
 Workloads (real sessions, frames held in memory):
 
@@ -137,6 +138,33 @@ def measure(pipeline: Pipeline, pairs: int = 15) -> dict:
     }
 
 
+def books_alone(pipeline: Pipeline, rounds: int = 20) -> float:
+    """µs per book message of the builder alone: the workload parsed once, its book_delta
+    batches held; a fresh builder per round applies them all (and takes its output); the best
+    round's CPU time."""
+    parser = make_parser(pipeline.venue, pipeline.registry, implementation="compiled", capacity=65536, book_markers=True)
+    batches = []
+    for body, symbol in pipeline.snapshots:
+        parser.feed_snapshot(body, TS_RECV, symbol)
+    for i in range(0, len(pipeline.frames), CHUNK_FRAMES):
+        parser.feed_many(pipeline.frames[i : i + CHUNK_FRAMES], TS_RECV)
+        batches.append([b for b in parser.take() if b.kind.name == "book_delta"])
+    best = float("inf")
+    messages = 0
+    for _ in range(rounds):
+        builder = BookBuilder(pipeline.venue, pipeline.registry, depth=20, every_update=True)
+        start = time.process_time()
+        for chunk in batches:
+            for batch in chunk:
+                builder.apply(batch)
+            builder.take()
+        best = min(best, time.process_time() - start)
+        stats = builder.stats()
+        messages = stats["applied"] + stats["dropped"]
+        assert stats["checksum_failures"] == 0 and not stats["gaps"], stats
+    return 1e6 * best / max(messages, 1)
+
+
 def pin() -> str:
     wanted = os.environ.get("MPF_BENCH_CPU", "0")
     if wanted == "none":
@@ -147,6 +175,11 @@ def pin() -> str:
 
 def main() -> None:
     print(pin(), "load", os.getloadavg())
+    if "--alone" in sys.argv[1:]:
+        for make in (okx_books, usdm_depth):
+            pipeline = make()
+            print(f"{pipeline.name}: books alone {books_alone(pipeline):.3f} µs per book message (best of 20, CPU time)")
+        return
     for make in (okx_books, usdm_depth):
         r = measure(make())
         print(

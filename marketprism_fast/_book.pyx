@@ -24,28 +24,27 @@ wait in the far store than sit in the ladder, the window doubles after a message
 ``max_ladder_width``: sparse books (BTCUSDT at a 0.01 tick) get a wide ladder, thin ones keep
 a small one.
 
-Bounded memory: per side, a ladder of at most ``max_ladder_width`` slots (16 bytes each, 32
+Bounded memory: per side, a ladder of at most ``max_ladder_width`` slots (16 bytes each, 48
 with texts) plus at most ``max_levels`` levels in all. A new level beyond that evicts the side's *worst* level (farthest from the top), or is
 not stored when it is itself the worst; both count in ``evicted``. The top of the book stays
 exact unless the book later shrinks past the evicted levels (the venues' snapshot windows
 are far smaller than the default bound).
 
 Texts. A book made with ``keep_texts=True`` (OKX) keeps per level the latest original price
-and size texts (``str`` references): the CRC32 checksum is computed over them.
+and size texts, as the bytes ``price:size`` in a 32-byte slot beside the level (in the ladder,
+one slot per ladder slot; in the far store, moved with the level); a text longer than a slot's
+30 bytes is kept on the heap instead. The CRC32 checksum is computed over them: the top 25
+levels' texts are copied slot by slot, from a few contiguous runs of memory, and no Python
+object is made or read per level.
 """
 
 cimport cython
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
-from cpython.ref cimport PyObject, Py_XINCREF, Py_XDECREF
-from cpython.list cimport PyList_GET_ITEM
 from libc.math cimport NAN, INFINITY, isfinite, floor, log10, pow
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memmove, memset
 
 import numpy as np
-
-cdef extern from "Python.h":
-    const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size) except NULL
 
 cdef extern from *:
     int __builtin_clzll(unsigned long long) nogil
@@ -66,13 +65,87 @@ cdef enum:
 cdef uint64_t ALL_BITS = 0xFFFFFFFFFFFFFFFFULL
 
 
+# ================================================================ level texts, inline
+
+cdef enum:
+    TEXT_INLINE = 30  # bytes of ``price:amount`` a text slot holds in itself
+    TEXT_HEAP = 255  # LevelText.n of a text too long for its slot: the bytes are on the heap
+
+
+cdef struct LevelText:  # 32 bytes: a level's latest ``price:amount``, the checksum's unit
+    uint8_t n  # bytes in ``text`` (TEXT_HEAP: a HeapText is stored at ``text + 6``)
+    uint8_t price_n  # the price's bytes (before the ':'), when inline
+    char text[TEXT_INLINE]
+
+
+cdef struct HeapText:  # a text longer than a slot
+    char* data
+    uint32_t n
+    uint32_t price_n
+
+
+cdef struct SrcText:  # a row's texts, where the batch keeps them
+    const char* price
+    const char* amount
+    Py_ssize_t price_n
+    Py_ssize_t amount_n
+
+
+cdef inline HeapText text_heap(const LevelText* t) noexcept nogil:
+    cdef HeapText h
+    memcpy(&h, &t.text[6], sizeof(HeapText))
+    return h
+
+
+cdef inline int text_store(LevelText* t, const SrcText* src) except -1:
+    """Write ``price:amount`` into an empty slot (one holding no heap text)."""
+    cdef Py_ssize_t total = src.price_n + 1 + src.amount_n
+    cdef HeapText h
+    if total <= TEXT_INLINE:
+        t.n = <uint8_t>total
+        t.price_n = <uint8_t>src.price_n
+        memcpy(t.text, src.price, src.price_n)
+        t.text[src.price_n] = b":"
+        memcpy(&t.text[src.price_n + 1], src.amount, src.amount_n)
+        return 0
+    t.n = 0
+    h.data = <char*>PyMem_Malloc(total)
+    if h.data == NULL:
+        raise MemoryError()
+    h.n = <uint32_t>total
+    h.price_n = <uint32_t>src.price_n
+    memcpy(h.data, src.price, src.price_n)
+    h.data[src.price_n] = b":"
+    memcpy(&h.data[src.price_n + 1], src.amount, src.amount_n)
+    memcpy(&t.text[6], &h, sizeof(HeapText))
+    t.n = TEXT_HEAP
+    return 0
+
+
+cdef inline void text_release(LevelText* t) noexcept:
+    if t.n == TEXT_HEAP:
+        PyMem_Free(text_heap(t).data)
+    t.n = 0
+
+
+cdef inline const char* text_bytes(const LevelText* t, Py_ssize_t* n, Py_ssize_t* price_n) noexcept nogil:
+    cdef HeapText h
+    if t.n != TEXT_HEAP:
+        n[0] = t.n
+        price_n[0] = t.price_n
+        return t.text
+    h = text_heap(t)
+    n[0] = h.n
+    price_n[0] = h.price_n
+    return h.data
+
+
 # ================================================================ far store: sorted arrays
 
 cdef struct Levels:
     double* keys  # ascending; best level last
     double* amounts
-    PyObject** price_texts  # NULL unless the book keeps texts
-    PyObject** amount_texts
+    LevelText* texts  # NULL unless the book keeps texts
     Py_ssize_t n
     Py_ssize_t cap
 
@@ -118,57 +191,30 @@ cdef int levels_reserve(Levels* s, Py_ssize_t want, bint texts) except -1:
         raise MemoryError()
     s.amounts = <double*>p
     if texts:
-        p = PyMem_Realloc(s.price_texts, cap * sizeof(PyObject*))
+        p = PyMem_Realloc(s.texts, cap * sizeof(LevelText))
         if p == NULL:
             raise MemoryError()
-        s.price_texts = <PyObject**>p
-        p = PyMem_Realloc(s.amount_texts, cap * sizeof(PyObject*))
-        if p == NULL:
-            raise MemoryError()
-        s.amount_texts = <PyObject**>p
+        s.texts = <LevelText*>p
     s.cap = cap
     return 0
 
 
-cdef inline void release_texts(PyObject** price_texts, PyObject** amount_texts, Py_ssize_t i) noexcept:
-    if price_texts != NULL:
-        Py_XDECREF(price_texts[i])
-        Py_XDECREF(amount_texts[i])
-
-
-cdef inline void replace_texts(PyObject** price_texts, PyObject** amount_texts, Py_ssize_t i,
-                               PyObject* price_text, PyObject* amount_text) noexcept:
-    """A level's latest texts replace its previous ones (references taken, old ones dropped)."""
-    if price_texts != NULL:
-        Py_XINCREF(price_text)
-        Py_XINCREF(amount_text)
-        release_texts(price_texts, amount_texts, i)
-        price_texts[i] = price_text
-        amount_texts[i] = amount_text
-
-
-cdef inline void store_level(double* keys, double* amounts, PyObject** price_texts, PyObject** amount_texts,
-                             Py_ssize_t i, double key, double amount, PyObject* price_text, PyObject* amount_text,
-                             bint owned) noexcept:
-    """Write a level into slot i; ``owned``: the texts' references are handed over, not taken."""
-    keys[i] = key
-    amounts[i] = amount
-    if price_texts != NULL:
-        if not owned:
-            Py_XINCREF(price_text)
-            Py_XINCREF(amount_text)
-        price_texts[i] = price_text
-        amount_texts[i] = amount_text
+cdef inline int replace_text(LevelText* texts, Py_ssize_t i, const SrcText* src) except -1:
+    """A level's latest texts replace its previous ones."""
+    if texts != NULL:
+        text_release(&texts[i])
+        text_store(&texts[i], src)
+    return 0
 
 
 cdef void levels_free(Levels* s) noexcept:
     cdef Py_ssize_t i
-    for i in range(s.n):
-        release_texts(s.price_texts, s.amount_texts, i)
+    if s.texts != NULL:
+        for i in range(s.n):
+            text_release(&s.texts[i])
     PyMem_Free(s.keys)
     PyMem_Free(s.amounts)
-    PyMem_Free(s.price_texts)
-    PyMem_Free(s.amount_texts)
+    PyMem_Free(s.texts)
     memset(s, 0, sizeof(Levels))
 
 
@@ -177,24 +223,25 @@ cdef inline void levels_move(Levels* s, Py_ssize_t dst, Py_ssize_t src, Py_ssize
         return
     memmove(&s.keys[dst], &s.keys[src], count * sizeof(double))
     memmove(&s.amounts[dst], &s.amounts[src], count * sizeof(double))
-    if s.price_texts != NULL:
-        memmove(&s.price_texts[dst], &s.price_texts[src], count * sizeof(PyObject*))
-        memmove(&s.amount_texts[dst], &s.amount_texts[src], count * sizeof(PyObject*))
+    if s.texts != NULL:
+        memmove(&s.texts[dst], &s.texts[src], count * sizeof(LevelText))
 
 
 cdef inline void levels_remove_at(Levels* s, Py_ssize_t i) noexcept:
-    release_texts(s.price_texts, s.amount_texts, i)
+    if s.texts != NULL:
+        text_release(&s.texts[i])
     levels_move(s, i, i + 1, s.n - i - 1)
     s.n -= 1
 
 
-cdef int levels_insert_at(Levels* s, Py_ssize_t i, double key, double amount,
-                          PyObject* price_text, PyObject* amount_text, bint owned) except -1:
-    """Insert at position i; ``owned``: the texts' references are handed over (not taken)."""
-    cdef bint texts = s.price_texts != NULL
-    levels_reserve(s, s.n + 1, texts)
+cdef int levels_insert_at(Levels* s, Py_ssize_t i, double key, double amount, const LevelText* text) except -1:
+    """Insert at position i; ``text`` (books with texts) is moved in: the store owns it now."""
+    levels_reserve(s, s.n + 1, s.texts != NULL)
     levels_move(s, i + 1, i, s.n - i)
-    store_level(s.keys, s.amounts, s.price_texts, s.amount_texts, i, key, amount, price_text, amount_text, owned)
+    s.keys[i] = key
+    s.amounts[i] = amount
+    if s.texts != NULL:
+        s.texts[i] = text[0]
     s.n += 1
     return 0
 
@@ -208,8 +255,7 @@ cdef struct LadderSlot:  # key and amount side by side: a level change touches o
 
 cdef struct Ladder:
     LadderSlot* slots
-    PyObject** price_texts
-    PyObject** amount_texts
+    LevelText* texts  # one per slot, NULL unless the book keeps texts
     uint64_t* bits  # occupancy
     double base  # global slot index (an integer) of slot 0
     Py_ssize_t width  # slots, a multiple of 64; 0 until the book knows its tick
@@ -223,9 +269,8 @@ cdef int ladder_alloc(Ladder* lad, Py_ssize_t width, bint texts) except -1:
     if lad.slots == NULL or lad.bits == NULL:
         raise MemoryError()
     if texts:
-        lad.price_texts = <PyObject**>PyMem_Malloc(width * sizeof(PyObject*))
-        lad.amount_texts = <PyObject**>PyMem_Malloc(width * sizeof(PyObject*))
-        if lad.price_texts == NULL or lad.amount_texts == NULL:
+        lad.texts = <LevelText*>PyMem_Malloc(width * sizeof(LevelText))
+        if lad.texts == NULL:
             raise MemoryError()
     memset(lad.bits, 0, (width // 64) * sizeof(uint64_t))
     lad.width = width
@@ -272,17 +317,13 @@ cdef inline Py_ssize_t ladder_next(const Ladder* lad, Py_ssize_t i) noexcept nog
         word = lad.bits[w]
 
 
-cdef inline void ladder_put(Ladder* lad, Py_ssize_t i, double key, double amount,
-                            PyObject* price_text, PyObject* amount_text, bint owned) noexcept:
+cdef inline void ladder_put(Ladder* lad, Py_ssize_t i, double key, double amount, const LevelText* text) noexcept:
+    """Occupy slot i; ``text`` (books with texts) is moved in."""
     lad.bits[i >> 6] |= (<uint64_t>1) << (i & 63)
     lad.slots[i].key = key
     lad.slots[i].amount = amount
-    if lad.price_texts != NULL:
-        if not owned:
-            Py_XINCREF(price_text)
-            Py_XINCREF(amount_text)
-        lad.price_texts[i] = price_text
-        lad.amount_texts[i] = amount_text
+    if lad.texts != NULL:
+        lad.texts[i] = text[0]
     lad.count += 1
     if i > lad.top:
         lad.top = i
@@ -290,7 +331,8 @@ cdef inline void ladder_put(Ladder* lad, Py_ssize_t i, double key, double amount
 
 cdef inline void ladder_remove(Ladder* lad, Py_ssize_t i) noexcept:
     lad.bits[i >> 6] &= ~((<uint64_t>1) << (i & 63))
-    release_texts(lad.price_texts, lad.amount_texts, i)
+    if lad.texts != NULL:
+        text_release(&lad.texts[i])
     lad.count -= 1
     if i == lad.top:
         lad.top = ladder_prev(lad, i - 1)
@@ -301,10 +343,10 @@ cdef void ladder_release_all(Ladder* lad) noexcept:
     cdef Py_ssize_t i
     if lad.width == 0:
         return
-    if lad.price_texts != NULL:
+    if lad.texts != NULL:
         i = ladder_next(lad, 0)
         while i >= 0:
-            release_texts(lad.price_texts, lad.amount_texts, i)
+            text_release(&lad.texts[i])
             i = ladder_next(lad, i + 1)
     memset(lad.bits, 0, (lad.width // 64) * sizeof(uint64_t))
     lad.count = 0
@@ -315,8 +357,7 @@ cdef void ladder_free(Ladder* lad) noexcept:
     ladder_release_all(lad)
     PyMem_Free(lad.slots)
     PyMem_Free(lad.bits)
-    PyMem_Free(lad.price_texts)
-    PyMem_Free(lad.amount_texts)
+    PyMem_Free(lad.texts)
     memset(lad, 0, sizeof(Ladder))
 
 
@@ -367,22 +408,20 @@ cdef inline void cursor_start(const Side* s, Cursor* c) noexcept nogil:
 
 
 cdef inline bint cursor_next(const Side* s, Cursor* c, double* key, double* amount,
-                             PyObject** price_text, PyObject** amount_text) noexcept nogil:
+                             const LevelText** text) noexcept nogil:
     """The next level from the top down; False when the side is exhausted."""
     if c.slot >= 0 and (c.j < 0 or s.lad.slots[c.slot].key > s.far.keys[c.j]):
         key[0] = s.lad.slots[c.slot].key
         amount[0] = s.lad.slots[c.slot].amount
-        if s.lad.price_texts != NULL:
-            price_text[0] = s.lad.price_texts[c.slot]
-            amount_text[0] = s.lad.amount_texts[c.slot]
+        if s.lad.texts != NULL:
+            text[0] = &s.lad.texts[c.slot]
         c.slot = ladder_prev(&s.lad, c.slot - 1)
         return True
     if c.j >= 0:
         key[0] = s.far.keys[c.j]
         amount[0] = s.far.amounts[c.j]
-        if s.far.price_texts != NULL:
-            price_text[0] = s.far.price_texts[c.j]
-            amount_text[0] = s.far.amount_texts[c.j]
+        if s.far.texts != NULL:
+            text[0] = &s.far.texts[c.j]
         c.j -= 1
         return True
     return False
@@ -391,34 +430,31 @@ cdef inline bint cursor_next(const Side* s, Cursor* c, double* key, double* amou
 cdef int side_recentre(Side* s, double anchor, Py_ssize_t width) except -1:
     """Put the level ``anchor`` at 7/8 of a window of ``width`` slots; redistribute every level."""
     cdef Py_ssize_t total = side_count(s), k = 0, i, j = 0, slot
-    cdef bint texts = s.far.price_texts != NULL
+    cdef bint texts = s.far.texts != NULL
     cdef Levels merged
     cdef Ladder* lad = &s.lad
     memset(&merged, 0, sizeof(Levels))
     levels_reserve(&merged, total if total > MIN_CAPACITY else MIN_CAPACITY, texts)
-    # merge ladder and far store in ascending key order; references move, counts stay
+    # merge ladder and far store in ascending key order; texts move, none is copied or freed
     i = ladder_next(lad, 0)
     while i >= 0 or j < s.far.n:
         if i >= 0 and (j >= s.far.n or lad.slots[i].key < s.far.keys[j]):
             merged.keys[k] = lad.slots[i].key
             merged.amounts[k] = lad.slots[i].amount
             if texts:
-                merged.price_texts[k] = lad.price_texts[i]
-                merged.amount_texts[k] = lad.amount_texts[i]
+                merged.texts[k] = lad.texts[i]
             i = ladder_next(lad, i + 1)
         else:
             merged.keys[k] = s.far.keys[j]
             merged.amounts[k] = s.far.amounts[j]
             if texts:
-                merged.price_texts[k] = s.far.price_texts[j]
-                merged.amount_texts[k] = s.far.amount_texts[j]
+                merged.texts[k] = s.far.texts[j]
             j += 1
         k += 1
-    if width != lad.width:  # the references moved to ``merged``: free the arrays only
+    if width != lad.width:  # the texts moved to ``merged``: free the arrays only
         PyMem_Free(lad.slots)
         PyMem_Free(lad.bits)
-        PyMem_Free(lad.price_texts)
-        PyMem_Free(lad.amount_texts)
+        PyMem_Free(lad.texts)
         memset(lad, 0, sizeof(Ladder))
         ladder_alloc(lad, width, texts)
     memset(lad.bits, 0, (lad.width // 64) * sizeof(uint64_t))
@@ -430,15 +466,12 @@ cdef int side_recentre(Side* s, double anchor, Py_ssize_t width) except -1:
     for k in range(total):
         slot = slot_of(s, merged.keys[k])
         if slot >= 0 and not ladder_has(lad, slot):
-            ladder_put(lad, slot, merged.keys[k], merged.amounts[k],
-                       merged.price_texts[k] if texts else NULL,
-                       merged.amount_texts[k] if texts else NULL, True)
+            ladder_put(lad, slot, merged.keys[k], merged.amounts[k], &merged.texts[k] if texts else NULL)
         else:
             levels_insert_at(&s.far, s.far.n, merged.keys[k], merged.amounts[k],
-                             merged.price_texts[k] if texts else NULL,
-                             merged.amount_texts[k] if texts else NULL, True)
+                             &merged.texts[k] if texts else NULL)
             s.far_in_window += slot >= 0
-    merged.n = 0  # its references now live in the ladder or the far store
+    merged.n = 0  # its texts now live in the ladder or the far store
     levels_free(&merged)
     return 0
 
@@ -463,18 +496,20 @@ cdef double side_worst(const Side* s) noexcept nogil:
     return worst
 
 
-cdef int side_set(Side* s, double key, double amount, PyObject* price_text, PyObject* amount_text,
+cdef int side_set(Side* s, double key, double amount, const SrcText* src,
                   Py_ssize_t max_levels, uint64_t* evicted) except -1:
-    """Set (amount > 0) or remove (amount == 0) the level ``key``."""
+    """Set (amount > 0) or remove (amount == 0) the level ``key``; ``src``: its texts (books
+    with texts)."""
     cdef Py_ssize_t slot = slot_of(s, key), i
     cdef Ladder* lad = &s.lad
     cdef double best_key, best_amount
+    cdef LevelText text
     if slot >= 0 and ladder_has(lad, slot) and lad.slots[slot].key == key:
         if amount == 0.0:
             ladder_remove(lad, slot)
         else:
             lad.slots[slot].amount = amount
-            replace_texts(lad.price_texts, lad.amount_texts, slot, price_text, amount_text)
+            replace_text(lad.texts, slot, src)
         return 0
     if slot < 0 or s.far_in_window:
         i = lower_bound(s.far.keys, s.far.n, key)
@@ -484,7 +519,7 @@ cdef int side_set(Side* s, double key, double amount, PyObject* price_text, PyOb
                 s.far_in_window -= slot >= 0
             else:
                 s.far.amounts[i] = amount
-                replace_texts(s.far.price_texts, s.far.amount_texts, i, price_text, amount_text)
+                replace_text(s.far.texts, i, src)
             return 0
     if amount == 0.0:
         return 0
@@ -500,10 +535,14 @@ cdef int side_set(Side* s, double key, double amount, PyObject* price_text, PyOb
             side_recentre(s, key, lad.width)
             slot = slot_of(s, key)
     if slot >= 0 and not ladder_has(lad, slot):
-        ladder_put(lad, slot, key, amount, price_text, amount_text, False)
+        if src != NULL:
+            text_store(&text, src)
+        ladder_put(lad, slot, key, amount, &text)
     else:
-        levels_insert_at(&s.far, lower_bound(s.far.keys, s.far.n, key), key, amount,
-                         price_text, amount_text, False)
+        levels_reserve(&s.far, s.far.n + 1, src != NULL)  # the insert below cannot fail
+        if src != NULL:
+            text_store(&text, src)
+        levels_insert_at(&s.far, lower_bound(s.far.keys, s.far.n, key), key, amount, &text)
         s.far_in_window += slot >= 0
     return 0
 
@@ -526,10 +565,10 @@ cdef int side_settle(Side* s) except -1:
 cdef void side_top(const Side* s, double sign, Py_ssize_t depth, double* prices, double* amounts) noexcept nogil:
     cdef Cursor c
     cdef double key, amount
-    cdef PyObject* unused
+    cdef const LevelText* unused
     cdef Py_ssize_t j = 0
     cursor_start(s, &c)
-    while j < depth and cursor_next(s, &c, &key, &amount, &unused, &unused):
+    while j < depth and cursor_next(s, &c, &key, &amount, &unused):
         prices[j] = sign * key
         amounts[j] = amount
         j += 1
@@ -542,8 +581,9 @@ cdef void side_top(const Side* s, double sign, Py_ssize_t depth, double* prices,
 cdef void side_clear(Side* s) noexcept:
     cdef Py_ssize_t i
     ladder_release_all(&s.lad)
-    for i in range(s.far.n):
-        release_texts(s.far.price_texts, s.far.amount_texts, i)
+    if s.far.texts != NULL:
+        for i in range(s.far.n):
+            text_release(&s.far.texts[i])
     s.far.n = 0
     s.far_in_window = 0
 
@@ -582,7 +622,8 @@ cdef inline uint32_t load_le32(const uint8_t* p) noexcept nogil:
     return (<uint32_t>p[0]) | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) | (<uint32_t>p[3] << 24)
 
 
-cdef inline uint32_t crc_update(uint32_t crc, const char* data, Py_ssize_t n) noexcept nogil:
+cdef inline uint32_t crc_table_update(uint32_t crc, const char* data, Py_ssize_t n) noexcept nogil:
+    """Slicing-by-8: the CRC where carry-less multiplication is not available, and every tail."""
     cdef const uint8_t* p = <const uint8_t*>data
     cdef uint32_t one, two
     while n >= 8:
@@ -601,46 +642,76 @@ cdef inline uint32_t crc_update(uint32_t crc, const char* data, Py_ssize_t n) no
     return crc
 
 
-cdef extern from "Python.h":
-    bint PyUnicode_IS_COMPACT_ASCII(object o)
-    void* PyUnicode_DATA(object o)
-    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+cdef extern from "_crc32_clmul.h" nogil:
+    uint32_t mpf_crc32_clmul(uint32_t crc, const unsigned char* buf, size_t length)
+    int mpf_crc32_clmul_available()
+
+
+cdef bint CRC_CLMUL_CPU = mpf_crc32_clmul_available() != 0  # this CPU has pclmulqdq and sse4.1
+cdef bint CRC_CLMUL = CRC_CLMUL_CPU  # in use
+
+
+cdef inline uint32_t crc_update(uint32_t crc, const char* data, Py_ssize_t n) noexcept nogil:
+    """The CRC register after ``data``: carry-less multiply folding over whole 16-byte blocks
+    when the CPU has it (64 bytes at least), the table for the rest."""
+    cdef Py_ssize_t bulk
+    if CRC_CLMUL and n >= 64:
+        bulk = n & ~(<Py_ssize_t>15)
+        crc = mpf_crc32_clmul(crc, <const unsigned char*>data, <size_t>bulk)
+        data += bulk
+        n -= bulk
+    return crc_table_update(crc, data, n)
+
+
+def crc32_implementation(name=None) -> str:
+    """The CRC32 in use: ``"clmul"`` (carry-less multiplication, chosen at import when the CPU
+    has it) or ``"table"`` (slicing-by-8). ``name`` switches to one ("clmul" only where the
+    CPU has it): tests compare the two. Returns the one in use before the call."""
+    global CRC_CLMUL
+    before = "clmul" if CRC_CLMUL else "table"
+    if name is not None:
+        if name == "table":
+            CRC_CLMUL = False
+        elif name == "clmul":
+            if not CRC_CLMUL_CPU:
+                raise ValueError("this CPU has no pclmulqdq/sse4.1: only the table CRC is available")
+            CRC_CLMUL = True
+        else:
+            raise ValueError(f"CRC32 implementation is 'clmul' or 'table', got {name!r}")
+    return before
+
+
+def crc32_clmul_available() -> bool:
+    """True where the CPU running this has carry-less multiplication (pclmulqdq, sse4.1)."""
+    return CRC_CLMUL_CPU
 
 
 cdef enum:
     CRC_BUFFER = 2048
-    TEXT_BLOCK = 128  # level texts gathered before their bytes are read (100 for OKX's 25 levels)
 
 
 cdef struct CrcText:  # the checksum's input, ``text:text:...``, gathered and CRC'd in large runs
     uint32_t crc
     Py_ssize_t n
-    bint first
     char buf[CRC_BUFFER]
 
 
-cdef inline int crc_text(CrcText* c, PyObject* text) except -1:
-    cdef Py_ssize_t n
-    cdef const char* data
-    if PyUnicode_IS_COMPACT_ASCII(<object>text):
-        data = <const char*>PyUnicode_DATA(<object>text)
-        n = PyUnicode_GET_LENGTH(<object>text)
-    else:
-        data = PyUnicode_AsUTF8AndSize(<object>text, &n)
-    if c.n + n + 1 > CRC_BUFFER:
+cdef inline void crc_level(CrcText* c, const LevelText* t) noexcept nogil:
+    """Append a level's ``price:amount`` and a ':' (the caller drops the last one). An inline
+    text is copied as its whole slot (a fixed-size copy), then the end moves by its length."""
+    cdef HeapText h
+    if c.n > CRC_BUFFER - TEXT_INLINE - 2:
         c.crc = crc_update(c.crc, c.buf, c.n)
         c.n = 0
-    if not c.first:
-        c.buf[c.n] = b":"
-        c.n += 1
-    c.first = False
-    if n + 1 > CRC_BUFFER:
-        c.crc = crc_update(crc_update(c.crc, c.buf, c.n), data, n)
-        c.n = 0
+    if t.n != TEXT_HEAP:
+        memcpy(&c.buf[c.n], t.text, TEXT_INLINE)
+        c.n += t.n
     else:
-        memcpy(&c.buf[c.n], data, n)
-        c.n += n
-    return 0
+        h = text_heap(t)
+        c.crc = crc_update(crc_update(c.crc, c.buf, c.n), h.data, h.n)
+        c.n = 0
+    c.buf[c.n] = b":"
+    c.n += 1
 
 
 def crc32_signed(bytes data) -> int:
@@ -650,20 +721,31 @@ def crc32_signed(bytes data) -> int:
 
 # ================================================================ rows of a book_delta batch
 
+cdef extern from "numpy/arrayobject.h":
+    void* PyArray_DATA(object)
+
+
 @cython.final
 cdef class DeltaRows:
     """Typed views of a book_delta batch's level columns, bound once per batch.
 
-    ``price_texts``/``amount_texts`` (sequences of str) are needed only by books that keep
-    texts. Rows with ``side == 0`` carry no level (a message marker) and are skipped.
+    Texts (needed only by books that keep them): ``price_texts``/``amount_texts`` sequences of
+    str, or (``DeltaRows.from_arena``) a batch's text arena with each row's offsets and lengths,
+    read in place. Rows with ``side == 0`` carry no level (a message marker) and are skipped.
     """
 
     cdef const int8_t[::1] side
     cdef const double[::1] price
     cdef const double[::1] amount
-    cdef list price_texts
-    cdef list amount_texts
     cdef readonly Py_ssize_t n
+    cdef bint texts
+    cdef object _text_arrays  # keeps the arrays below alive
+    cdef const char* arena
+    cdef const uint32_t* price_off
+    cdef const uint32_t* price_len
+    cdef const uint32_t* amount_off
+    cdef const uint32_t* amount_len
+    cdef const uint8_t* text_bad  # a row whose text was not a str (NULL: none)
 
     def __init__(self, side, price, amount, price_texts=None, amount_texts=None):
         self.side = np.ascontiguousarray(side, dtype=np.int8)
@@ -675,30 +757,116 @@ cdef class DeltaRows:
         if (price_texts is None) != (amount_texts is None):
             raise ValueError("give both price_texts and amount_texts, or neither")
         if price_texts is not None:
-            self.price_texts = list(price_texts)
-            self.amount_texts = list(amount_texts)
-            if len(self.price_texts) != self.n or len(self.amount_texts) != self.n:
+            price_texts = list(price_texts)
+            amount_texts = list(amount_texts)
+            if len(price_texts) != self.n or len(amount_texts) != self.n:
                 raise ValueError("texts must have one entry per row")
+            self._texts_of(price_texts, amount_texts)
+
+    @staticmethod
+    def from_arena(side, price, amount, arena, price_off, price_len, amount_off, amount_len) -> DeltaRows:
+        """Rows whose texts are ``arena[off:off + len]`` (UTF-8), as a parser's batch keeps them."""
+        rows = DeltaRows(side, price, amount)
+        rows._bind_texts(arena, price_off, price_len, amount_off, amount_len, None)
+        return rows
+
+    cdef int _texts_of(self, list price_texts, list amount_texts) except -1:
+        """Texts given as str: their UTF-8 bytes in one arena; a row with a text that is not a
+        str (or not encodable) is marked invalid."""
+        cdef Py_ssize_t i, k, pos = 0, n = self.n
+        off = np.zeros((2, n), dtype=np.uint32)
+        length = np.zeros((2, n), dtype=np.uint32)
+        bad = np.zeros(n, dtype=np.uint8)
+        parts = []
+        for i in range(n):
+            for k, text in enumerate((price_texts[i], amount_texts[i])):
+                data = b""
+                if type(text) is str:
+                    try:
+                        data = (<str>text).encode("utf-8")
+                    except UnicodeEncodeError:
+                        bad[i] = 1
+                else:
+                    bad[i] = 1
+                off[k, i] = pos
+                length[k, i] = len(data)
+                pos += len(data)
+                parts.append(data)
+        arena = np.frombuffer(b"".join(parts), dtype=np.uint8) if pos else np.zeros(1, dtype=np.uint8)
+        return self._bind_texts(arena, off[0], length[0], off[1], length[1], bad if bad.any() else None)
+
+    cdef int _bind_texts(self, arena, price_off, price_len, amount_off, amount_len, bad) except -1:
+        arena = np.ascontiguousarray(arena, dtype=np.uint8)
+        if arena.shape[0] == 0:
+            arena = np.zeros(1, dtype=np.uint8)
+        cols = [np.ascontiguousarray(c, dtype=np.uint32) for c in (price_off, price_len, amount_off, amount_len)]
+        for c in cols:
+            if c.ndim != 1 or c.shape[0] != self.n:
+                raise ValueError("text offsets and lengths must have one entry per row")
+        if self.n and (int((cols[0].astype(np.int64) + cols[1]).max()) > arena.shape[0]
+                       or int((cols[2].astype(np.int64) + cols[3]).max()) > arena.shape[0]):
+            raise ValueError("a text reaches beyond the arena")
+        if bad is not None:
+            bad = np.ascontiguousarray(bad, dtype=np.uint8)
+        self._text_arrays = (arena, cols, bad)
+        self.arena = <const char*>PyArray_DATA(arena)
+        self.price_off = <const uint32_t*>PyArray_DATA(cols[0])
+        self.price_len = <const uint32_t*>PyArray_DATA(cols[1])
+        self.amount_off = <const uint32_t*>PyArray_DATA(cols[2])
+        self.amount_len = <const uint32_t*>PyArray_DATA(cols[3])
+        self.text_bad = <const uint8_t*>PyArray_DATA(bad) if bad is not None else NULL
+        self.texts = True
+        return 0
+
+    cdef inline void text_of(self, Py_ssize_t i, SrcText* src) noexcept nogil:
+        src.price = self.arena + self.price_off[i]
+        src.price_n = self.price_len[i]
+        src.amount = self.arena + self.amount_off[i]
+        src.amount_n = self.amount_len[i]
 
     @property
     def has_texts(self) -> bool:
-        return self.price_texts is not None
+        return self.texts
 
     def slice(self, Py_ssize_t start, Py_ssize_t stop):
         """An independent copy of rows [start, stop) (to keep a message beyond its batch)."""
+        cdef Py_ssize_t i, k = 0, pos = 0, m = stop - start
+        cdef SrcText src
         self._check_range(start, stop)
         side = np.asarray(self.side)[start:stop].copy()
         price = np.asarray(self.price)[start:stop].copy()
         amount = np.asarray(self.amount)[start:stop].copy()
-        if self.price_texts is None:
-            return DeltaRows(side, price, amount)
-        return DeltaRows(side, price, amount, self.price_texts[start:stop], self.amount_texts[start:stop])
+        rows = DeltaRows(side, price, amount)
+        if not self.texts:
+            return rows
+        off = np.zeros((2, m), dtype=np.uint32)
+        length = np.zeros((2, m), dtype=np.uint32)
+        for i in range(start, stop):
+            self.text_of(i, &src)
+            off[0, k] = pos
+            length[0, k] = src.price_n
+            off[1, k] = pos + src.price_n
+            length[1, k] = src.amount_n
+            pos += src.price_n + src.amount_n
+            k += 1
+        arena = np.zeros(max(pos, 1), dtype=np.uint8)
+        cdef char* out = <char*>PyArray_DATA(arena)
+        for i in range(start, stop):
+            self.text_of(i, &src)
+            k = off[0, i - start]
+            memcpy(out + k, src.price, src.price_n)
+            memcpy(out + k + src.price_n, src.amount, src.amount_n)
+        bad = None
+        if self.text_bad != NULL:
+            bad = np.asarray(self._text_arrays[2])[start:stop].copy()
+        rows._bind_texts(arena, off[0], length[0], off[1], length[1], bad)
+        return rows
 
     cpdef Py_ssize_t first_invalid(self, Py_ssize_t start, Py_ssize_t stop) except -2:
         """Index of the first row in [start, stop) that is not a valid level change, or -1.
 
-        Valid: side +1/-1 with a finite price and a finite amount >= 0 (and, with texts, str
-        texts), or side 0 (a marker row).
+        Valid: side +1/-1 with a finite price and a finite amount >= 0 (and, with texts given
+        as str, str texts), or side 0 (a marker row).
         """
         cdef Py_ssize_t i
         cdef int8_t sd
@@ -712,9 +880,7 @@ cdef class DeltaRows:
             a = self.amount[i]
             if (sd != 1 and sd != -1) or not isfinite(p) or not isfinite(a) or a < 0.0:
                 return i
-            if self.price_texts is not None and (
-                type(self.price_texts[i]) is not str or type(self.amount_texts[i]) is not str
-            ):
+            if self.text_bad != NULL and self.text_bad[i]:
                 return i
         return -1
 
@@ -858,15 +1024,15 @@ cdef class LevelBook:
         anything is applied: no NaN or infinite level ever enters a book."""
         cdef Py_ssize_t i, bad
         cdef int8_t sd
-        cdef PyObject* pt = NULL
-        cdef PyObject* at = NULL
+        cdef SrcText text
+        cdef const SrcText* src = &text if self.keep_texts else NULL
         cdef const int8_t* sides
         cdef const double* prices
         cdef const double* amounts
         rows._check_range(start, stop)
         if start == stop:
             return 0
-        if self.keep_texts and rows.price_texts is None:
+        if self.keep_texts and not rows.texts:
             raise ValueError("this book keeps level texts: the rows must carry price_texts/amount_texts")
         bad = rows.first_invalid(start, stop)
         if bad >= 0:
@@ -879,13 +1045,12 @@ cdef class LevelBook:
         amounts = &rows.amount[0]
         for i in range(start, stop):
             sd = sides[i]
-            if self.keep_texts:
-                pt = PyList_GET_ITEM(rows.price_texts, i)
-                at = PyList_GET_ITEM(rows.amount_texts, i)
+            if src != NULL:
+                rows.text_of(i, &text)
             if sd == 1:
-                side_set(&self.bids, prices[i], amounts[i], pt, at, self.max_levels, &self.evicted)
+                side_set(&self.bids, prices[i], amounts[i], src, self.max_levels, &self.evicted)
             elif sd == -1:
-                side_set(&self.asks, -prices[i], amounts[i], pt, at, self.max_levels, &self.evicted)
+                side_set(&self.asks, -prices[i], amounts[i], src, self.max_levels, &self.evicted)
         if self.bids.lad.width == 0:
             if self.ladder_width and (self.bids.far.n > 1 or self.asks.far.n > 1):
                 self._infer_tick()
@@ -946,10 +1111,10 @@ cdef class LevelBook:
         cdef Side* s = self._side(side)
         cdef Cursor c
         cdef double key, amount, sign = 1.0 if side == SIDE_BID else -1.0
-        cdef PyObject* unused
+        cdef const LevelText* unused
         out = []
         cursor_start(s, &c)
-        while cursor_next(s, &c, &key, &amount, &unused, &unused):
+        while cursor_next(s, &c, &key, &amount, &unused):
             out.append((sign * key, amount))
         return out
 
@@ -958,14 +1123,17 @@ cdef class LevelBook:
         cdef Side* s = self._side(side)
         cdef Cursor c
         cdef double key, amount
-        cdef PyObject* pt
-        cdef PyObject* at
+        cdef const LevelText* t
+        cdef const char* data
+        cdef Py_ssize_t n, price_n
         if not self.keep_texts:
             raise ValueError("this book does not keep level texts")
         out = []
         cursor_start(s, &c)
-        while cursor_next(s, &c, &key, &amount, &pt, &at):
-            out.append((<object>pt, <object>at))
+        while cursor_next(s, &c, &key, &amount, &t):
+            data = text_bytes(t, &n, &price_n)
+            out.append((data[:price_n].decode("utf-8", "replace"),
+                        data[price_n + 1:n].decode("utf-8", "replace")))
         return out
 
     def checksum(self, Py_ssize_t levels=OKX_CHECKSUM_LEVELS) -> int:
@@ -976,54 +1144,39 @@ cdef class LevelBook:
         return self.checksum_top(levels)
 
     cdef int64_t checksum_top(self, Py_ssize_t levels=OKX_CHECKSUM_LEVELS, double* bid_floor=NULL,
-                              double* ask_floor=NULL) except? -1:
+                              double* ask_floor=NULL) noexcept:
         """The checksum; with ``bid_floor``/``ask_floor``, also the key of each side's last level
         inside the checksum (-inf when the side has fewer levels): a later change to a key below
-        it leaves the checksum as it is."""
+        it leaves the checksum as it is. The level texts sit in the book's own slots: the top
+        levels' texts are a few contiguous runs of memory."""
         cdef CrcText c
         cdef bint more_bids = True, more_asks = True
         cdef Py_ssize_t j
         cdef Cursor cb, ca
         cdef double key, amount
-        cdef PyObject* pt
-        cdef PyObject* at
+        cdef const LevelText* t
+        cdef double bid_last = -INFINITY, ask_last = -INFINITY
         c.crc = CRC_XOR
         c.n = 0
-        c.first = True
         cursor_start(&self.bids, &cb)
         cursor_start(&self.asks, &ca)
-        cdef double bid_last = -INFINITY, ask_last = -INFINITY
-        cdef PyObject* texts[TEXT_BLOCK]
-        cdef Py_ssize_t k, count = 0
-        # the texts in checksum order, each asked for as it is found (their cache misses
-        # overlap), their bytes read a block later
         for j in range(levels):
-            if count > TEXT_BLOCK - 4:
-                for k in range(count):
-                    crc_text(&c, texts[k])
-                count = 0
             if more_bids:
-                more_bids = cursor_next(&self.bids, &cb, &key, &amount, &pt, &at)
+                more_bids = cursor_next(&self.bids, &cb, &key, &amount, &t)
                 if more_bids:
-                    texts[count] = pt
-                    texts[count + 1] = at
-                    __builtin_prefetch(pt)
-                    __builtin_prefetch(at)
-                    count += 2
+                    crc_level(&c, t)
                     if j == levels - 1:
                         bid_last = key
             if more_asks:
-                more_asks = cursor_next(&self.asks, &ca, &key, &amount, &pt, &at)
+                more_asks = cursor_next(&self.asks, &ca, &key, &amount, &t)
                 if more_asks:
-                    texts[count] = pt
-                    texts[count + 1] = at
-                    __builtin_prefetch(pt)
-                    __builtin_prefetch(at)
-                    count += 2
+                    crc_level(&c, t)
                     if j == levels - 1:
                         ask_last = key
-        for k in range(count):
-            crc_text(&c, texts[k])
+            if not (more_bids or more_asks):
+                break
+        if c.n:
+            c.n -= 1  # no ':' after the last text
         if bid_floor != NULL:
             bid_floor[0] = bid_last
             ask_floor[0] = ask_last

@@ -134,10 +134,6 @@ cdef class _Rows:
         return out
 
 
-cdef extern from "numpy/arrayobject.h":
-    void* PyArray_DATA(object)
-
-
 cdef inline void* cnp_data(object a):
     return PyArray_DATA(a)
 

@@ -12,7 +12,7 @@
 #
 # A second run is a no-op in about a second: the dependencies are reinstalled only when
 # pyproject.toml, setup.py or a requirements file changed (a stamp in .venv), and the
-# compiled core is rebuilt only when a Cython source (marketprism_fast/**/*.pyx, .pxi, .pxd),
+# compiled core is rebuilt only when a Cython source (marketprism_fast/**/*.pyx, .pxi, .pxd, .h),
 # records.py (the generated column layout) or setup.py changed, or a module is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -91,7 +91,7 @@ python_version=$(.venv/bin/python -c 'import sys; print(sys.version)')
 deps_files=(pyproject.toml setup.py)
 for f in requirements*.txt; do [ -e "$f" ] && deps_files+=("$f"); done
 deps_stamp="$(printf '%s\n' "$python_version" | sha256sum | cut -c1-16)-$(digest "${deps_files[@]}")"
-mapfile -t cython_sources < <(find marketprism_fast -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' | grep -v '/_columns\.pxi$' | LC_ALL=C sort)
+mapfile -t cython_sources < <(find marketprism_fast -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' -o -name '*.h' | grep -v '/_columns\.pxi$' | LC_ALL=C sort)
 build_stamp="$deps_stamp-$(digest setup.py marketprism_fast/records.py "${cython_sources[@]}")-$(printf '%s\n' "${cython_sources[@]}" | sha256sum | cut -c1-16)"
 
 DEPS_STAMP=.venv/.setup-deps

@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from marketprism_fast._book import DeltaRows, LevelBook, TopBuffer, crc32_signed
+from marketprism_fast._book import (
+    DeltaRows,
+    LevelBook,
+    TopBuffer,
+    crc32_clmul_available,
+    crc32_implementation,
+    crc32_signed,
+)
 
 BID, ASK = 1, -1
 
@@ -273,6 +280,44 @@ def test_crc32_is_zlibs_as_signed_int32(data: bytes) -> None:
     assert crc32_signed(data) == int(np.uint32(zlib.crc32(data)).astype(np.int32))
 
 
+@pytest.fixture
+def table_crc():
+    """The slicing-by-8 CRC forced for the test (the carry-less one restored after)."""
+    before = crc32_implementation("table")
+    yield
+    crc32_implementation(before)
+
+
+def zlib_signed(data: bytes) -> int:
+    return int(np.uint32(zlib.crc32(data)).astype(np.int32))
+
+
+def test_crc32_implementations_agree_on_every_length(table_crc) -> None:
+    """Both CRCs equal zlib's on random bytes of every length 0..300 (the carry-less one
+    takes whole 16-byte blocks from 64 bytes on, the table the tail), at every alignment."""
+    rng = np.random.default_rng(7)
+    data = rng.integers(0, 256, 300 + 16, dtype=np.uint8).tobytes()
+    for length in range(301):
+        for offset in (0, 1, 7, 15):
+            chunk = data[offset : offset + length]
+            want = zlib_signed(chunk)
+            crc32_implementation("table")
+            assert crc32_signed(chunk) == want, ("table", length, offset)
+            if crc32_clmul_available():
+                crc32_implementation("clmul")
+                assert crc32_signed(chunk) == want, ("clmul", length, offset)
+
+
+def test_crc32_implementation_switch() -> None:
+    in_use = crc32_implementation()
+    assert in_use == ("clmul" if crc32_clmul_available() else "table")
+    assert crc32_implementation("table") == in_use
+    assert crc32_implementation() == "table"
+    crc32_implementation(in_use)
+    with pytest.raises(ValueError):
+        crc32_implementation("crc")
+
+
 def test_okx_checksum_interleaves_texts_and_leaves_out_a_short_side() -> None:
     book = LevelBook(keep_texts=True)
     message = [(BID, 3366.1, 7.0), (BID, 3366.0, 6.0), (BID, 3365.5, 1.0), (ASK, 3366.8, 9.0)]
@@ -288,24 +333,41 @@ def test_okx_checksum_interleaves_texts_and_leaves_out_a_short_side() -> None:
     assert book.checksum(1) == int(np.uint32(zlib.crc32(b"3366.1:7:3366.8:9")).astype(np.int32))
 
 
-def test_text_references_are_released() -> None:
-    """Texts held by a book are released on removal, replacement, clear and when it goes away,
-    from the ladder and from the far store alike."""
+def test_texts_are_held_inline_or_on_the_heap_and_follow_their_levels() -> None:
+    """A book keeps copies of the texts (no reference to the given str); a ``price:amount``
+    longer than a slot (30 bytes) is kept on the heap: it is read back, replaced, removed and
+    cleared like an inline one, in the ladder and in the far store, and checksummed alike."""
     import sys
+    import tracemalloc
 
+    long_price, long_amount = "10.5" + "0" * 40, "1.0" + "0" * 30
     texts = ["".join(["1", str(i), ".5"]) for i in range(6)]  # fresh str objects
     before = [sys.getrefcount(t) for t in texts]
-    for ladder_width in (0, 64):
-        book = LevelBook(keep_texts=True, tick=1.0 if ladder_width else 0.0, ladder_width=ladder_width,
-                         max_ladder_width=max(ladder_width, 64))
-        prices = [10.5, 11.5, 12.5, 5000.5]
-        rows = DeltaRows(np.array([1, 1, 1, 1], np.int8), prices, [1.0] * 4, texts[:4], texts[:4])
-        book.apply(rows, 0, 4)
-        replace_rows = DeltaRows(np.array([1, 1], np.int8), [10.5, 11.5], [0.0, 2.0], texts[4:], texts[4:])
-        book.apply(replace_rows, 0, 2)  # one removed, one replaced
-        del rows, replace_rows
-        assert [sys.getrefcount(t) for t in texts] != before
-        book.clear()
-        book.apply(DeltaRows(np.array([-1], np.int8), [20.5], [1.0], [texts[0]], [texts[1]]), 0, 1)
-        del book
-        assert [sys.getrefcount(t) for t in texts] == before
+    tracemalloc.start()
+    try:
+        for ladder_width in (0, 64):
+            book = LevelBook(keep_texts=True, tick=1.0 if ladder_width else 0.0, ladder_width=ladder_width,
+                             max_ladder_width=max(ladder_width, 64))
+            prices = [10.5, 11.5, 12.5, 5000.5]
+            book.apply(DeltaRows(np.array([1, 1, 1, 1], np.int8), prices, [1.0] * 4, texts[:4], texts[:4]), 0, 4)
+            assert [sys.getrefcount(t) for t in texts] == before
+            base = tracemalloc.get_traced_memory()[0]
+            for _ in range(50):  # heap texts replaced, removed, set again: nothing accumulates
+                book.apply(DeltaRows(np.array([1, 1], np.int8), [10.5, 5000.5], [1.0, 2.0],
+                                     [long_price, long_price], [long_amount, "2"]), 0, 2)
+                assert book.level_texts(BID)[0] == (long_price, "2")
+                assert book.level_texts(BID)[-1] == (long_price, long_amount)
+                expected = f"{long_price}:2:12.5:12.5:11.5:11.5:{long_price}:{long_amount}"
+                assert book.checksum() == int(np.uint32(zlib.crc32(expected.encode())).astype(np.int32))
+                book.apply(DeltaRows(np.array([1, 1], np.int8), [10.5, 5000.5], [0.0, 3.0],
+                                     ["10.5", "5000.5"], ["0", "3"]), 0, 2)
+                assert book.level_texts(BID)[0] == ("5000.5", "3")
+            assert tracemalloc.get_traced_memory()[0] - base < 4096
+            book.apply(DeltaRows(np.array([1], np.int8), [10.5], [1.0], [long_price], [long_amount]), 0, 1)
+            book.clear()
+            book.apply(DeltaRows(np.array([-1], np.int8), [20.5], [1.0], [texts[0]], [texts[1]]), 0, 1)
+            assert book.level_texts(ASK) == [(texts[0], texts[1])]
+            del book
+    finally:
+        tracemalloc.stop()
+    assert [sys.getrefcount(t) for t in texts] == before

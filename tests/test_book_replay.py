@@ -231,6 +231,22 @@ def test_okx_every_checksum_verifies(venue: str, sessions: tuple[str, ...]) -> N
     assert run.markers == len(rowless_book_messages(load_capture(venue, sessions)))
 
 
+@pytest.mark.parametrize("venue,sessions", cases("okx"))
+def test_okx_checksums_verify_with_the_table_crc(venue: str, sessions: tuple[str, ...]) -> None:
+    """The slicing-by-8 CRC (the fallback where the CPU has no carry-less multiplication)
+    verifies every checksum of the corpus as the CRC in use does, and emits the same rows."""
+    from marketprism_fast._book import crc32_implementation
+
+    before = crc32_implementation("table")
+    try:
+        run = replay(load_capture(venue, sessions), depth=20)
+    finally:
+        crc32_implementation(before)
+    assert run.builder.stats() == replay_session(venue, sessions).builder.stats()
+    assert run.builder.stats()["checksum_failures"] == 0
+    assert per_symbol(run.books) == per_symbol(replay_session(venue, sessions).books)
+
+
 @pytest.mark.parametrize("venue,sessions", cases("deribit"))
 def test_deribit_change_ids_chain(venue: str, sessions: tuple[str, ...]) -> None:
     run = replay_session(venue, sessions)

@@ -39,7 +39,6 @@ from .._book import (
     DeltaRows,
     LevelBook,
     SymbolBook,
-    texts_from_arena,
 )
 from ..limits import DEFAULT_MAX_BOOKS
 from ..batch import Batch
@@ -219,11 +218,11 @@ class BookBuilder:
         if not self.rule.checksums:
             rows = DeltaRows(_column(batch, "side"), _column(batch, "price"), _column(batch, "amount"))
         elif "price_text_off" in storage and batch.arena is not None:
-            arena = batch.arena
-            rows = DeltaRows(
-                _column(batch, "side"), _column(batch, "price"), _column(batch, "amount"),
-                texts_from_arena(arena, storage["price_text_off"], storage["price_text_len"]),
-                texts_from_arena(arena, storage["amount_text_off"], storage["amount_text_len"]),
+            # the texts stay in the batch's arena: the engine copies a level's bytes into its slot
+            rows = DeltaRows.from_arena(
+                _column(batch, "side"), _column(batch, "price"), _column(batch, "amount"), batch.arena,
+                storage["price_text_off"], storage["price_text_len"],
+                storage["amount_text_off"], storage["amount_text_len"],
             )
         else:
             rows = DeltaRows(
