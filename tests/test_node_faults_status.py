@@ -12,7 +12,7 @@ import urllib.request
 from marketprism_fast.config import config_from_data
 from marketprism_fast.service.node import Node
 from marketprism_fast.sim import generate
-from marketprism_fast.sim.server import Simulator
+from marketprism_fast.sim.simulator import Simulator
 
 from .helpers import until as wait_until
 

@@ -28,7 +28,7 @@ from marketprism_fast.service.node import Node
 from .helpers import REPO, until as wait_until
 
 generate = pytest.importorskip("marketprism_fast.sim.generate", reason="the simulator's generator (sim/generate.py) is not in this tree")
-from marketprism_fast.sim.server import Simulator  # noqa: E402
+from marketprism_fast.sim.simulator import Simulator  # noqa: E402
 
 SECRET = "hunter2-not-for-status"
 DEADLINE = 60.0

@@ -22,7 +22,7 @@ from .helpers import REPO
 
 generate = pytest.importorskip("marketprism_fast.sim.generate", reason="the simulator's generator (sim/generate.py) is not in this tree")
 from marketprism_fast.service.node import Node  # noqa: E402
-from marketprism_fast.sim.server import Simulator  # noqa: E402
+from marketprism_fast.sim.simulator import Simulator  # noqa: E402
 
 VENUES = ("binance_spot", "okx", "deribit")
 SCREENSHOT = REPO / "docs" / "images" / "status-page.png"

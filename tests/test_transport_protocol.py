@@ -31,6 +31,42 @@ def test_streams_per_kind(venue, symbol, expected):
     assert protocol_for(venue).all_streams(VenueConfig(symbols=[symbol], kinds=ALL_KINDS)) == expected
 
 
+# The kind a stream's frames are recorded as, where a kind rides on another kind's stream.
+_CARRIED_BY = {"book_snapshot": "book_delta", ("deribit", "liquidation"): "trade", ("deribit", "open_interest"): "ticker"}
+
+
+def _kind_of(venue: str, stream: str) -> str:
+    from marketprism_fast.venues.binance.protocol import stream_kind
+    from marketprism_fast.venues.deribit.protocol import channel_kind as deribit_kind
+    from marketprism_fast.venues.okx.protocol import channel_kind as okx_kind
+
+    if venue.startswith("binance"):
+        return stream_kind(stream)
+    if venue == "okx":
+        return okx_kind(stream.partition(":")[0])
+    return deribit_kind(stream)
+
+
+@pytest.mark.parametrize("venue,symbols", [
+    ("binance_spot", ["BTCUSDT"]), ("binance_usdm", ["BTCUSDT"]), ("binance_coinm", ["BTCUSD_PERP"]),
+    ("okx", ["BTC-USDT-SWAP", "BTC-USDT", "BTC-USD-240329", "BTC-USD-240329-60000-C"]),
+    ("deribit", ["BTC-PERPETUAL", "BTC-29MAR24"]),
+])
+@pytest.mark.parametrize("depth_interval_ms", [0, 100, 1000])
+def test_every_stream_the_client_asks_for_maps_back_to_its_kind(venue, symbols, depth_interval_ms):
+    """The stream -> kind table the simulator serves by is the one the client's names follow."""
+    p = protocol_for(venue)
+    config = VenueConfig(symbols=symbols, kinds=ALL_KINDS, depth_interval_ms=depth_interval_ms)
+    asked = 0
+    for symbol in symbols:
+        for kind in [*ALL_KINDS, "book_snapshot"]:
+            for stream in p.streams(symbol, kind, config):
+                expected = _CARRIED_BY.get((venue, kind), _CARRIED_BY.get(kind, kind))
+                assert _kind_of(venue, stream) == expected, (stream, kind)
+                asked += 1
+    assert asked >= 5
+
+
 def test_binance_depth_speed_from_config():
     p = protocol_for("binance_usdm")
     assert p.streams("BTCUSDT", "book_delta", VenueConfig(symbols=["X"], depth_interval_ms=0)) == ["btcusdt@depth@0ms"]

@@ -12,7 +12,7 @@ import pytest
 
 from marketprism_fast.config import Backoff, VenueConfig
 from marketprism_fast.parser import make_parser
-from marketprism_fast.sim.server import Simulator
+from marketprism_fast.sim.simulator import Simulator
 from marketprism_fast.transport.ws import VenueTransport
 
 from .wsserver import wait_for

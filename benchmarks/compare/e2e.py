@@ -308,7 +308,7 @@ def table_rows(ch, database: str) -> dict[str, int]:
 
 
 async def run(case: dict) -> dict:
-    from marketprism_fast.sim.server import Simulator
+    from marketprism_fast.sim.simulator import Simulator
 
     name, mode, seconds = case["contender"], case["mode"], float(case.get("seconds", 10))
     reason = unavailable(name)

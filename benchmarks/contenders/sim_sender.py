@@ -17,7 +17,8 @@ import asyncio
 import sys
 import time
 
-from marketprism_fast.sim.server import Simulator, encode_text_frames
+from marketprism_fast.sim.server import encode_text_frames
+from marketprism_fast.sim.simulator import Simulator
 
 KEY = "btcusdt@trade"
 TICK_SECONDS = 0.01

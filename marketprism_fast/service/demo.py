@@ -186,7 +186,7 @@ def _summary(options: DemoOptions, sink: str, status: dict, elapsed: float, http
 
 
 async def run_demo(options: DemoOptions, *, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
-    from ..sim.server import Simulator
+    from ..sim.simulator import Simulator
     from .node import Node
 
     stdout = stdout or sys.stdout

@@ -91,7 +91,7 @@ def _settings(pairs: list[str]) -> dict:
 
 
 async def _serve(args: argparse.Namespace, out: IO[str]) -> dict:
-    from .server import Simulator
+    from .simulator import Simulator
 
     venues: list[str] = args.venue
     if args.replay and len(venues) != 1:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import orjson
 
-from .server import DataSource
+from .source import DataSource
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import SimConnection, VenueServer
@@ -278,7 +278,7 @@ class BinanceGenerator(Generator):
         }
 
     def frame(self, key: str) -> tuple[bytes, str] | None:
-        from ..venues.binance.simulator import stream_kind
+        from ..venues.binance.protocol import stream_kind
 
         lower, _, rest = key.partition("@")
         stream_type, _, option = rest.partition("@")
@@ -491,7 +491,7 @@ class OkxGenerator(Generator):
                 self.send_to(conn, key, self._book_message(key, "snapshot", None), "book_delta")
 
     def frame(self, key: str) -> tuple[bytes, str] | None:
-        from ..venues.okx.simulator import channel_kind
+        from ..venues.okx.protocol import channel_kind
 
         channel, _, inst = key.partition(":")
         arg = {"channel": channel, "instId": inst}

@@ -101,20 +101,3 @@ class VenueProtocol:
     def error_body(self, status: int) -> bytes:
         return b'{"error":"internal error"}'
 
-
-def protocol_for(venue: str, server: "VenueServer", settings: dict) -> VenueProtocol:
-    """The server side of ``venue``'s protocol (``venues/<family>/simulator.py``, its class
-    named in ``PROTOCOL``), with its settings (timers, limits) applied."""
-    from importlib import import_module
-
-    from ..errors import ConfigurationError
-    from ..venues import FAMILIES
-
-    family = FAMILIES.get(venue)
-    if family is None:
-        raise ConfigurationError(f"the simulator has no protocol for venue {venue!r}", field="venue")
-    module = import_module(f"..venues.{family}.simulator", __package__)
-    try:
-        return module.PROTOCOL(venue, server, **settings)
-    except TypeError as exc:
-        raise ConfigurationError(f"simulator settings for {venue}: {exc}", field=f"sim.{venue}") from None

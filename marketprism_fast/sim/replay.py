@@ -28,7 +28,7 @@ import orjson
 
 from ..errors import InputError
 from ..offline.capture import CaptureStats, iter_bodies, iter_lines, iter_timed_lines
-from .server import DataSource
+from .source import DataSource
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import VenueServer

@@ -1,11 +1,5 @@
-"""The simulator's loopback servers: one WS server (picows) and one REST server (aiohttp) per venue.
-
-    async with Simulator(["binance_usdm", "okx"]) as sim:
-        url = sim.ws_url("okx")                 # ws://127.0.0.1:PORT (the venue's paths below it)
-        sim.generate("okx", rate=1000)          # or: await sim.replay("okx", [frames_file])
-        ...
-        sim.sent()                              # what was sent, per venue, stream and kind
-        sim.faults("okx").disconnect()          # fault injection (faults.py)
+"""The simulator's loopback servers: one WS server (picows) and one REST server (aiohttp) per venue
+(``Simulator`` in ``simulator.py`` runs several).
 
 Each venue id (``binance_spot``, ``binance_usdm``, ``binance_coinm``, ``okx``, ``deribit``)
 gets its own pair of ports, as the real venues have their own hosts; the venue family's
@@ -25,6 +19,7 @@ import logging
 import struct
 import time
 from collections import Counter, defaultdict
+from importlib import import_module
 from typing import Any, Iterable, Sequence
 from urllib.parse import parse_qsl, urlsplit
 
@@ -32,9 +27,10 @@ import picows
 from aiohttp import web
 
 from ..errors import ConfigurationError
-from ..records import VENUES
+from ..venues import FAMILIES
 from .faults import Faults
-from .protocol import Reject, VenueProtocol, protocol_for
+from .protocol import Reject, VenueProtocol
+from .source import DataSource
 
 log = logging.getLogger("marketprism_fast.sim")
 
@@ -203,22 +199,17 @@ class SimConnection(picows.WSListener):
         }
 
 
-class DataSource:
-    """Something that feeds a venue server (a generator, a replay): optional hooks."""
-
-    def on_subscribe(self, conn: SimConnection, keys: list[str]) -> None:
-        """New subscriptions (OKX and Deribit books start with a snapshot per subscription)."""
-
-    def depth_snapshot(self, symbol: str, limit: int) -> Any:
-        """A REST depth snapshot for ``symbol`` (bytes body or a venue-shaped dict), or None."""
-        return None
-
-    def refdata(self, path: str, query: dict[str, str]) -> bytes | None:
-        """A recorded or generated instruments/exchangeInfo body, or None."""
-        return None
-
-    def open_interest(self, symbol: str) -> bytes | None:
-        return None
+def protocol_for(venue: str, server: VenueServer, settings: dict) -> VenueProtocol:
+    """The server side of ``venue``'s protocol (``venues/<family>/simulator.py``, its class
+    named in ``PROTOCOL``), with its settings (timers, limits) applied."""
+    family = FAMILIES.get(venue)
+    if family is None:
+        raise ConfigurationError(f"the simulator has no protocol for venue {venue!r}", field="venue")
+    module = import_module(f"..venues.{family}.simulator", __package__)
+    try:
+        return module.PROTOCOL(venue, server, **settings)
+    except TypeError as exc:
+        raise ConfigurationError(f"simulator settings for {venue}: {exc}", field=f"sim.{venue}") from None
 
 
 class VenueServer:
@@ -516,96 +507,3 @@ class VenueServer:
             "rest": dict(self.rest_requests),
             "connections": [c.info() for c in self.history],
         }
-
-
-class Simulator:
-    """Loopback servers for several venues; ``async with`` starts and stops them."""
-
-    def __init__(
-        self,
-        venues: Iterable[str] = VENUES,
-        *,
-        host: str = HOST,
-        settings: dict[str, dict] | None = None,
-        ports: dict[str, tuple[int, int]] | None = None,
-    ) -> None:
-        venues = list(venues)
-        for v in venues:
-            if v not in VENUES:
-                raise ConfigurationError(f"unknown venue {v!r}; expected one of {', '.join(VENUES)}", field="venue")
-        settings = settings or {}
-        self.ports = ports or {}
-        self.servers = {v: VenueServer(v, host=host, settings=settings.get(v)) for v in venues}
-        self._tasks: list[asyncio.Task] = []
-        self._generators: dict[str, Any] = {}
-
-    async def start(self) -> None:
-        for venue, server in self.servers.items():
-            await server.start(*self.ports.get(venue, (0, 0)))
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
-        for server in self.servers.values():
-            await server.stop()
-
-    async def __aenter__(self) -> "Simulator":
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    def server(self, venue: str) -> VenueServer:
-        try:
-            return self.servers[venue]
-        except KeyError:
-            raise ConfigurationError(f"the simulator does not serve {venue!r}", field="venue") from None
-
-    def ws_url(self, venue: str) -> str:
-        return self.server(venue).ws_url
-
-    def rest_url(self, venue: str) -> str:
-        return self.server(venue).rest_url
-
-    def faults(self, venue: str) -> Faults:
-        return self.server(venue).faults
-
-    def sent(self, venue: str | None = None) -> dict:
-        if venue is not None:
-            return self.server(venue).sent()
-        return {v: s.sent() for v, s in self.servers.items()}
-
-    # ---- sources -------------------------------------------------------------------------------
-    def generate(self, venue: str, rate: float | None = 1000.0, **options: Any):
-        """Start a synthetic stream (generate.py) on ``venue``: ``rate`` frames/s in total over the
-        subscribed streams, ``None`` for as fast as the clients take them. Returns the generator."""
-        from .generate import generator_for
-
-        server = self.server(venue)
-        gen = generator_for(venue, server, **options)
-        server.sources.insert(0, gen)
-        self._generators[venue] = gen
-        self._tasks.append(asyncio.create_task(gen.run(rate), name=f"sim-{venue}-generate"))
-        return gen
-
-    def load_replay(self, venue: str, frames: Sequence[str], **options: Any):
-        """Load capture files for ``venue`` (replay.py); serve their snapshots and refdata."""
-        from .replay import Replay
-
-        server = self.server(venue)
-        replay = Replay(server, frames, **options)
-        server.sources.append(replay)
-        return replay
-
-    async def replay(self, venue: str, frames: Sequence[str], *, speed: float | None = None, **options: Any):
-        """Replay capture files to the subscribed clients; returns when every frame was offered.
-        ``speed``: 1.0 recorded pace, N for N times faster, None as fast as possible."""
-        replay = self.load_replay(venue, frames, **options)
-        await replay.run(speed=speed)
-        return replay

@@ -19,6 +19,28 @@ from ...transport.protocol import ClientProtocol, KeepAlive, Limits
 # Unsubscribing to streams").
 COMBINED_PATH = "/stream"
 
+# Stream type (the part after the symbol) -> record kind, for the client and the simulator alike.
+_STREAM_KINDS = {
+    "trade": "trade",
+    "aggTrade": "trade",
+    "depth": "book_delta",
+    "bookTicker": "quote",
+    "ticker": "ticker",
+    "markPrice": "funding_rate",
+    "forceOrder": "liquidation",
+}
+
+
+def stream_kind(stream: str) -> str:
+    """Record kind of a Binance stream name (``btcusdt@depth@100ms`` -> ``book_delta``)."""
+    _, _, rest = stream.partition("@")
+    kind = rest.partition("@")[0]
+    if kind.startswith("kline_"):
+        return "kline"
+    if kind.startswith("depth"):
+        return "book_delta"
+    return _STREAM_KINDS.get(kind, "other")
+
 
 class BinanceProtocol(ClientProtocol):
     # Every response carries the IP's used weight; 429 = rate limited, 418 = banned, Retry-After

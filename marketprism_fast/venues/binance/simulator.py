@@ -23,6 +23,7 @@ import orjson
 from aiohttp import web
 
 from ...sim.protocol import Reject, RestHandler, VenueProtocol
+from .protocol import stream_kind
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...sim.server import SimConnection, VenueServer
@@ -51,29 +52,6 @@ _PROFILES = {
 # futures 5/10/20/50: 2, 100: 5, 500: 10, 1000: 20 (USDM_DEPTH).
 _SPOT_DEPTH_WEIGHT = ((100, 5), (500, 25), (1000, 50), (5000, 250))
 _FUTURES_DEPTH_WEIGHT = ((50, 2), (100, 5), (500, 10), (1000, 20))
-
-# Stream type (the part after the symbol) -> record kind.
-_STREAM_KINDS = {
-    "trade": "trade",
-    "aggTrade": "trade",
-    "depth": "book_delta",
-    "bookTicker": "quote",
-    "ticker": "ticker",
-    "markPrice": "funding_rate",
-    "forceOrder": "liquidation",
-}
-
-
-def stream_kind(stream: str) -> str:
-    """Record kind of a Binance stream name (``btcusdt@depth@100ms`` -> ``book_delta``)."""
-    _, _, rest = stream.partition("@")
-    kind = rest.partition("@")[0]
-    if kind.startswith("kline_"):
-        return "kline"
-    if kind.startswith("depth"):
-        return "book_delta"
-    return _STREAM_KINDS.get(kind, "other")
-
 
 class BinanceProtocol(VenueProtocol):
     family = "binance"

@@ -19,6 +19,27 @@ HEARTBEAT_ID = 9001
 TEST_ID = 9002
 
 
+# Channel prefix -> record kind, for the client and the simulator alike (chart.trades.* are klines).
+CHANNEL_KINDS = {
+    "book": "book_delta",
+    "trades": "trade",
+    "ticker": "ticker",
+    "incremental_ticker": "ticker",
+    "quote": "quote",
+    "perpetual": "funding_rate",
+    "chart": "kline",
+    "deribit_price_index": "other",
+    "markprice": "other",
+    "instrument": "other",
+    "platform_state": "other",
+}
+
+
+def channel_kind(channel: str) -> str:
+    """Record kind of a Deribit channel (``book.BTC-PERPETUAL.raw`` -> ``book_delta``)."""
+    return CHANNEL_KINDS.get(channel.partition(".")[0], "other")
+
+
 class DeribitProtocol(ClientProtocol):
     venue = "deribit"
     default_ws_url = "wss://www.deribit.com"

@@ -23,6 +23,7 @@ import orjson
 from aiohttp import web
 
 from ...sim.protocol import Reject, RestHandler, VenueProtocol
+from .protocol import CHANNEL_KINDS, channel_kind
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...sim.server import SimConnection, VenueServer
@@ -36,26 +37,6 @@ DERIBIT_RATE_LIMITS = "https://docs.deribit.com/#rate-limits"
 DERIBIT_ERRORS = "https://docs.deribit.com/#rpc-error-codes"
 
 API_VERSION = "1.2.26"
-
-# Channel prefix -> record kind (chart.trades.* are klines).
-CHANNEL_KINDS = {
-    "book": "book_delta",
-    "trades": "trade",
-    "ticker": "ticker",
-    "incremental_ticker": "ticker",
-    "quote": "quote",
-    "perpetual": "funding_rate",
-    "chart": "kline",
-    "deribit_price_index": "other",
-    "markprice": "other",
-    "instrument": "other",
-    "platform_state": "other",
-}
-
-
-def channel_kind(channel: str) -> str:
-    return CHANNEL_KINDS.get(channel.partition(".")[0], "other")
-
 
 class DeribitProtocol(VenueProtocol):
     family = "deribit"

@@ -32,6 +32,30 @@ def inst_type(inst_id: str) -> str | None:
     return None
 
 
+# Channel -> record kind, for the client and the simulator alike; candle<bar> channels are klines.
+CHANNEL_KINDS = {
+    "books": "book_delta",
+    "books5": "book_delta",
+    "books50-l2-tbt": "book_delta",
+    "books-l2-tbt": "book_delta",
+    "bbo-tbt": "quote",
+    "trades": "trade",
+    "trades-all": "trade",
+    "tickers": "ticker",
+    "funding-rate": "funding_rate",
+    "open-interest": "open_interest",
+    "mark-price": "other",
+    "liquidation-orders": "liquidation",
+}
+
+
+def channel_kind(channel: str) -> str:
+    """Record kind of an OKX channel (``books`` -> ``book_delta``, ``candle1m`` -> ``kline``)."""
+    if channel.startswith("candle"):
+        return "kline"
+    return CHANNEL_KINDS.get(channel, "other")
+
+
 class OkxProtocol(ClientProtocol):
     venue = "okx"
     default_ws_url = "wss://ws.okx.com:8443"

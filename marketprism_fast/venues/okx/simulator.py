@@ -22,6 +22,7 @@ import orjson
 from aiohttp import web
 
 from ...sim.protocol import Reject, RestHandler, VenueProtocol
+from .protocol import CHANNEL_KINDS, channel_kind
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...sim.server import SimConnection, VenueServer
@@ -34,21 +35,6 @@ OKX_BOOKS = "https://www.okx.com/docs-v5/en/#order-book-trading-market-data-get-
 OKX_OI = "https://www.okx.com/docs-v5/en/#public-data-rest-api-get-open-interest"
 OKX_REST_ERRORS = "https://www.okx.com/docs-v5/en/#error-code-rest-api-public"
 
-# Channel -> record kind; candle<bar> channels are klines.
-CHANNEL_KINDS = {
-    "books": "book_delta",
-    "books5": "book_delta",
-    "books50-l2-tbt": "book_delta",
-    "books-l2-tbt": "book_delta",
-    "bbo-tbt": "quote",
-    "trades": "trade",
-    "trades-all": "trade",
-    "tickers": "ticker",
-    "funding-rate": "funding_rate",
-    "open-interest": "open_interest",
-    "mark-price": "other",
-    "liquidation-orders": "liquidation",
-}
 # Channels keyed by instrument type rather than instrument ("liquidation-orders" takes instType).
 _BY_INST_TYPE = frozenset({"liquidation-orders"})
 
@@ -56,12 +42,6 @@ _BY_INST_TYPE = frozenset({"liquidation-orders"})
 # (OKX_INSTRUMENTS), books "40 requests per 2 seconds" (OKX_BOOKS), open interest "20 requests
 # per 2 seconds" (OKX_OI).
 _REST_RATES = {"instruments": (20, 2.0), "books": (40, 2.0), "open-interest": (20, 2.0)}
-
-
-def channel_kind(channel: str) -> str:
-    if channel.startswith("candle"):
-        return "kline"
-    return CHANNEL_KINDS.get(channel, "other")
 
 
 def routing_key(arg: dict[str, Any]) -> str | None:
