@@ -4,6 +4,10 @@ layout must be the one records.py defines."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +43,39 @@ def test_compiled_buffers_follow_the_record_model() -> None:
             continue
         buffer = parser.buffer(kind.name)
         assert [c.name for c in buffer.storage] == [c.name for c in kind.storage]
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_a_build_from_the_sdist_has_the_compiled_core(tmp_path: Path) -> None:
+    """The sdist carries every source the compiled core is built from (a .pyx includes .pxi
+    and .h files), no build products, and an extension builds and imports from it."""
+    egg_base = tmp_path / "egg-info"  # not the tree's: setuptools would reuse its list of files
+    egg_base.mkdir()
+    subprocess.run(
+        [sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(egg_base), "sdist", "-d", str(tmp_path)],
+        cwd=REPO, check=True, capture_output=True,
+    )
+    (archive,) = tmp_path.glob("marketprism_fast-*.tar.gz")
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        tar.extractall(tmp_path, filter="data")
+    root = tmp_path / archive.name.removesuffix(".tar.gz")
+    shipped = {Path(n).relative_to(root.name).as_posix() for n in names if n != root.name}
+    sources = {
+        p.relative_to(REPO).as_posix()
+        for suffix in ("pyx", "pxi", "pxd", "h", "pyi")
+        for p in (REPO / "marketprism_fast").rglob(f"*.{suffix}")
+    }
+    assert sources and not sources - shipped, f"missing from the sdist: {sorted(sources - shipped)}"
+    assert not [n for n in shipped if n.endswith((".so", ".c"))], "build products in the sdist"
+
+    # the book engine includes .pxi files and a C header: the most the smallest build proves
+    env = dict(os.environ, MPF_ONLY="_book", PYTHONPATH=str(root))
+    subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=root, env=env, check=True, capture_output=True)
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import marketprism_fast._book as b; print(b.__file__)"],
+        cwd=root, env=env, check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    assert Path(loaded).is_relative_to(root), loaded
