@@ -14,7 +14,8 @@ The rules:
   write-back always treats them as uncertain. ``write`` does not wait for a dead server:
   while down, it only appends to the spool.
 * One write-back task probes the server with capped, jittered backoff and, once it
-  answers, writes the spool back oldest first, removing each file after its delivery.
+  answers, writes the spool back oldest first (up to ``concurrency`` batches at once),
+  removing each file after its delivery.
   Only when the spool is empty does ``write`` deliver directly again (order kept).
 * ``SinkRejected`` (the server refuses the batch for good) is logged and counted; a
   spooled batch refused so is set aside (``spool/rejected/``), never retried forever.
@@ -33,7 +34,7 @@ from ..config import SpoolConfig
 from ..errors import SinkError, SinkRejected, SinkUnavailable
 from ..pipeline.identity import batch_id, id_text
 from .base import Backoff, SinkCounters, SinkHealth
-from .spool import Spool
+from .spool import Spool, SpoolEntry
 
 T = TypeVar("T")
 
@@ -67,7 +68,7 @@ class SpooledDelivery:
         self._wakeup = asyncio.Event()
         self._writeback: asyncio.Task | None = None
         # One write-back at a time: ``close`` drains the spool while the write-back task may
-        # be delivering its oldest entry; without this both deliver (and count) that entry.
+        # be delivering its oldest entries; without this both deliver (and count) them.
         self._writeback_lock = asyncio.Lock()
         self._closing = False
 
@@ -186,7 +187,7 @@ class SpooledDelivery:
         await asyncio.get_running_loop().run_in_executor(self._disk, lambda: None)  # overflow writes done
         deadline = time.monotonic() + timeout
         while len(self.spool_store) and not self._down and time.monotonic() < deadline:
-            if not await self._write_back_one():
+            if not await self._write_back_some():
                 break
         if self._writeback is not None:
             self._writeback.cancel()
@@ -242,16 +243,23 @@ class SpooledDelivery:
 
     # ---- write-back ---------------------------------------------------------------------
 
-    async def _write_back_one(self) -> bool:
-        """Deliver the oldest spooled batch; False when the server is down."""
+    async def _write_back_some(self) -> bool:
+        """Deliver the oldest spooled batches, up to ``concurrency`` at once as ``write`` does
+        (a spool written back one round trip at a time may never catch up with what keeps
+        arriving behind it); False when the server is down."""
         async with self._writeback_lock:
-            return await self._write_back_oldest()
+            entries = self.spool_store.oldest(self.concurrency)
+            if len(entries) <= 1:
+                return await self._write_back(entries[0]) if entries else True
+            results = await asyncio.gather(*(self._write_back(e) for e in entries), return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+            return all(results)
 
-    async def _write_back_oldest(self) -> bool:
+    async def _write_back(self, entry: SpoolEntry) -> bool:
+        """Deliver one spooled batch and forget it; False when the server is down."""
         spool = self.spool_store
-        entry = spool.oldest()
-        if entry is None:
-            return True
         started = time.perf_counter()
         try:
             batch = await self._run(spool.read, entry)
@@ -293,7 +301,7 @@ class SpooledDelivery:
                 await self._wakeup.wait()
                 continue
             try:
-                await self._write_back_one()
+                await self._write_back_some()
             except Exception as exc:  # disk errors: report and keep trying
                 self.log.exception("%s: write-back failed", self.name)
                 self._mark_down(f"write-back: {type(exc).__name__}: {exc}")

@@ -153,9 +153,10 @@ class Spool:
 
     # ---- writing back -------------------------------------------------------------------
 
-    def oldest(self) -> SpoolEntry | None:
+    def oldest(self, n: int = 1) -> list[SpoolEntry]:
+        """The ``n`` oldest entries (fewer when the spool holds fewer)."""
         with self._lock:
-            return self._entries[0] if self._entries else None
+            return self._entries[:n]
 
     def read(self, entry: SpoolEntry) -> Batch:
         return arrow.to_batch(arrow.read_ipc(entry.path.read_bytes()))
