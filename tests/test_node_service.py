@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import shutil
 import signal
@@ -111,6 +112,13 @@ def test_health_status_metrics_over_http(tmp_path):
                         lambda: all(c["frames"] >= 256 for v in node.status()["venues"].values() for c in v["connections"]),
                         "256 frames on every connection",
                     )
+                    # every configured symbol has produced: a finite age each (NaN before the first record)
+                    await until(
+                        lambda: all(
+                            math.isfinite(a["last_record_age_seconds"]) for v in node.status()["venues"].values() for a in v["symbols"].values()
+                        ),
+                        "a record from every configured symbol",
+                    )
 
                     code, ctype, body = await aget(base + "/status")
                     assert code == 200 and ctype.startswith("application/json")
@@ -124,6 +132,8 @@ def test_health_status_metrics_over_http(tmp_path):
                             assert c["state"] == "open" and c["subscriptions"] and c["frames"] > 0, (venue, c)
                             assert c["url"].startswith("ws://127.0.0.1:")
                         assert v["parser"]["frames"] > 0 and v["parser"]["malformed"] == 0
+                        assert set(v["symbols"]) == set(config.venues[venue].symbols)
+                        assert all(0 <= a["last_record_age_seconds"] < 60 for a in v["symbols"].values()), (venue, v["symbols"])
                         assert 0 < v["parser"]["parse_seconds"] < status["process"]["cpu_seconds"], venue
                     jsonl = status["sinks"]["jsonl"]
                     assert jsonl["state"] == "ok" and sum(jsonl["rows_written"].values()) > 0

@@ -71,6 +71,7 @@ FAMILIES: tuple[Family, ...] = (
     _f("book_snapshot_requests", "counter", "venue", "Snapshots requested to (re)sync books (REST or resubscription)."),
     _f("book_checksum_failures", "counter", "venue", "Order-book checksum mismatches (OKX)."),
     # connections
+    _f("symbol_last_record_age_seconds", "gauge", "venue symbol", "Seconds since the symbol's last record of any kind (NaN before the first); one series per configured symbol."),
     _f("connection_state", "gauge", "venue connection state", "1 for the connection's current state, 0 for the others."),
     _f("connection_subscriptions", "gauge", "venue connection", "Streams subscribed on the connection."),
     _f("connection_frames", "counter", "venue connection", "Frames received on the connection."),
@@ -180,6 +181,9 @@ def collect_status(status: dict) -> list[Metric]:
         fam.add("book_out_of_sync_symbols", (venue,), float(len(books.get("out_of_sync") or ())))
         for key in ("gaps", "resyncs", "snapshot_requests", "checksum_failures"):
             fam.add(f"book_{key}", (venue,), _num(books.get(key)))
+
+        for symbol, sv in sorted((v.get("symbols") or {}).items()):
+            fam.add("symbol_last_record_age_seconds", (venue, symbol), _num(sv.get("last_record_age_seconds"), math.nan))
 
         for conn in v.get("connections") or ():
             labels = (venue, str(conn.get("id", "")))

@@ -35,6 +35,7 @@ from ..books.scheduler import SnapshotScheduler
 from ..config import Config, Overflow, VenueConfig, require_runnable
 from ..instruments import InstrumentRegistry
 from ..parser import make_parser
+from ..pipeline.activity import SymbolActivity
 from ..symbols import SymbolMetadata
 from ..books.markers import without_markers
 from . import health as health_rules
@@ -204,6 +205,7 @@ class VenueRuntime:
             )
         self.feed: Feed | None = None
         self.batch_rows: dict[str, _Histogram] = {}
+        self.activity = SymbolActivity(self.instruments)
         self.reconnects_seen = 0
         self._resyncs = 0
         self._synced: set[str] = set()  # symbols whose book has been in sync
@@ -231,6 +233,7 @@ class VenueRuntime:
             batches += self.builder.take()
             self._count_resyncs()
         out = [b for b in batches if len(b)]
+        self.activity.saw(out)
         for b in out:
             hist = self.batch_rows.get(b.kind.name)
             if hist is None:
@@ -276,6 +279,7 @@ class VenueRuntime:
             "connections": connections,
             "rest": {k: rest.get(k, 0) for k in ("requests", "errors", "throttled", "used_weight")},
             "batch_rows": {k: h.as_dict() for k, h in self.batch_rows.items()},
+            "symbols": {s: {"last_record_age_seconds": age} for s, age in self.activity.ages(self.config.symbols).items()},
         }
 
 
