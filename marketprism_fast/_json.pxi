@@ -10,7 +10,7 @@
 # String values keep a flag saying whether they contain escapes, so that text columns can be
 # unescaped when they are copied out.
 
-from libc.string cimport memchr, memcmp, memcpy, memset
+from libc.string cimport memchr, memcmp, memcpy, memset, strlen
 from libc.stdlib cimport realloc, free, malloc
 
 cdef extern from *:

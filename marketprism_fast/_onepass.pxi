@@ -105,6 +105,26 @@ cdef inline const char* fast_name(const char* p, const char* end, const char** k
     return q + 2
 
 
+cdef inline const char* plain_member(const char* p, const char* end, const char* name, Py_ssize_t n,
+                                     const char** val, Py_ssize_t* vlen) noexcept nogil:
+    """At ``"name":"text"`` then ',' or the object's end ``end``: the text's span, the byte
+    after the ',' (or ``end``); NULL for anything else, or when p is NULL (so that members
+    chain without a check each)."""
+    cdef const char* q
+    if p == NULL or end - p < n + 5 or p[0] != 34 or p[n + 1] != 34 or p[n + 2] != 58 or p[n + 3] != 34 \
+            or memcmp(p + 1, name, n) != 0:
+        return NULL
+    val[0] = p + n + 4
+    q = mpf_find_quote(val[0], end)
+    if q >= end:
+        return NULL
+    vlen[0] = q - val[0]
+    q += 1
+    if q < end and q[0] == 44:
+        return q + 1
+    return q if q == end else NULL
+
+
 cdef inline const char* fast_number(const char* p, const char* end, double* out) noexcept nogil:
     """A JSON number the scanner's fast conversion takes; NULL otherwise (null too)."""
     cdef Field f
