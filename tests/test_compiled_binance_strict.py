@@ -108,6 +108,18 @@ VALID = (
     with_field(COINM_BOOK_TICKER, b'"e":"bookTicker"'),  # the type twice
     with_field(AGG_TRADE, b'"ps":"BNB"'),
     with_field(TRADE, b'"ee":"aggTrade"'),
+    # depthUpdate: the one-pass reader (depth_fast), and what it leaves to the general path
+    combined(b"btcusdt@depth@100ms", DEPTH),
+    DEPTH.replace(b'"pu":149', b'"pu":-1'),
+    DEPTH.replace(b'"pu":149,', b""),  # spot sends none
+    DEPTH.replace(b'"pu":149', b'"pu":null'),
+    DEPTH.replace(b'"pu":149', b'"pux":-5,"xpu":[1],"ps":"BTC"'),
+    DEPTH.replace(b'"U":157', b'"U":15700000000000000000'),  # 20 digits
+    DEPTH.replace(b'[["0.0024","10"]]', b'[["0.0024","10",{"x":1}],["0.0023","1e1"]]'),
+    DEPTH.replace(b'[["0.0024","10"]]', b"[]").replace(b'[["0.0026","100"]]', b"[ ]"),
+    with_field(DEPTH, b'"b":[["1","2"]]'),  # the last of equal keys is read
+    with_field(DEPTH, b'"pu":7'),
+    with_field(DEPTH, b'"e":"depthUpdate"'),  # the type twice
 )
 
 INVALID = (
@@ -150,6 +162,17 @@ INVALID = (
     COINM_BOOK_TICKER.replace(b'"ps":"BCHUSD"', b'"ps":01'),  # unread, still a number token
     COINM_BOOK_TICKER.replace(b'"ps":"BCHUSD"', b'"ps":1e400'),
     COINM_BOOK_TICKER.replace(b'"b":"427.84"', b'"b":427.84'),
+    DEPTH.replace(b'"pu":149', b'"pu":-1.5'),
+    DEPTH.replace(b'"pu":149', b'"pu":-10'),
+    DEPTH.replace(b'"pu":149', b'"pu":-1e0'),
+    DEPTH.replace(b'"E":1672515782136', b'"E":-1'),
+    DEPTH.replace(b'"u":160', b'"u":"160"'),
+    DEPTH.replace(b'"s":"BTCUSDT"', b'"s":""'),
+    DEPTH.replace(b'"s":"BTCUSDT",', b""),
+    DEPTH.replace(b'[["0.0026","100"]]', b'[["0.0026","-100"]]'),  # a negative amount
+    DEPTH.replace(b'[["0.0026","100"]]', b'[["0.0026","1e400"]]'),  # the bids written, then a failure
+    DEPTH.replace(b'[["0.0026","100"]]', b'[["0.0026",100]]'),
+    DEPTH.replace(b'"a":', b'"x":'),
 )
 
 
