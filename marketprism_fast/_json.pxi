@@ -10,7 +10,7 @@
 # String values keep a flag saying whether they contain escapes, so that text columns can be
 # unescaped when they are copied out.
 
-from libc.string cimport memchr, memcmp, memcpy, memset
+from libc.string cimport memchr, memcmp, memcpy, memset, strlen
 from libc.stdlib cimport realloc, free, malloc
 
 cdef extern from *:
@@ -601,35 +601,45 @@ cdef bint capture_levels(Cursor* c, Field* f, Levels* lv) noexcept nogil:
     return False
 
 
-cdef inline bint quick_number(Cursor* c, Field* f) noexcept nogil:
-    """The common JSON number token, validated and converted in one pass: ``-?(0|[1-9]d*)(.d+)?``
-    of at most 19 digits, followed by a byte that is not part of a number. Sets f.inum and
-    has_int for a non-negative integer, f.num and has_num when the fast paths convert it
-    exactly (parse_double's arithmetic: the value float() gives). False, cursor unchanged,
-    for anything else (exponents, long mantissas), which scan_number_token then takes."""
-    cdef const char* p = c.p
-    cdef const char* end = c.end
+cdef inline const char* quick_number_token(const char* p, const char* end, uint64_t* m, int* nfrac) noexcept nogil:
+    """The token quick_number takes, ``-?(0|[1-9]d*)(.d+)?`` of at most 19 digits followed by
+    a byte before ``end`` that is not part of a number: the byte after it, its digits as an
+    integer in *m and the count of those after the point in *nfrac; NULL for anything else."""
     cdef const char* start
-    cdef uint64_t m = 0
-    cdef int nint, nfrac = 0
-    cdef bint neg = False
-    cdef double v
+    cdef int nint
+    m[0] = 0
+    nfrac[0] = 0
     if p < end and p[0] == 45:
-        neg = True
         p += 1
     start = p
-    p = scan_digits(p, end, &m)
+    p = scan_digits(p, end, m)
     nint = <int>(p - start)
     if nint == 0 or (nint > 1 and start[0] == 48):
-        return False
+        return NULL
     if p < end and p[0] == 46:
         p += 1
         start = p
-        p = scan_digits(p, end, &m)
-        nfrac = <int>(p - start)
-        if nfrac == 0:
-            return False
-    if p >= end or p[0] == 101 or p[0] == 69 or p[0] == 46 or nint + nfrac > 19:
+        p = scan_digits(p, end, m)
+        nfrac[0] = <int>(p - start)
+        if nfrac[0] == 0:
+            return NULL
+    if p >= end or p[0] == 101 or p[0] == 69 or p[0] == 46 or nint + nfrac[0] > 19:
+        return NULL
+    return p
+
+
+cdef inline bint quick_number(Cursor* c, Field* f) noexcept nogil:
+    """The common JSON number token (quick_number_token), validated and converted in one
+    pass. Sets f.inum and has_int for a non-negative integer, f.num and has_num when the fast
+    paths convert it exactly (parse_double's arithmetic: the value float() gives). False,
+    cursor unchanged, for anything else (exponents, long mantissas), which
+    scan_number_token then takes."""
+    cdef uint64_t m
+    cdef int nfrac
+    cdef bint neg = c.p < c.end and c.p[0] == 45
+    cdef double v
+    cdef const char* p = quick_number_token(c.p, c.end, &m, &nfrac)
+    if p == NULL:
         return False
     f.inum = m
     f.has_int = not neg and nfrac == 0

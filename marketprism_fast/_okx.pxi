@@ -434,6 +434,16 @@ cdef struct OkxContext:
     bint resolved
 
 
+# A ticker's members after instType and instId as OKX sends them (ts follows): ticker_fast
+DEF TICKER_MEMBERS = 13
+cdef const char* OKX_TICKER_NAMES[TICKER_MEMBERS]
+cdef Py_ssize_t OKX_TICKER_NAME_LENS[TICKER_MEMBERS]
+OKX_TICKER_NAMES[:] = [b"last", b"lastSz", b"askPx", b"askSz", b"bidPx", b"bidSz", b"open24h", b"high24h",
+                       b"low24h", b"sodUtc0", b"sodUtc8", b"volCcy24h", b"vol24h"]
+for _j in range(TICKER_MEMBERS):
+    OKX_TICKER_NAME_LENS[_j] = strlen(OKX_TICKER_NAMES[_j])
+
+
 cdef int okx_channel(const char* s, Py_ssize_t n) noexcept nogil:
     if text_eq(s, n, False, "trades", 6) or text_eq(s, n, False, "trades-all", 10):
         return OKX_TRADES
@@ -687,7 +697,11 @@ cdef class OkxParser(StrictParser):
         elif x.channel == OKX_MARK_PRICE:
             rc = RC_PARSED  # no record kind holds a bare mark price; data stays for check_rest
         else:
-            rc = self.each_object(&x, data, self.lexed)
+            rc = FAST_PATH_MISSED
+            if x.channel == OKX_TICKERS and not self.lexed:
+                rc = self.ticker_fast(&x, data)
+            if rc == FAST_PATH_MISSED:
+                rc = self.each_object(&x, data, self.lexed)
             data.type = T_DONE
         if rc < 0:
             return rc
@@ -1223,6 +1237,72 @@ cdef class OkxParser(StrictParser):
         set_f8(b, TICKER_BID_AMOUNT, r, d[6])
         set_f8(b, TICKER_ASK_PRICE, r, d[7])
         set_f8(b, TICKER_ASK_AMOUNT, r, d[8])
+        set_f8(b, TICKER_MARK_PRICE, r, NAN)
+        set_f8(b, TICKER_INDEX_PRICE, r, NAN)
+        set_f8(b, TICKER_OPEN_INTEREST, r, NAN)
+        set_u8(b, TICKER_TRADE_COUNT, r, 0)
+        return RC_PARSED
+
+    cdef int ticker_fast(self, OkxContext* x, Field* data) except -100:
+        """ticker() on ``[{ticker}]`` of plain text with the members OKX sends, in its order,
+        read in one pass; FAST_PATH_MISSED, nothing written, for anything else (another
+        order, a member missing or added, a value not a string...): the general path then
+        decides. Each value goes through the general path's own readers, so what this
+        accepts it decodes identically."""
+        cdef const char* p = data.val
+        cdef const char* end = data.val + data.vlen
+        cdef Field inst_id
+        cdef const char* kind
+        cdef const char* s
+        cdef Py_ssize_t kn, n
+        cdef double d[TICKER_MEMBERS]  # by OKX_TICKER_NAMES (sodUtc0, sodUtc8 not read)
+        cdef int64_t ts
+        cdef uint32_t inst
+        cdef bint spot
+        cdef int j
+        cdef Py_ssize_t r
+        cdef RecordBuffer b = self.b_ticker
+        if data.vlen < 4 or memcmp(p, b"[{", 2) != 0 or memcmp(end - 2, b"}]", 2) != 0:
+            return FAST_PATH_MISSED
+        end -= 2  # at the object's closing brace
+        p = plain_member(p + 2, end, b"instType", 8, &kind, &kn)
+        p = plain_member(p, end, b"instId", 6, &inst_id.val, &inst_id.vlen)
+        if p == NULL or kn == 0 or inst_id.vlen == 0:
+            return FAST_PATH_MISSED
+        spot = (kn == 4 and memcmp(kind, b"SPOT", 4) == 0) or (kn == 6 and memcmp(kind, b"MARGIN", 6) == 0)
+        for j in range(TICKER_MEMBERS):
+            p = plain_member(p, end, OKX_TICKER_NAMES[j], OKX_TICKER_NAME_LENS[j], &s, &n)
+            if p == NULL:
+                return FAST_PATH_MISSED
+            if j == 9 or j == 10 or (j == 12 and not spot):
+                continue  # sodUtc0, sodUtc8 unread; vol24h is read for spot only
+            if n == 0:
+                d[j] = NAN  # "" as decimal_or_nan reads it
+            elif not decimal_text(s, n, False, &d[j]):
+                return FAST_PATH_MISSED
+        p = plain_member(p, end, b"ts", 2, &s, &n)
+        if p != end or not millis_text(s, n, False, &ts):
+            return FAST_PATH_MISSED
+        inst_id.type = T_STRING
+        inst_id.escaped = False
+        if not self.instrument(&inst_id, &inst):
+            return FAST_PATH_MISSED
+        r = append_row(self, b, inst, ts)
+        set_f8(b, TICKER_LAST_PRICE, r, d[0])
+        set_f8(b, TICKER_LAST_AMOUNT, r, d[1])
+        set_f8(b, TICKER_OPEN_PRICE, r, d[6])
+        set_f8(b, TICKER_HIGH_PRICE, r, d[7])
+        set_f8(b, TICKER_LOW_PRICE, r, d[8])
+        # derivatives count vol24h in contracts (not read); volCcy24h is the base quantity
+        set_f8(b, TICKER_VOLUME, r, d[12] if spot else d[11])
+        set_f8(b, TICKER_QUOTE_VOLUME, r, d[11] if spot else NAN)
+        set_f8(b, TICKER_PRICE_CHANGE, r, NAN)
+        set_f8(b, TICKER_PRICE_CHANGE_PCT, r, NAN)
+        set_f8(b, TICKER_WEIGHTED_AVG_PRICE, r, NAN)
+        set_f8(b, TICKER_BID_PRICE, r, d[4])
+        set_f8(b, TICKER_BID_AMOUNT, r, d[5])
+        set_f8(b, TICKER_ASK_PRICE, r, d[2])
+        set_f8(b, TICKER_ASK_AMOUNT, r, d[3])
         set_f8(b, TICKER_MARK_PRICE, r, NAN)
         set_f8(b, TICKER_INDEX_PRICE, r, NAN)
         set_f8(b, TICKER_OPEN_INTEREST, r, NAN)

@@ -11,11 +11,15 @@ DEF FAST_PATH_MISSED = -99
 
 
 cdef inline const char* fast_key(const char* p, const char* end, char* key) noexcept nogil:
-    """At a member: its one-letter key ``"k":``, the value's first byte after it; else NULL."""
-    if end - p < 6 or p[0] != 34 or p[1] == 34 or p[2] != 34 or p[3] != 58:
-        return NULL
-    key[0] = p[1]
-    return p + 4
+    """At a member: its one-letter key ``"k":`` (0 for a longer name, such as COIN-M's ``ps``:
+    no reader reads one, as letter() finds none), the value's first byte after it; else NULL."""
+    cdef const char* name
+    cdef Py_ssize_t n
+    if end - p >= 6 and p[0] == 34 and p[1] != 34 and p[2] == 34 and p[3] == 58:
+        key[0] = p[1]
+        return p + 4
+    key[0] = 0
+    return fast_name(p, end, &name, &n)
 
 
 cdef inline const char* fast_uint(const char* p, uint64_t* out) noexcept nogil:
@@ -60,11 +64,12 @@ cdef inline const char* fast_decimal_text(const char* p, double* out) noexcept n
 
 cdef inline const char* fast_other(const char* p, const char* end) noexcept nogil:
     """Past a scalar the handler does not read (validated as the scanner would); NULL for a
-    container or anything unusual."""
-    cdef Field f
-    cdef Cursor c
+    container or anything unusual. A number is checked, not converted: its token is one
+    quick_number takes (so it is finite)."""
     cdef const char* s
     cdef Py_ssize_t n
+    cdef uint64_t m
+    cdef int nfrac
     if p[0] == 34:
         return fast_text(p, end, &s, &n)
     if p[0] == 116:
@@ -73,10 +78,8 @@ cdef inline const char* fast_other(const char* p, const char* end) noexcept nogi
         return p + 5 if end - p > 5 and memcmp(p, b"false", 5) == 0 else NULL
     if p[0] == 110:
         return p + 4 if end - p > 4 and memcmp(p, b"null", 4) == 0 else NULL
-    c.p = p
-    c.end = end
-    if (p[0] == 45 or is_digit(p[0])) and quick_number(&c, &f):
-        return c.p
+    if p[0] == 45 or is_digit(p[0]):
+        return quick_number_token(p, end, &m, &nfrac)
     return NULL
 
 
@@ -105,6 +108,26 @@ cdef inline const char* fast_name(const char* p, const char* end, const char** k
     return q + 2
 
 
+cdef inline const char* plain_member(const char* p, const char* end, const char* name, Py_ssize_t n,
+                                     const char** val, Py_ssize_t* vlen) noexcept nogil:
+    """At ``"name":"text"`` then ',' or the object's end ``end``: the text's span, the byte
+    after the ',' (or ``end``); NULL for anything else, or when p is NULL (so that members
+    chain without a check each)."""
+    cdef const char* q
+    if p == NULL or end - p < n + 5 or p[0] != 34 or p[n + 1] != 34 or p[n + 2] != 58 or p[n + 3] != 34 \
+            or memcmp(p + 1, name, n) != 0:
+        return NULL
+    val[0] = p + n + 4
+    q = mpf_find_quote(val[0], end)
+    if q >= end:
+        return NULL
+    vlen[0] = q - val[0]
+    q += 1
+    if q < end and q[0] == 44:
+        return q + 1
+    return q if q == end else NULL
+
+
 cdef inline const char* fast_number(const char* p, const char* end, double* out) noexcept nogil:
     """A JSON number the scanner's fast conversion takes; NULL otherwise (null too)."""
     cdef Field f
@@ -127,10 +150,37 @@ cdef inline const char* fast_number_or_null(const char* p, const char* end, doub
     return fast_number(p, end, out)
 
 
+cdef inline const char* flat_object_end(const char* p, const char* end) noexcept nogil:
+    """At a '{': past a compact object whose values are scalars fast_other takes (a subset of
+    what skip_container accepts); NULL for any other, which skip_container then judges."""
+    cdef const char* key
+    cdef Py_ssize_t klen
+    p += 1
+    if p < end and p[0] == 125:
+        return p + 1
+    while True:
+        p = fast_name(p, end, &key, &klen)
+        if p == NULL:
+            return NULL
+        p = fast_other(p, end)
+        if p == NULL or p >= end:
+            return NULL
+        if p[0] == 125:
+            return p + 1
+        if p[0] != 44:
+            return NULL
+        p += 1
+
+
 cdef inline const char* fast_skip(const char* p, const char* end) noexcept nogil:
     """Past any value the handler does not read: scalars as fast_other takes them, containers
     validated strictly; NULL for anything else."""
     cdef Cursor c
+    cdef const char* q
+    if p[0] == 123:  # most often a flat object of scalars (Deribit's greeks): walked here
+        q = flat_object_end(p, end)
+        if q != NULL:
+            return q
     if p[0] == 123 or p[0] == 91:
         c.p = p
         c.end = end

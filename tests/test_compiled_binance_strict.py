@@ -36,6 +36,12 @@ MARK_PRICE = (
     b'{"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11794.15000000","P":"11784.62659091",'
     b'"i":"11784.25641265","r":"0.00038167","T":1562306400000}'
 )
+# COIN-M's bookTicker: "e" after "u", and members of longer names ("ps"), which the one-pass
+# reader skips as letter() ignores them
+COINM_BOOK_TICKER = (
+    b'{"u":167006084895,"e":"bookTicker","s":"BCHUSD_PERP","ps":"BCHUSD","b":"427.84","B":"24",'
+    b'"a":"427.90","A":"669","T":1626916403864,"E":1626916403871}'
+)
 FORCE_ORDER = (
     b'{"e":"forceOrder","E":1568014460893,"o":{"s":"BTCUSDT","S":"SELL","o":"LIMIT","f":"IOC","q":"0.014",'
     b'"p":"9910","ap":"9910","X":"FILLED","l":"0.014","z":"0.014","T":1568014460893}}'
@@ -94,6 +100,26 @@ VALID = (
     with_field(TRADE, b'"p":"0.002","q":"-0"'),
     with_field(TRADE, b'"t":18446744073709551615'),  # 20 digits: still an id
     TRADE.replace(b'"p":"0.001"', b'"p":"123456789012345678901.5"'),  # beyond the exact fast path
+    COINM_BOOK_TICKER,
+    combined(b"bchusd_perp@bookTicker", COINM_BOOK_TICKER),
+    COINM_BOOK_TICKER.replace(b'"ps":"BCHUSD"', b'"ps":[1,{"x":2}]'),  # a container: the general path
+    COINM_BOOK_TICKER.replace(b'"ps":"BCHUSD"', b'"ps":1.5e3,"pss":null'),
+    COINM_BOOK_TICKER.replace(b'"e":"bookTicker",', b""),  # spot-like: no type, an event time
+    with_field(COINM_BOOK_TICKER, b'"e":"bookTicker"'),  # the type twice
+    with_field(AGG_TRADE, b'"ps":"BNB"'),
+    with_field(TRADE, b'"ee":"aggTrade"'),
+    # depthUpdate: the one-pass reader (depth_fast), and what it leaves to the general path
+    combined(b"btcusdt@depth@100ms", DEPTH),
+    DEPTH.replace(b'"pu":149', b'"pu":-1'),
+    DEPTH.replace(b'"pu":149,', b""),  # spot sends none
+    DEPTH.replace(b'"pu":149', b'"pu":null'),
+    DEPTH.replace(b'"pu":149', b'"pux":-5,"xpu":[1],"ps":"BTC"'),
+    DEPTH.replace(b'"U":157', b'"U":15700000000000000000'),  # 20 digits
+    DEPTH.replace(b'[["0.0024","10"]]', b'[["0.0024","10",{"x":1}],["0.0023","1e1"]]'),
+    DEPTH.replace(b'[["0.0024","10"]]', b"[]").replace(b'[["0.0026","100"]]', b"[ ]"),
+    with_field(DEPTH, b'"b":[["1","2"]]'),  # the last of equal keys is read
+    with_field(DEPTH, b'"pu":7'),
+    with_field(DEPTH, b'"e":"depthUpdate"'),  # the type twice
 )
 
 INVALID = (
@@ -131,6 +157,22 @@ INVALID = (
     with_field(TRADE, b'"e":"aggTrade"'),  # now an aggTrade without its id
     with_field(SPOT_BOOK_TICKER, b'"u":1.5'),
     TRADE.replace(b'"m":true,"M":true}', b'"m":true}x'),
+    with_field(COINM_BOOK_TICKER, b'"e":"trade"'),  # the last type counts: a trade without its id
+    COINM_BOOK_TICKER.replace(b'"e":"bookTicker"', b'"e":"bookTicker ""'),
+    COINM_BOOK_TICKER.replace(b'"ps":"BCHUSD"', b'"ps":01'),  # unread, still a number token
+    COINM_BOOK_TICKER.replace(b'"ps":"BCHUSD"', b'"ps":1e400'),
+    COINM_BOOK_TICKER.replace(b'"b":"427.84"', b'"b":427.84'),
+    DEPTH.replace(b'"pu":149', b'"pu":-1.5'),
+    DEPTH.replace(b'"pu":149', b'"pu":-10'),
+    DEPTH.replace(b'"pu":149', b'"pu":-1e0'),
+    DEPTH.replace(b'"E":1672515782136', b'"E":-1'),
+    DEPTH.replace(b'"u":160', b'"u":"160"'),
+    DEPTH.replace(b'"s":"BTCUSDT"', b'"s":""'),
+    DEPTH.replace(b'"s":"BTCUSDT",', b""),
+    DEPTH.replace(b'[["0.0026","100"]]', b'[["0.0026","-100"]]'),  # a negative amount
+    DEPTH.replace(b'[["0.0026","100"]]', b'[["0.0026","1e400"]]'),  # the bids written, then a failure
+    DEPTH.replace(b'[["0.0026","100"]]', b'[["0.0026",100]]'),
+    DEPTH.replace(b'"a":', b'"x":'),
 )
 
 

@@ -61,6 +61,18 @@ TICKER = _notification(
     '"best_bid_price":36302.5,"best_bid_amount":5000.0,"best_ask_price":36303.0,"best_ask_amount":0.0,'
     '"greeks":{"delta":0.5,"gamma":[1,{"x":null}]}}',
 )
+# A ticker as Deribit sends it: plain numbers only, so that the one-pass reader is the one tested
+# (greeks a flat object of numbers, walked by fast_skip; unread numbers checked, not converted)
+PLAIN_TICKER = _notification(
+    "ticker.BTC-31DEC21-34000-P.raw",
+    '{"underlying_price":32749.6,"underlying_index":"BTC-31DEC21","timestamp":1626993754148,"stats":'
+    '{"volume":null,"price_change":null,"low":null,"high":null},"state":"open","settlement_price":0.24,'
+    '"open_interest":4.6,"min_price":0.165,"max_price":0.329,"mark_price":0.23341173,"mark_iv":80.02,'
+    '"last_price":0.229,"interest_rate":0.0,"instrument_name":"BTC-31DEC21-34000-P","index_price":32208.37,'
+    '"greeks":{"vega":85.23008,"theta":-21.13017,"rho":-94.97157,"gamma":0.00002,"delta":-0.42245},'
+    '"estimated_delivery_price":32208.37,"bid_iv":79.67,"best_bid_price":0.2325,"best_bid_amount":1.5,'
+    '"best_ask_price":0.236,"best_ask_amount":8.4,"ask_iv":81.02}',
+)
 OTHER_CHANNELS = (
     TRADES,
     PLAIN_TRADES,
@@ -108,6 +120,13 @@ VALID = (
     b'{"jsonrpc":"2.0","id":8,"error":{"code":10028,"message":"too_many_requests"}}',
     b'{"jsonrpc":"2.0","id":8,"error":"plain text"}',
     b'{"jsonrpc":"2.0","method":"announcement","params":{}}',
+    PLAIN_TICKER,
+    PLAIN_TICKER.replace(b'"vega":85.23008', b'"vega":8.523008e1'),  # not a quick number: skip_container
+    PLAIN_TICKER.replace(b'"vega":85.23008', b'"vega":{"x":[1]}'),
+    PLAIN_TICKER.replace(b'"vega":85.23008', b'"vega":-0,"v":true,"w":"t","z":null'),
+    PLAIN_TICKER.replace(b'"greeks":{"vega"', b'"greeks":{},"g":{"vega"'),
+    PLAIN_TICKER.replace(b'"mark_iv":80.02', b'"mark_iv":12345678901234567890.5'),  # 22 digits, unread
+    PLAIN_TICKER.replace(b'"mark_iv":80.02', b'"mark_iv":8.002E1'),
 )
 
 
@@ -141,6 +160,12 @@ INVALID = (
     b'{"jsonrpc":"2.0","params":{}}',
     b'{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.X.raw"}}',
     b"[]",
+    PLAIN_TICKER.replace(b'"vega":85.23008', b'"vega":1e400'),  # beyond the double range, unread
+    PLAIN_TICKER.replace(b'"vega":85.23008', b'"vega":085'),
+    PLAIN_TICKER.replace(b'"vega":85.23008', b'"vega":85.'),
+    PLAIN_TICKER.replace(b'"vega":85.23008', b'"vega":85,}'),
+    PLAIN_TICKER.replace(b'"mark_iv":80.02', b'"mark_iv":-'),
+    PLAIN_TICKER.replace(b'"mark_iv":80.02', b'"mark_iv":80.0.2'),
 )
 
 

@@ -401,3 +401,54 @@ def test_a_new_instrument_is_resolved_once_and_reused() -> None:
     assert len(registry) == 2
     (trades,) = [b for b in parser.take() if b.kind.name == "trade"]
     assert trades.column("symbol").tolist() == ["BTC-USDT", "ETH-USDT"]
+
+
+# A ticker as OKX sends it (members in its order, a 17-digit volCcy24h): the one-pass reader
+# (ticker_fast) takes it; every variant below leaves that reader for the general path, or takes
+# it with other values. Each must decode as the reference does, and a variant that only moves
+# members must give the very records of the original (fast path against general path).
+OKX_ORDER_TICKER = (
+    b'{"arg":{"channel":"tickers","instId":"ZEN-USDT"},"data":[{"instType":"SPOT","instId":"ZEN-USDT",'
+    b'"last":"32.49","lastSz":"0.389464","askPx":"32.51","askSz":"1.162404","bidPx":"32.47",'
+    b'"bidSz":"0.330857","open24h":"33.34","high24h":"35.26","low24h":"31.91","sodUtc0":"33.36",'
+    b'"sodUtc8":"34.26","volCcy24h":"525802090.62716611","vol24h":"44403.764157","ts":"1646003697243"}]}'
+)
+SAME_TICKER = (
+    OKX_ORDER_TICKER,
+    OKX_ORDER_TICKER.replace(b'"instType":"SPOT",', b"").replace(b'"ts"', b'"instType":"SPOT","ts"'),
+    OKX_ORDER_TICKER.replace(b'"last":"32.49",', b"").replace(b'"ts"', b'"last":"32.49","ts"'),
+    OKX_ORDER_TICKER.replace(b'"sodUtc0":"33.36",', b""),  # not read
+    OKX_ORDER_TICKER.replace(b'"ts"', b'"extra":"1","ts"'),
+    OKX_ORDER_TICKER.replace(b'"ts"', b'"extra":[1],"ts"'),
+    OKX_ORDER_TICKER.replace(b'"askPx"', b'"ask\\u0050x"'),  # an escaped name
+    OKX_ORDER_TICKER.replace(b'"32.51"', b'"3\\u0032.51"'),  # an escaped value
+    OKX_ORDER_TICKER.replace(b'"last":', b'"last" : '),
+)
+OTHER_TICKER = (
+    OKX_ORDER_TICKER.replace(b'"instType":"SPOT"', b'"instType":"SWAP"'),  # vol24h not read
+    OKX_ORDER_TICKER.replace(b'"instType":"SPOT"', b'"instType":"SWAP"').replace(b'"44403.764157"', b'"x"'),
+    OKX_ORDER_TICKER.replace(b'"instType":"SPOT"', b'"instType":"MARGIN"'),
+    OKX_ORDER_TICKER.replace(b'"instType":"SPOT"', b'"instType":""'),
+    OKX_ORDER_TICKER.replace(b'"32.47"', b'""'),
+    OKX_ORDER_TICKER.replace(b'"32.47"', b'"3.247e1"'),
+    OKX_ORDER_TICKER.replace(b'"32.47"', b'"1e400"'),  # malformed
+    OKX_ORDER_TICKER.replace(b'"32.47"', b"32.47"),  # malformed
+    OKX_ORDER_TICKER.replace(b'"1646003697243"', b'"-1"'),  # malformed
+    OKX_ORDER_TICKER.replace(b'"instId":"ZEN-USDT",', b""),  # the arg's instId
+    OKX_ORDER_TICKER.replace(b'"instId":"ZEN-USDT",', b'"instId":"",'),  # malformed
+    OKX_ORDER_TICKER.replace(b'"last":"32.49"', b'"last":"32.49","last":"1"'),  # the last one counts
+    OKX_ORDER_TICKER.replace(b"}]}", b"},{\"instId\":\"ETH-USDT\",\"last\":\"1\",\"ts\":\"2\"}]}"),
+)
+
+
+@pytest.mark.parametrize("frame", SAME_TICKER + OTHER_TICKER)
+def test_a_ticker_decodes_as_the_reference_whatever_its_member_order(frame: bytes) -> None:
+    assert_same_as_reference(VENUE, [frame], [TS])
+
+
+@pytest.mark.parametrize("frame", SAME_TICKER[1:])
+def test_a_ticker_off_the_one_pass_reader_gives_the_same_records(frame: bytes) -> None:
+    assert feed_one(VENUE, "compiled", frame)[0] == FrameStatus.PARSED
+    got = replay(new_parser(VENUE, "compiled"), [frame], [TS])[1]
+    want = replay(new_parser(VENUE, "compiled"), [OKX_ORDER_TICKER], [TS])[1]
+    assert not differences(got, want)
