@@ -520,8 +520,6 @@ cdef int side_set(Side* s, double key, double amount, const SrcText* src,
     cdef Ladder* lad = &s.lad
     cdef double best_key, best_amount
     cdef LevelText text
-    if key >= s.watch:
-        s.stale = True
     if slot >= 0 and ladder_has(lad, slot) and lad.slots[slot].key == key:
         if amount == 0.0:
             ladder_remove(lad, slot)
@@ -1083,19 +1081,30 @@ cdef class LevelBook:
         cdef const int8_t* sides
         cdef const double* prices
         cdef const double* amounts
+        # a change at or above a side's watch makes its kept top stale (see Side.watch)
+        cdef double bid_watch = self.bids.watch, ask_watch = self.asks.watch
+        cdef bint bids_reached = False, asks_reached = False
         if start == stop:
             return 0
         sides = &rows.side[0]
         prices = &rows.price[0]
         amounts = &rows.amount[0]
-        for i in range(start, stop):
-            sd = sides[i]
-            if src != NULL:
-                rows.text_of(i, &text)
-            if sd == 1:
-                side_set(&self.bids, prices[i], amounts[i], src, self.max_levels, &self.evicted)
-            elif sd == -1:
-                side_set(&self.asks, -prices[i], amounts[i], src, self.max_levels, &self.evicted)
+        try:
+            for i in range(start, stop):
+                sd = sides[i]
+                if src != NULL:
+                    rows.text_of(i, &text)
+                if sd == 1:
+                    bids_reached |= prices[i] >= bid_watch
+                    side_set(&self.bids, prices[i], amounts[i], src, self.max_levels, &self.evicted)
+                elif sd == -1:
+                    asks_reached |= -prices[i] >= ask_watch
+                    side_set(&self.asks, -prices[i], amounts[i], src, self.max_levels, &self.evicted)
+        finally:  # (also when a level could not be stored: what was applied counts)
+            if bids_reached:
+                self.bids.stale = True
+            if asks_reached:
+                self.asks.stale = True
         if self.bids.lad.width == 0:
             if self.ladder_width and (self.bids.far.n > 1 or self.asks.far.n > 1):
                 self._infer_tick()
