@@ -36,10 +36,16 @@ one slot per ladder slot; in the far store, moved with the level); a text longer
 30 bytes is kept on the heap instead. The CRC32 checksum is computed over them: the top 25
 levels' texts are copied slot by slot, from a few contiguous runs of memory, and no Python
 object is made or read per level.
+
+The watched top. The top levels a book_snapshot row copies (``TopBuffer``) and the OKX
+checksum come from one walk down both sides, kept between messages; each side remembers the
+key of its last level walked, and only a change at or above that key makes the walk happen
+again (a change further down alters neither).
 """
 
 cimport cython
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
+from cpython.ref cimport Py_REFCNT
 from libc.math cimport NAN, INFINITY, isfinite, floor, log10, pow
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memmove, memset
@@ -54,13 +60,15 @@ cdef extern from *:
 DEFAULT_MAX_LEVELS = 10_000
 DEFAULT_LADDER_WIDTH = 1024
 DEFAULT_MAX_LADDER_WIDTH = 16384
-OKX_CHECKSUM_LEVELS = 25
 SIDE_BID = 1
 SIDE_ASK = -1
 
 cdef enum:
     MIN_CAPACITY = 16
     MIN_GROWTH_LEVELS = 64  # a far store this small is not worth a wider ladder
+    CHECKSUM_LEVELS = 25  # levels per side in an OKX checksum
+
+OKX_CHECKSUM_LEVELS = CHECKSUM_LEVELS
 
 cdef uint64_t ALL_BITS = 0xFFFFFFFFFFFFFFFFULL
 
@@ -369,6 +377,12 @@ cdef struct Side:
     Py_ssize_t far_in_window  # far levels whose slot lies inside the ladder window
     Py_ssize_t max_width  # the ladder may widen up to this many slots
     double inv_tick
+    # The book's watched top (LevelBook.refresh_top): ``watch`` is the key of the side's last
+    # watched level (-inf while the side has fewer). Only a change at or above it can alter
+    # the watched levels (a level below it that comes or goes, or changes its amount, is not
+    # among them), so only such a change makes them ``stale``.
+    double watch
+    bint stale
 
 
 cdef inline Py_ssize_t slot_of(const Side* s, double key) noexcept nogil:
@@ -478,6 +492,8 @@ cdef int side_recentre(Side* s, double anchor, Py_ssize_t width) except -1:
 
 cdef int side_remove_worst(Side* s) except -1:
     cdef Py_ssize_t low = ladder_next(&s.lad, 0) if s.lad.width and s.lad.count else -1
+    if side_worst(s) >= s.watch:  # the side holds no more levels than it watches
+        s.stale = True
     if low >= 0 and (s.far.n == 0 or s.lad.slots[low].key < s.far.keys[0]):
         ladder_remove(&s.lad, low)
     else:
@@ -586,6 +602,8 @@ cdef void side_clear(Side* s) noexcept:
             text_release(&s.far.texts[i])
     s.far.n = 0
     s.far_in_window = 0
+    s.watch = -INFINITY
+    s.stale = True
 
 
 cdef dict side_storage(const Side* s):
@@ -690,28 +708,33 @@ cdef enum:
     CRC_BUFFER = 2048
 
 
-cdef struct CrcText:  # the checksum's input, ``text:text:...``, gathered and CRC'd in large runs
-    uint32_t crc
-    Py_ssize_t n
-    char buf[CRC_BUFFER]
+cdef inline Py_ssize_t crc_level(char* buf, Py_ssize_t n, uint32_t* crc, const LevelText* t) noexcept nogil:
+    """Append a level's ``price:amount`` and a ':' to the checksum input gathered in ``buf``
+    (``n`` bytes so far, the caller drops the last ':'); returns the new length. An inline
+    text is copied as its whole slot (a fixed-size copy), then the end moves by its length.
+    The length is a value, not a field: a store into ``buf`` (char) may alias any memory,
+    and a length kept in memory would be reloaded after every copy."""
+    if n > CRC_BUFFER - TEXT_INLINE - 2 or t.n == TEXT_HEAP:
+        return crc_level_flush(buf, n, crc, t)
+    memcpy(&buf[n], t.text, TEXT_INLINE)
+    n += t.n
+    buf[n] = b":"
+    return n + 1
 
 
-cdef inline void crc_level(CrcText* c, const LevelText* t) noexcept nogil:
-    """Append a level's ``price:amount`` and a ':' (the caller drops the last one). An inline
-    text is copied as its whole slot (a fixed-size copy), then the end moves by its length."""
+cdef Py_ssize_t crc_level_flush(char* buf, Py_ssize_t n, uint32_t* crc, const LevelText* t) noexcept nogil:
+    """``crc_level``'s rare cases: the buffer is nearly full, or the text is on the heap."""
     cdef HeapText h
-    if c.n > CRC_BUFFER - TEXT_INLINE - 2:
-        c.crc = crc_update(c.crc, c.buf, c.n)
-        c.n = 0
-    if t.n != TEXT_HEAP:
-        memcpy(&c.buf[c.n], t.text, TEXT_INLINE)
-        c.n += t.n
-    else:
+    crc[0] = crc_update(crc[0], buf, n)
+    n = 0
+    if t.n == TEXT_HEAP:
         h = text_heap(t)
-        c.crc = crc_update(crc_update(c.crc, c.buf, c.n), h.data, h.n)
-        c.n = 0
-    c.buf[c.n] = b":"
-    c.n += 1
+        crc[0] = crc_update(crc[0], h.data, h.n)
+    else:
+        memcpy(buf, t.text, TEXT_INLINE)
+        n = t.n
+    buf[n] = b":"
+    return n + 1
 
 
 def crc32_signed(bytes data) -> int:
@@ -912,6 +935,13 @@ cdef class LevelBook:
     cdef readonly double tick
     cdef readonly bint keep_texts
     cdef readonly uint64_t evicted
+    # The watched top, kept between messages (refresh_top): the top ``kept_depth`` levels as
+    # write_top writes them, and (books with texts) the OKX checksum, both from one walk.
+    # Walked again only after a change reached a side's watched levels (Side.watch): a
+    # message that changes only levels further down reuses both.
+    cdef double* kept_top  # bid_price, bid_amount, ask_price, ask_amount: kept_depth each
+    cdef Py_ssize_t kept_depth
+    cdef int64_t kept_checksum
 
     def storage(self) -> dict:
         """Where the levels live (for tests and tuning): ladder and far-store counts per side."""
@@ -936,6 +966,10 @@ cdef class LevelBook:
         self.asks.max_width = max_ladder_width
         self.bids.lad.top = -1
         self.asks.lad.top = -1
+        self.bids.watch = -INFINITY
+        self.asks.watch = -INFINITY
+        self.bids.stale = True
+        self.asks.stale = True
         levels_reserve(&self.bids.far, MIN_CAPACITY, keep_texts)
         levels_reserve(&self.asks.far, MIN_CAPACITY, keep_texts)
         if tick > 0.0 and ladder_width:
@@ -948,6 +982,7 @@ cdef class LevelBook:
         ladder_free(&self.asks.lad)
         levels_free(&self.bids.far)
         levels_free(&self.asks.far)
+        PyMem_Free(self.kept_top)
 
     cdef int _use_tick(self, double tick) except -1:
         cdef Side* sides[2]
@@ -1022,13 +1057,7 @@ cdef class LevelBook:
         skipped. A row that is not a valid level change (``DeltaRows.first_invalid``: a
         non-finite price or amount, a negative amount, another side) is a ValueError before
         anything is applied: no NaN or infinite level ever enters a book."""
-        cdef Py_ssize_t i, bad
-        cdef int8_t sd
-        cdef SrcText text
-        cdef const SrcText* src = &text if self.keep_texts else NULL
-        cdef const int8_t* sides
-        cdef const double* prices
-        cdef const double* amounts
+        cdef Py_ssize_t bad
         rows._check_range(start, stop)
         if start == stop:
             return 0
@@ -1040,17 +1069,42 @@ cdef class LevelBook:
                 f"row {bad} is not a valid level change (side {rows.side[bad]}, price {rows.price[bad]!r}, "
                 f"amount {rows.amount[bad]!r}): nothing applied"
             )
+        return self.apply_valid(rows, start, stop)
+
+    cdef int apply_valid(self, DeltaRows rows, Py_ssize_t start, Py_ssize_t stop) except -1:
+        """``apply`` for rows already checked: in range, valid (``first_invalid`` < 0), with
+        texts when the book keeps them (the builder's core checks each message once)."""
+        cdef Py_ssize_t i
+        cdef int8_t sd
+        cdef SrcText text
+        cdef const SrcText* src = &text if self.keep_texts else NULL
+        cdef const int8_t* sides
+        cdef const double* prices
+        cdef const double* amounts
+        # a change at or above a side's watch makes its kept top stale (see Side.watch)
+        cdef double bid_watch = self.bids.watch, ask_watch = self.asks.watch
+        cdef bint bids_reached = False, asks_reached = False
+        if start == stop:
+            return 0
         sides = &rows.side[0]
         prices = &rows.price[0]
         amounts = &rows.amount[0]
-        for i in range(start, stop):
-            sd = sides[i]
-            if src != NULL:
-                rows.text_of(i, &text)
-            if sd == 1:
-                side_set(&self.bids, prices[i], amounts[i], src, self.max_levels, &self.evicted)
-            elif sd == -1:
-                side_set(&self.asks, -prices[i], amounts[i], src, self.max_levels, &self.evicted)
+        try:
+            for i in range(start, stop):
+                sd = sides[i]
+                if src != NULL:
+                    rows.text_of(i, &text)
+                if sd == 1:
+                    bids_reached |= prices[i] >= bid_watch
+                    side_set(&self.bids, prices[i], amounts[i], src, self.max_levels, &self.evicted)
+                elif sd == -1:
+                    asks_reached |= -prices[i] >= ask_watch
+                    side_set(&self.asks, -prices[i], amounts[i], src, self.max_levels, &self.evicted)
+        finally:  # (also when a level could not be stored: what was applied counts)
+            if bids_reached:
+                self.bids.stale = True
+            if asks_reached:
+                self.asks.stale = True
         if self.bids.lad.width == 0:
             if self.ladder_width and (self.bids.far.n > 1 or self.asks.far.n > 1):
                 self._infer_tick()
@@ -1069,24 +1123,120 @@ cdef class LevelBook:
         """
         cdef Py_ssize_t k, m = starts.shape[0] - 1
         cdef uint64_t crossed = 0
+        cdef double* best
         if m < 0 or best_out.shape[0] < m or best_out.shape[1] < 4:
             raise ValueError("need len(starts) >= 1 and best_out of shape (len(starts) - 1, 4)")
         for k in range(m):
             self.apply(rows, starts[k], starts[k + 1])
-            self._write_best(&best_out[k, 0])
+            best = &best_out[k, 0]
+            self._write_best(best)
             if top is not None:
                 top.append(self)
-            crossed += self.is_crossed()
+            crossed += best[0] >= best[2]  # is_crossed: an empty side is NaN, never >=
         return crossed
 
     cdef void _write_best(self, double* out) noexcept:
-        side_top(&self.bids, 1.0, 1, &out[0], &out[1])
-        side_top(&self.asks, -1.0, 1, &out[2], &out[3])
+        cdef double key, amount
+        if side_best(&self.bids, &key, &amount):
+            out[0] = key
+            out[1] = amount
+        else:
+            out[0] = NAN
+            out[1] = NAN
+        if side_best(&self.asks, &key, &amount):
+            out[2] = -key
+            out[3] = amount
+        else:
+            out[2] = NAN
+            out[3] = NAN
 
     cdef void write_top(self, Py_ssize_t depth, double* bid_price, double* bid_amount,
                         double* ask_price, double* ask_amount) noexcept:
         side_top(&self.bids, 1.0, depth, bid_price, bid_amount)
         side_top(&self.asks, -1.0, depth, ask_price, ask_amount)
+
+    cdef int write_top_kept(self, Py_ssize_t depth, double* bid_price, double* bid_amount,
+                            double* ask_price, double* ask_amount) except -1:
+        """``write_top`` from the watched top (walked again only when it is stale)."""
+        self.refresh_top(depth)
+        memcpy(bid_price, self.kept_top, depth * sizeof(double))
+        memcpy(bid_amount, self.kept_top + depth, depth * sizeof(double))
+        memcpy(ask_price, self.kept_top + 2 * depth, depth * sizeof(double))
+        memcpy(ask_amount, self.kept_top + 3 * depth, depth * sizeof(double))
+        return 0
+
+    cdef int64_t checksum_kept(self) except? -1:
+        """The OKX checksum (books with texts) from the watched top."""
+        self.refresh_top(self.kept_depth)
+        return self.kept_checksum
+
+    cdef int refresh_top(self, Py_ssize_t depth) except -1:
+        """Make the watched top current for ``depth`` levels (0: the checksum only)."""
+        cdef void* p
+        if depth != self.kept_depth:
+            p = PyMem_Realloc(self.kept_top, (4 * depth if depth else 1) * sizeof(double))
+            if p == NULL:
+                raise MemoryError()
+            self.kept_top = <double*>p
+            self.kept_depth = depth
+            self.bids.stale = True
+        if self.bids.stale or self.asks.stale:
+            self.kept_checksum = self.walk_top(depth, CHECKSUM_LEVELS if self.keep_texts else 0, self.kept_top, True)
+            self.bids.stale = False
+            self.asks.stale = False
+        return 0
+
+    cdef int64_t walk_top(self, Py_ssize_t depth, Py_ssize_t crc_levels, double* top, bint watch) noexcept:
+        """One walk down both sides: the top ``depth`` levels into ``top`` (bid prices, bid
+        amounts, ask prices, ask amounts; NaN-padded), and the OKX checksum of the top
+        ``crc_levels`` levels' texts, returned: CRC32 of ``bidPx:bidSz:askPx:askSz:...`` (a
+        side that runs out is left out) as a signed int32. With ``watch``, each side's
+        ``watch`` becomes the key of its last level walked (-inf when it has fewer)."""
+        cdef Py_ssize_t j, walk = depth if depth > crc_levels else crc_levels
+        cdef char buf[CRC_BUFFER]  # the checksum's input, ``text:text:...``, CRC'd in large runs
+        cdef Py_ssize_t n = 0
+        cdef uint32_t crc = CRC_XOR
+        cdef Cursor cb, ca
+        cdef double key, amount
+        cdef const LevelText* t
+        cdef bint more_bids = True, more_asks = True
+        if watch:
+            self.bids.watch = -INFINITY
+            self.asks.watch = -INFINITY
+        cursor_start(&self.bids, &cb)
+        cursor_start(&self.asks, &ca)
+        for j in range(walk):
+            if more_bids:
+                more_bids = cursor_next(&self.bids, &cb, &key, &amount, &t)
+                if more_bids:
+                    if j < depth:
+                        top[j] = key
+                        top[depth + j] = amount
+                    if j < crc_levels:
+                        n = crc_level(buf, n, &crc, t)
+                    if watch and j == walk - 1:
+                        self.bids.watch = key
+            if more_asks:
+                more_asks = cursor_next(&self.asks, &ca, &key, &amount, &t)
+                if more_asks:
+                    if j < depth:
+                        top[2 * depth + j] = -key
+                        top[3 * depth + j] = amount
+                    if j < crc_levels:
+                        n = crc_level(buf, n, &crc, t)
+                    if watch and j == walk - 1:
+                        self.asks.watch = key
+            if not (more_bids or more_asks):
+                break
+        for j in range(side_count(&self.bids), depth):
+            top[j] = NAN
+            top[depth + j] = NAN
+        for j in range(side_count(&self.asks), depth):
+            top[2 * depth + j] = NAN
+            top[3 * depth + j] = NAN
+        if n:
+            n -= 1  # no ':' after the last text
+        return as_signed(crc_update(crc, buf, n) ^ CRC_XOR)
 
     def top(self, Py_ssize_t depth) -> tuple:
         """(bid_price, bid_amount, ask_price, ask_amount) float64 arrays of length depth,
@@ -1141,47 +1291,7 @@ cdef class LevelBook:
         (a side that runs out is left out), from the latest original texts, as a signed int32."""
         if not self.keep_texts:
             raise ValueError("checksums need level texts: make the book with keep_texts=True")
-        return self.checksum_top(levels)
-
-    cdef int64_t checksum_top(self, Py_ssize_t levels=OKX_CHECKSUM_LEVELS, double* bid_floor=NULL,
-                              double* ask_floor=NULL) noexcept:
-        """The checksum; with ``bid_floor``/``ask_floor``, also the key of each side's last level
-        inside the checksum (-inf when the side has fewer levels): a later change to a key below
-        it leaves the checksum as it is. The level texts sit in the book's own slots: the top
-        levels' texts are a few contiguous runs of memory."""
-        cdef CrcText c
-        cdef bint more_bids = True, more_asks = True
-        cdef Py_ssize_t j
-        cdef Cursor cb, ca
-        cdef double key, amount
-        cdef const LevelText* t
-        cdef double bid_last = -INFINITY, ask_last = -INFINITY
-        c.crc = CRC_XOR
-        c.n = 0
-        cursor_start(&self.bids, &cb)
-        cursor_start(&self.asks, &ca)
-        for j in range(levels):
-            if more_bids:
-                more_bids = cursor_next(&self.bids, &cb, &key, &amount, &t)
-                if more_bids:
-                    crc_level(&c, t)
-                    if j == levels - 1:
-                        bid_last = key
-            if more_asks:
-                more_asks = cursor_next(&self.asks, &ca, &key, &amount, &t)
-                if more_asks:
-                    crc_level(&c, t)
-                    if j == levels - 1:
-                        ask_last = key
-            if not (more_bids or more_asks):
-                break
-        if c.n:
-            c.n -= 1  # no ':' after the last text
-        if bid_floor != NULL:
-            bid_floor[0] = bid_last
-            ask_floor[0] = ask_last
-        return as_signed(crc_update(c.crc, c.buf, c.n) ^ CRC_XOR)
-
+        return self.walk_top(0, levels, NULL, False)
 
 # ================================================================ book_snapshot rows
 
@@ -1192,6 +1302,7 @@ cdef class TopBuffer:
     cdef readonly Py_ssize_t n
     cdef object _arrays  # float64 (4, capacity, depth): bid_price, bid_amount, ask_price, ask_amount
     cdef double[:, :, ::1] _view
+    cdef object _spare  # the buffer the last take handed out: refilled once nothing else holds it
 
     def __init__(self, Py_ssize_t depth, Py_ssize_t capacity=1024):
         if depth < 1 or depth > 65535:
@@ -1204,6 +1315,10 @@ cdef class TopBuffer:
         arrays = np.empty((4, capacity, self.depth), dtype=np.float64)
         if self.n:
             arrays[:, : self.n] = self._arrays[:, : self.n]
+        self._use(arrays)
+        return 0
+
+    cdef int _use(self, arrays) except -1:
         self._arrays = arrays
         self._view = arrays
         return 0
@@ -1213,14 +1328,30 @@ cdef class TopBuffer:
         cdef Py_ssize_t row = self.n
         if row == self._view.shape[1]:
             self._grow(2 * row)
-        book.write_top(self.depth, &self._view[0, row, 0], &self._view[1, row, 0],
-                       &self._view[2, row, 0], &self._view[3, row, 0])
+        book.write_top_kept(self.depth, &self._view[0, row, 0], &self._view[1, row, 0],
+                            &self._view[2, row, 0], &self._view[3, row, 0])
         self.n += 1
         return row
 
     def take(self) -> tuple:
-        """(bid_price, bid_amount, ask_price, ask_amount), each (n, depth); starts afresh."""
-        out = self._arrays[:, : self.n].copy()
+        """(bid_price, bid_amount, ask_price, ask_amount), each (n, depth); starts afresh.
+
+        The rows are handed out where they were written, not copied (views of the buffer,
+        which they keep alive). The next rows go into the buffer the previous take handed
+        out when nothing holds any part of it any more (its consumer dropped the batch, as
+        a node does once the batch is written), else into a new one: two buffers alternate,
+        with no copy and no fresh pages per take."""
+        filled = self._arrays
+        out = filled[:, : self.n]
+        spare = self._spare
+        self._spare = filled
+        self._view = None
+        self._arrays = None
+        # ``spare`` is this function's reference: one more is a view still held somewhere
+        if spare is not None and Py_REFCNT(spare) == 1 and spare.shape == filled.shape:
+            self._use(spare)
+        else:
+            self._use(np.empty(filled.shape, dtype=np.float64))
         self.n = 0
         return (out[0], out[1], out[2], out[3])
 

@@ -35,12 +35,6 @@ cdef class SymbolBook:
     cdef public int64_t next_emit_ns
     cdef double quote[4]  # the last emitted quote
     cdef bint has_quote
-    # OKX: the checksum of the book as it is, while ``checksum_known``; a change at or above a
-    # side's floor (its 25th level's key when computed) makes it unknown
-    cdef bint checksum_known
-    cdef int64_t known_checksum
-    cdef double bid_floor
-    cdef double ask_floor
 
     def __cinit__(self, LevelBook book, str raw_symbol, Py_ssize_t instrument):
         self.book = book
@@ -54,26 +48,10 @@ cdef class SymbolBook:
         self.book.clear()
         self.phase = PHASE_WAITING
         self.has_quote = False
-        self.checksum_known = False
 
     cdef int64_t checksum(self) except? -1:
         """The book's OKX checksum, computed again only when a change reached its top levels."""
-        if not self.checksum_known:
-            self.known_checksum = self.book.checksum_top(OKX_CHECKSUM_LEVELS, &self.bid_floor, &self.ask_floor)
-            self.checksum_known = True
-        return self.known_checksum
-
-    cdef void levels_changed(self, DeltaRows rows, Py_ssize_t start, Py_ssize_t end) noexcept:
-        """Rows [start, end) were applied: forget the checksum if one reached the checksummed levels."""
-        cdef Py_ssize_t i
-        cdef int8_t sd
-        if not self.checksum_known:
-            return
-        for i in range(start, end):
-            sd = rows.side[i]
-            if (sd == 1 and rows.price[i] >= self.bid_floor) or (sd == -1 and -rows.price[i] >= self.ask_floor):
-                self.checksum_known = False
-                return
+        return self.book.checksum_kept()
 
 
 cdef class _Rows:
@@ -294,18 +272,19 @@ cdef class BookCore:
     cdef int _carry(self, SymbolBook entry, DeltaRows rows, Py_ssize_t start, Py_ssize_t end, bint is_snapshot,
                     uint64_t first, uint64_t last, uint64_t prev, int64_t checksum, int64_t ts_event,
                     int64_t ts_recv, uint32_t frame) except -2:
-        """One valid message for ``entry``: decide by the venue's rule, and carry out what
+        """One valid message for ``entry`` (rows in range, ``first_invalid`` < 0: checked by the
+        caller, so the book applies them unchecked): decide by the venue's rule, and carry out what
         needs no Python (apply, reset, drop, ignore; checksum, emission). Returns CARRIED,
         CHECKSUM_FAILED (applied, then found different), or the action left to the builder
         (ACT_SEED, ACT_BUFFER, ACT_GAP)."""
         cdef int action = rule_decide(self.rule, entry.phase, entry.last_id, is_snapshot, first, last, prev)
         if action == ACT_APPLY or action == ACT_RESET:
+            if entry.book.keep_texts and not rows.texts:
+                raise ValueError("this book keeps level texts: the rows must carry price_texts/amount_texts")
             if action == ACT_RESET:
                 entry.book.clear()
-                entry.checksum_known = False
-            entry.book.apply(rows, start, end)
+            entry.book.apply_valid(rows, start, end)
             if self.checksums:
-                entry.levels_changed(rows, start, end)
                 if checksum != 0 and entry.checksum() != checksum:
                     return CHECKSUM_FAILED
             entry.phase = PHASE_SYNCED
@@ -328,6 +307,8 @@ cdef class BookCore:
               uint32_t frame) -> int:
         """``_carry`` for the builder's own messages (a new symbol's first, replayed events)."""
         rows._check_range(start, end)
+        if rows.first_invalid(start, end) >= 0:
+            raise ValueError(f"rows [{start}, {end}) hold an invalid level change: nothing applied")
         return self._carry(entry, rows, start, end, is_snapshot, first, last, prev, checksum, ts_event, ts_recv,
                            frame)
 

@@ -132,6 +132,8 @@ def test_random_streams_match_the_dict_model(shape: dict, stream, depth: int) ->
     tick, messages = stream
     book = make_book(shape, tick)
     model = ModelBook()
+    buffer = TopBuffer(depth)  # the kept top (walked again only after a change reached it)
+    wanted = []
     for message in messages:
         book.apply(rows_of(message), 0, len(message))
         for side, price, amount in message:
@@ -141,6 +143,10 @@ def test_random_streams_match_the_dict_model(shape: dict, stream, depth: int) ->
         assert all(same_arrays(g, w) for g, w in zip(got, want))
         assert same_arrays(book.best(), [x[0] for x in want])
         assert (book.bid_count, book.ask_count) == (len(model.sides[BID]), len(model.sides[ASK]))
+        buffer.append(book)
+        wanted.append(want)
+    for column, got in enumerate(buffer.take()):
+        assert all(same_arrays(row, want[column]) for row, want in zip(got, wanted))
     assert book.levels(BID) == model.levels(BID)
     assert book.levels(ASK) == model.levels(ASK)
 
@@ -242,6 +248,23 @@ def test_top_buffer_grows_and_pads_with_nan() -> None:
     assert bid_price.shape == (40, 3) and buffer.n == 0
     assert same_arrays(bid_price[39], [10.0, math.nan, math.nan])
     assert same_arrays(ask_amount[0], [2.0, 3.0, math.nan])
+
+
+def test_top_buffer_rows_handed_out_stay_as_taken() -> None:
+    """take hands out its buffer itself: rows still held are never written again; a buffer
+    nobody holds any more is refilled."""
+    book = LevelBook()
+    book.apply(rows_of([(BID, 10.0, 1.0), (ASK, 11.0, 2.0)]), 0, 2)
+    buffer = TopBuffer(2, capacity=16)
+    buffer.append(book)
+    held = buffer.take()
+    for old, price in ((10.0, 9.0), (9.0, 8.0), (8.0, 7.0)):
+        book.apply(rows_of([(BID, old, 0.0), (BID, price, 1.0)]), 0, 2)
+        buffer.append(book)
+        buffer.take()  # dropped at once: its buffer may be refilled
+    assert same_arrays(held[0][0], [10.0, math.nan]) and same_arrays(held[2][0], [11.0, math.nan])
+    buffer.append(book)
+    assert same_arrays(buffer.take()[0][0], [7.0, math.nan])
 
 
 def test_ladder_follows_a_moving_market() -> None:
