@@ -7,9 +7,6 @@
 # and is handed to ``books.builder`` with the message's rows; the builder carries it out and
 # resumes the run after that message.
 
-from cpython.unicode cimport PyUnicode_DecodeUTF8
-from cpython.list cimport PyList_New, PyList_SET_ITEM
-from cpython.ref cimport Py_INCREF
 
 cdef enum:
     STOP_NONE = 0
@@ -114,19 +111,6 @@ cdef class _Rows:
 
 cdef inline void* cnp_data(object a):
     return PyArray_DATA(a)
-
-
-def texts_from_arena(const uint8_t[::1] arena, const uint32_t[::1] off, const uint16_t[::1] length) -> list:
-    """Arena references -> list of str (UTF-8, invalid bytes replaced), one per row."""
-    cdef Py_ssize_t i, n = off.shape[0]
-    cdef list out = PyList_New(n)
-    cdef const char* base = <const char*>&arena[0] if arena.shape[0] else NULL
-    cdef object text
-    for i in range(n):
-        text = PyUnicode_DecodeUTF8(base + off[i], length[i], "replace")
-        Py_INCREF(text)
-        PyList_SET_ITEM(out, i, text)
-    return out
 
 
 @cython.final

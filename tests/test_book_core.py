@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import pytest
 
-from marketprism_fast._book import DeltaRows, LevelBook, texts_from_arena
+from marketprism_fast._book import DeltaRows, LevelBook
 from marketprism_fast.books import BookBuilder
 from marketprism_fast.books.sync import Action, Phase, SyncState, rule_for
 from marketprism_fast.offline.normalize import DepthSync
@@ -164,13 +164,6 @@ def test_okx_checksum_of_a_book_shorter_than_25_levels_changes_with_any_level() 
 
 
 # ---------------------------------------------------------------- texts, engine, buffers
-
-def test_texts_from_arena() -> None:
-    arena = np.frombuffer(b"12.5x0.001caf\xc3\xa9", dtype=np.uint8)
-    off = np.array([0, 5, 10, 0], dtype=np.uint32)
-    length = np.array([4, 5, 5, 0], dtype=np.uint16)
-    assert texts_from_arena(arena, off, length) == ["12.5", "0.001", "café", ""]
-
 
 def test_apply_messages_appends_each_state_to_a_top_buffer() -> None:
     from marketprism_fast._book import TopBuffer
