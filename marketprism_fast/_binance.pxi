@@ -372,21 +372,26 @@ cdef class BinanceParser(ParserBase):
         return RC_PARSED
 
     cdef int depth_fast(self, const char* p, const char* end) except -100:
-        """on_depth in one pass: the members read as the cursor passes, the level arrays
-        captured by capture_levels (as scan_members captures them). A member read twice, or
-        anything else unusual, and the general path decides; so it does when book_message
-        fails (the rows of the frame dropped first)."""
+        """on_depth in one pass: the members read as the cursor passes, the level texts
+        converted straight into b_delta rows past b.n (fast_levels), bids before asks. The
+        rows count only once the frame has read whole: a member read twice, the asks before
+        the bids, anything fast_levels refuses, or more rows than the frame may write, and
+        the general path decides (it sets the verdict and its errors)."""
         cdef char key
         cdef unsigned int seen = 0, bit
         cdef bint done = False
         cdef const char* sym = NULL
-        cdef Py_ssize_t sym_n = 0, mark = self.lv.n
+        cdef Py_ssize_t sym_n = 0, bids = 0, asks = 0
         cdef uint64_t ms = 0, first = 0, last = 0, prev = 0
         cdef uint32_t inst
-        cdef Field fb, fa
-        cdef Field* arr
-        cdef Cursor c
-        cdef int rc
+        cdef int64_t ts
+        cdef RecordBuffer b = self.b_delta
+        cdef Py_ssize_t r0 = b.n
+        # room for as many levels as the frame could hold (one takes 9 bytes or more), so that
+        # fast_levels need not grow the buffer under its uncommitted rows
+        cdef Py_ssize_t room = r0 + (end - p) // 9 + 1
+        if room > b.cap and room - b.committed <= self.max_rows:
+            b.grow(room)
         while not done:
             p = fast_key(p, end, &key)
             if p == NULL:
@@ -404,17 +409,12 @@ cdef class BinanceParser(ParserBase):
             elif key == 117:  # u
                 p = fast_uint(p, &last)
                 bit = HAS_U
-            elif key == 98 or key == 97:  # b, a
-                arr = &fb if key == 98 else &fa
-                bit = HAS_BID if key == 98 else HAS_ASK
-                arr.val = p
-                arr.type = T_ARRAY
-                arr.escaped = False
-                arr.lazy = False
-                c.p = p
-                c.end = end
-                c.err = E_OK
-                p = c.p if p[0] == 91 and capture_levels(&c, arr, &self.lv) else NULL
+            elif key == 98:  # b
+                p = self.fast_levels(p, end, r0, &bids)
+                bit = HAS_BID
+            elif key == 97:  # a, after b: its rows follow the bids'
+                p = self.fast_levels(p, end, r0 + bids, &asks) if seen & HAS_BID else NULL
+                bit = HAS_ASK
             elif key == 0 and memcmp(p - 5, b'"pu":', 5) == 0:
                 # futures send pu = -1 on the first event after a reset: no predecessor then
                 if p[0] == 45 and p[1] == 49 and not is_digit(p[2]):
@@ -432,14 +432,18 @@ cdef class BinanceParser(ParserBase):
             p = fast_next(p, end, &done)
             if p == NULL:
                 break
-        if done and (seen & DEPTH_REQUIRED) == DEPTH_REQUIRED and sym_n > 0 and ms <= MAX_MS \
-                and self.symbols.lookup(sym, sym_n, False, &inst):
-            rc = self.book_message(&fb, &fa, inst, <int64_t>ms * 1000000, first, last, prev, 0)
-            if rc >= 0:
-                return rc
-            self.rollback()
-        self.lv.n = mark
-        return FAST_PATH_MISSED
+        if not (done and (seen & DEPTH_REQUIRED) == DEPTH_REQUIRED and sym_n > 0 and ms <= MAX_MS
+                and r0 + bids + asks - b.committed <= self.max_rows
+                and self.symbols.lookup(sym, sym_n, False, &inst)):
+            return FAST_PATH_MISSED
+        ts = <int64_t>ms * 1000000
+        self.touched |= 1u << b.kind_id  # as reserve_rows notes a bulk write
+        self.level_columns(r0, bids, 1, inst, ts, first, last, prev, 0)
+        self.level_columns(r0 + bids, asks, -1, inst, ts, first, last, prev, 0)
+        b.n = r0 + bids + asks
+        if bids == 0 and asks == 0:
+            self.book_marker(inst, ts, first, last, prev, 0, 0)
+        return RC_PARSED
 
     # ---- messages ---------------------------------------------------------------------------
 
@@ -489,6 +493,24 @@ cdef class BinanceParser(ParserBase):
         if b.n + rows > b.cap:
             b.grow(b.n + rows)
         r0 = b.n
+        cdef double* c_price = <double*>b.ptr[BOOK_DELTA_PRICE] + r0
+        cdef double* c_amount = <double*>b.ptr[BOOK_DELTA_AMOUNT] + r0
+        lv = self.lv.items + arr.lv_start
+        for i in range(rows):
+            if not scalar_decimal(&lv[0], &c_price[i]) or not scalar_decimal(&lv[1], &c_amount[i]):
+                return -E_NUMBER  # rows past b.n are not committed: nothing to undo
+            lv += LEVEL_WIDTH
+        self.level_columns(r0, rows, side, inst, ts, first, last, prev, snapshot)
+        b.n = r0 + rows
+        arr.lazy = False
+        return rows
+
+    cdef void level_columns(self, Py_ssize_t r0, Py_ssize_t rows, int8_t side, uint32_t inst, int64_t ts,
+                            uint64_t first, uint64_t last, uint64_t prev, uint8_t snapshot) noexcept:
+        """The columns every level row b_delta[r0:r0 + rows] shares (price and amount are
+        written already; the rows are within the capacity)."""
+        cdef RecordBuffer b = self.b_delta
+        cdef Py_ssize_t i
         # Column pointers held in locals: the stores below go through char-typed pointers,
         # which may alias anything, so reading b.ptr[] inside the loop would reload it.
         cdef uint32_t* c_inst = <uint32_t*>b.ptr[COL_INSTRUMENT] + r0
@@ -496,8 +518,6 @@ cdef class BinanceParser(ParserBase):
         cdef int64_t* c_ts = <int64_t*>b.ptr[COL_TS_EVENT] + r0
         cdef int64_t* c_recv = <int64_t*>b.ptr[COL_TS_RECV] + r0
         cdef int8_t* c_side = <int8_t*>b.ptr[BOOK_DELTA_SIDE] + r0
-        cdef double* c_price = <double*>b.ptr[BOOK_DELTA_PRICE] + r0
-        cdef double* c_amount = <double*>b.ptr[BOOK_DELTA_AMOUNT] + r0
         cdef uint64_t* c_first = <uint64_t*>b.ptr[BOOK_DELTA_FIRST_UPDATE_ID] + r0
         cdef uint64_t* c_last = <uint64_t*>b.ptr[BOOK_DELTA_UPDATE_ID] + r0
         cdef uint64_t* c_prev = <uint64_t*>b.ptr[BOOK_DELTA_PREV_UPDATE_ID] + r0
@@ -509,12 +529,7 @@ cdef class BinanceParser(ParserBase):
         cdef uint16_t* c_atlen = <uint16_t*>b.ptr[BOOK_DELTA_AMOUNT_TEXT_LEN] + r0
         cdef uint32_t frame = self.frame
         cdef int64_t recv = self.ts_recv
-        lv = self.lv.items + arr.lv_start
-        for i in range(rows):
-            if not scalar_decimal(&lv[0], &c_price[i]) or not scalar_decimal(&lv[1], &c_amount[i]):
-                return -E_NUMBER  # rows past b.n are not committed: nothing to undo
-            lv += LEVEL_WIDTH
-        # the columns every row shares, in a loop of its own (no exit: the compiler vectorizes it)
+        # no exit in the loop: the compiler vectorizes it
         for i in range(rows):
             c_inst[i] = inst
             c_frame[i] = frame
@@ -530,9 +545,42 @@ cdef class BinanceParser(ParserBase):
             c_ptlen[i] = 0
             c_atoff[i] = 0
             c_atlen[i] = 0
-        b.n = r0 + rows
-        arr.lazy = False
-        return rows
+
+    cdef const char* fast_levels(self, const char* p, const char* end, Py_ssize_t r0, Py_ssize_t* rows) noexcept:
+        """At a compact ``[["price","amount"],...]`` (two plain decimal texts per level): the
+        prices and amounts converted straight into b_delta rows r0, r0 + 1, ... (past b.n:
+        not committed until the caller says so), *rows their number; the byte after the
+        array. NULL for any other shape, or when the capacity runs out: the general path
+        then decides."""
+        cdef RecordBuffer b = self.b_delta
+        cdef double* c_price = <double*>b.ptr[BOOK_DELTA_PRICE]
+        cdef double* c_amount = <double*>b.ptr[BOOK_DELTA_AMOUNT]
+        cdef Py_ssize_t r = r0
+        if p[0] != 91:
+            return NULL
+        p += 1
+        if p[0] == 93:
+            rows[0] = 0
+            return p + 1
+        while True:
+            # a level is at least 9 bytes; the array and the frame's braces follow it
+            if r >= b.cap or end - p < 12 or p[0] != 91 or p[1] != 34:
+                return NULL
+            p = level_decimal(p + 2, end, &c_price[r])
+            if p == NULL or end - p < 6 or p[1] != 44 or p[2] != 34:
+                return NULL
+            p = level_decimal(p + 3, end, &c_amount[r])
+            if p == NULL or end - p < 4 or p[1] != 93:
+                return NULL
+            r += 1
+            p += 2
+            if p[0] == 44:
+                p += 1
+            elif p[0] == 93:
+                rows[0] = r - r0
+                return p + 1
+            else:
+                return NULL
 
     cdef Py_ssize_t uncaptured_levels(self, Field* arr, int8_t side, uint32_t inst, int64_t ts, uint64_t first,
                                       uint64_t last, uint64_t prev, uint8_t snapshot) except -100:

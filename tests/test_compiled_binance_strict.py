@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_compiled_okx import CompiledParity, pytest_generate_tests  # noqa: F401  (parametrizes)
+from tests.test_compiled_okx import TS, CompiledParity, assert_same_as_reference
+from tests.test_compiled_okx import pytest_generate_tests  # noqa: F401  (parametrizes)
 
 TRADE = (
     b'{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100","T":1672515782136,'
@@ -191,3 +192,65 @@ class TestBinanceUsdm(TestBinanceSpot):
 
 class TestBinanceCoinm(TestBinanceSpot):
     venue = "binance_coinm"
+
+
+# ---- depthUpdate: the one-pass level reader against the general path ----------------------------
+
+# Level texts the one-pass reader converts eight digits at a time, those it leaves to its
+# byte loop, and those the general path must judge: each as a bid price, a bid amount and an
+# ask amount, in a frame of several levels, whatever the verdict, as the reference parses it.
+LEVEL_TEXTS = (
+    "0", "-0", "0.0", "-0.000", "1", "7.", ".5", "00.1", "01", "0.10", "1e5", "1E5", "1.5e-3", "+1", "-1.5",
+    "61800.30", "1234567", "12345678", "123456789", "0.1234567", "0.12345678", "1234567.1234567",
+    "12345678.12345678", "9007199254740993", "90071992547409.93", "1234567890123456789",
+    "12345678901234567890", "0.00000000000000000001", "123456789012345678901.5", "1.7976931348623159e308",
+    "61824.00000000", "2.37550000", "99999999.99999999", "0x10", "1_0", "1 ", " 1", "", "-", "--1", "1..2",
+    "1.2.3", "١", "NaN", "inf",
+)
+
+
+def depth_with_levels(bids: bytes, asks: bytes) -> bytes:
+    return DEPTH.replace(b'[["0.0024","10"]]', bids).replace(b'[["0.0026","100"]]', asks)
+
+
+def level_text_frames() -> list[bytes]:
+    frames = []
+    for text in LEVEL_TEXTS:
+        t = text.encode()
+        frames.append(depth_with_levels(b'[["61800.30","0.006"],["' + t + b'","1.5"]]', b'[["61800.40","2"]]'))
+        frames.append(depth_with_levels(b'[["1","' + t + b'"],["2","3"]]', b'[["4","5"]]'))
+        frames.append(depth_with_levels(b'[["1","2"]]', b'[["61800.40","' + t + b'"]]'))  # near the frame's end
+    return frames
+
+
+LEVEL_SHAPES = (
+    depth_with_levels(b'[["1","2"],["3","4"]]', b"[]"),
+    depth_with_levels(b"[]", b'[["1","2"]]'),
+    depth_with_levels(b'[["1","2"] ,["3","4"]]', b'[["5","6"]]'),  # whitespace: the general path
+    depth_with_levels(b'[[ "1","2"]]', b'[["5","6" ]]'),
+    depth_with_levels(b'[["1","2"],]', b'[["5","6"]]'),
+    depth_with_levels(b'[["1","2"]', b'[["5","6"]]'),
+    depth_with_levels(b'[["1","2","3"]]', b'[["5","6"],["7"]]'),
+    depth_with_levels(b'[["1",2]]', b'[["5","6"]]'),
+    depth_with_levels(b'[["1\\u0030","2"]]', b'[["5","6"]]'),  # an escape in a level text
+    depth_with_levels(b'[["1","2"]]', b'[["5","6"]]').replace(b'"BTCUSDT"', b'"BTC\\u0055SDT"'),
+    # the asks before the bids: rows still bids first
+    DEPTH.replace(b'"b":[["0.0024","10"]],"a":[["0.0026","100"]]', b'"a":[["0.0026","100"]],"b":[["0.0024","10"]]'),
+    with_field(DEPTH, b'"a":[["9","9"]]'),  # the asks twice
+    DEPTH.replace(b'"b":[["0.0024","10"]],', b""),  # no bids
+    depth_with_levels(b"[" + b",".join(b'["%d.%02d","0.%03d"]' % (61000 + i, i % 100, i) for i in range(400)) + b"]",
+                      b'[["1","2"]]'),
+)
+
+
+@pytest.mark.parametrize("venue", ["binance_spot", "binance_usdm"])
+@pytest.mark.parametrize("frame", level_text_frames() + list(LEVEL_SHAPES))
+@pytest.mark.parametrize("book_markers", [False, True], ids=["records", "with-markers"])
+def test_depth_levels_one_pass_and_general_path_agree(venue: str, frame: bytes, book_markers: bool) -> None:
+    assert_same_as_reference(venue, [frame], [TS], book_markers=book_markers)
+
+
+def test_depth_levels_one_pass_batch_agrees() -> None:
+    """Valid and failing depth frames in one batch: a failing frame's rows never stay."""
+    frames = level_text_frames() + list(LEVEL_SHAPES)
+    assert_same_as_reference("binance_usdm", frames, [TS] * len(frames))
