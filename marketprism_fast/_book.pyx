@@ -512,14 +512,13 @@ cdef double side_worst(const Side* s) noexcept nogil:
     return worst
 
 
-cdef int side_set(Side* s, double key, double amount, const SrcText* src,
-                  Py_ssize_t max_levels, uint64_t* evicted) except -1:
+cdef inline int side_set(Side* s, double key, double amount, const SrcText* src,
+                         Py_ssize_t max_levels, uint64_t* evicted) except -1:
     """Set (amount > 0) or remove (amount == 0) the level ``key``; ``src``: its texts (books
-    with texts)."""
-    cdef Py_ssize_t slot = slot_of(s, key), i
+    with texts). The usual case, a level already in the ladder, is inlined into the caller's
+    loop; every other case is ``side_set_rest``."""
+    cdef Py_ssize_t slot = slot_of(s, key)
     cdef Ladder* lad = &s.lad
-    cdef double best_key, best_amount
-    cdef LevelText text
     if slot >= 0 and ladder_has(lad, slot) and lad.slots[slot].key == key:
         if amount == 0.0:
             ladder_remove(lad, slot)
@@ -527,6 +526,16 @@ cdef int side_set(Side* s, double key, double amount, const SrcText* src,
             lad.slots[slot].amount = amount
             replace_text(lad.texts, slot, src)
         return 0
+    return side_set_rest(s, slot, key, amount, src, max_levels, evicted)
+
+
+cdef int side_set_rest(Side* s, Py_ssize_t slot, double key, double amount, const SrcText* src,
+                       Py_ssize_t max_levels, uint64_t* evicted) except -1:
+    """``side_set`` for a key not in the ladder (``slot``: its ladder slot, -1 outside)."""
+    cdef Py_ssize_t i
+    cdef Ladder* lad = &s.lad
+    cdef double best_key, best_amount
+    cdef LevelText text
     if slot < 0 or s.far_in_window:
         i = lower_bound(s.far.keys, s.far.n, key)
         if i < s.far.n and s.far.keys[i] == key:
