@@ -249,8 +249,6 @@ class SpooledDelivery:
         arriving behind it); False when the server is down."""
         async with self._writeback_lock:
             entries = self.spool_store.oldest(self.concurrency)
-            if len(entries) <= 1:
-                return await self._write_back(entries[0]) if entries else True
             results = await asyncio.gather(*(self._write_back(e) for e in entries), return_exceptions=True)
             for result in results:
                 if isinstance(result, BaseException):
