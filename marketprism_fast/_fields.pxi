@@ -210,6 +210,11 @@ cdef bint truthy(Field* f) except -1:
     if f.type == T_NUMBER:
         return not parse_double(f.val, f.vlen, &v) or v != 0.0
     if f.type == T_OBJECT or f.type == T_ARRAY:
+        # A container nobody has parsed yet was only skipped by bracket depth, so "[}" is
+        # possible here: it counts as non-empty, and the handler that then reads it strictly
+        # rejects it (an empty one is marked consumed and never read again).
+        if f.val[f.vlen - 1] != f.val[0] + 2:  # '[' 91 -> ']' 93, '{' 123 -> '}' 125
+            return True
         s = f.val + 1
         e = f.val + f.vlen - 1
         while s < e and (s[0] == 32 or s[0] == 9 or s[0] == 10 or s[0] == 13):
