@@ -54,3 +54,17 @@ def test_the_metric_has_one_series_per_configured_symbol() -> None:
     values = {s.labels["symbol"]: s.value for s in family.samples}
     assert values["BTC-USDT"] == 3.5 and math.isnan(values["ETH-USDT"])
     assert {s.labels["venue"] for s in family.samples} == {"okx"}
+
+
+def test_the_reference_parsers_batches_are_noted_by_symbol() -> None:
+    registry = InstrumentRegistry("binance_spot")
+    parser = make_parser("binance_spot", registry, implementation="reference")
+    activity = SymbolActivity(registry)
+    batches = parsed(parser, [trade("BTCUSDT", 1), trade("ETHUSDT", 2)])
+    assert batches and all(b.instrument_codes() is None for b in batches)  # built from columns
+    activity.saw(batches, now=1000.0)
+    activity.saw(parsed(parser, [trade("ETHUSDT", 3)]), now=1045.0)
+    ages = activity.ages(["BTCUSDT", "ETHUSDT", "XRPUSDT"], now=1050.0)
+    assert ages["BTCUSDT"] == 50.0
+    assert ages["ETHUSDT"] == 5.0
+    assert math.isnan(ages["XRPUSDT"])
