@@ -1345,12 +1345,19 @@ cdef class TopBuffer:
     def take(self) -> tuple:
         """(bid_price, bid_amount, ask_price, ask_amount), each (n, depth); starts afresh.
 
-        The rows are handed out where they were written, not copied (views of the buffer,
-        which they keep alive). The next rows go into the buffer the previous take handed
-        out when nothing holds any part of it any more (its consumer dropped the batch, as
-        a node does once the batch is written), else into a new one: two buffers alternate,
-        with no copy and no fresh pages per take."""
+        What is handed out pins at most twice its own rows. Rows that fill at least half the
+        buffer are handed out where they were written, not copied (views of the buffer, which
+        they keep alive); the next rows then go into the buffer the previous take handed out
+        when nothing holds any part of it any more (its consumer dropped the batch, as a node
+        does once the batch is written), else into a new one: two buffers alternate, with no
+        copy and no fresh pages per take. Fewer rows (a quiet spell after a burst grew the
+        buffer) are copied out, and the buffer is kept."""
+        cdef Py_ssize_t capacity = self._view.shape[1]
         filled = self._arrays
+        if 2 * self.n < capacity:
+            out = filled[:, : self.n].copy()
+            self.n = 0
+            return (out[0], out[1], out[2], out[3])
         out = filled[:, : self.n]
         spare = self._spare
         self._spare = filled

@@ -267,6 +267,25 @@ def test_top_buffer_rows_handed_out_stay_as_taken() -> None:
     assert same_arrays(buffer.take()[0][0], [7.0, math.nan])
 
 
+
+def test_top_buffer_rows_taken_pin_at_most_twice_their_size() -> None:
+    """A few rows taken after a burst grew the buffer are not views of the large buffer."""
+    book = LevelBook()
+    book.apply(rows_of([(BID, 10.0, 1.0), (ASK, 11.0, 2.0)]), 0, 2)
+    buffer = TopBuffer(5, capacity=16)
+    for rows in (5000, 3, 2600, 1):
+        for _ in range(rows):
+            buffer.append(book)
+        taken = buffer.take()
+        for column in taken:
+            assert column.shape == (rows, 5)
+            assert same_arrays(column[-1], column[0])
+            owner = column.base if column.base is not None else column
+            while owner.base is not None:
+                owner = owner.base
+            assert owner.nbytes <= 2 * 4 * column.nbytes, (rows, owner.nbytes, column.nbytes)
+        assert same_arrays(taken[0][0], [10.0] + [math.nan] * 4)
+
 def test_ladder_follows_a_moving_market() -> None:
     """A market that walks far up then down keeps every level exact through re-centres."""
     book = LevelBook(tick=0.5, ladder_width=64, max_ladder_width=64)
