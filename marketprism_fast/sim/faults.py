@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .server import VenueServer
+    from .protocol import Server
 
 MALFORMED_FRAMES = {
     "garbage": b"\x7b\x22this is not json",
@@ -34,7 +34,7 @@ MALFORMED_FRAMES = {
 
 
 class Faults:
-    def __init__(self, server: "VenueServer") -> None:
+    def __init__(self, server: "Server") -> None:
         self.server = server
         self.counts: Counter = Counter()
         self.active = False  # any data-path fault pending (checked once per published frame)

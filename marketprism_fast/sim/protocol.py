@@ -1,4 +1,8 @@
-"""What the simulator's server needs from one venue family's side of the protocol.
+"""The contract between the simulator's server and its plug-ins: what the server needs from
+one venue family's side of the protocol (``VenueProtocol``), and what a plug-in (a venue
+protocol, the fault injector, a data source) may use of a client connection (``Connection``)
+and of the server (``Server``). The plug-ins name these views, never ``server.py``, which
+builds on them.
 
 A venue module (``venues/<family>/simulator.py``) subclasses ``VenueProtocol``: it decides
 which WS paths exist, answers client messages (subscribe, unsubscribe, ping, RPC calls),
@@ -15,14 +19,48 @@ Routing keys, one form per family:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections import Counter
+
     from aiohttp import web
 
-    from .server import SimConnection, VenueServer
-
 RestHandler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
+
+
+class Connection(Protocol):
+    """One client connection as a plug-in sees it (``server.SimConnection``)."""
+
+    id: str
+    streams: set[str]  # routing keys subscribed
+    state: dict[str, Any]  # the venue protocol's per-connection state
+    opened_at: float  # monotonic seconds
+    last_sent: float
+    stalled: bool  # fault: sends nothing at all
+    closed: bool
+
+    def send_text(self, payload: bytes, *, control: str = "reply") -> bool: ...
+    def send_ping(self) -> bool: ...
+    def close(self, reason: str, code: int = 1000, message: bytes = b"") -> None: ...
+    def kill(self, reason: str = "killed") -> None: ...
+    def subscribe(self, keys: Iterable[str]) -> list[str]: ...
+    def unsubscribe(self, keys: Iterable[str]) -> list[str]: ...
+
+
+class Server(Protocol):
+    """One venue server as a plug-in sees it (``server.VenueServer``)."""
+
+    venue: str
+    protocol: VenueProtocol
+    connections: Mapping[str, Connection]
+    events: Counter[str]  # connection events by reason (closes, kills, refusals)
+
+    def inject(self, payload: bytes, *, kind: str = "malformed") -> int: ...
+    def notify_subscribed(self, conn: Connection, keys: list[str]) -> None: ...
+    def depth_snapshot(self, symbol: str, limit: int) -> Any: ...
+    def refdata(self, path: str, query: dict[str, str]) -> bytes | None: ...
+    def open_interest(self, symbol: str) -> bytes | None: ...
 
 
 class Reject(Exception):
@@ -49,29 +87,29 @@ class VenueProtocol:
     family: str = ""
     ws_paths: tuple[str, ...] = ()  # documented WS paths (prefixes), for messages and the CLI
 
-    def __init__(self, venue: str, server: "VenueServer") -> None:
+    def __init__(self, venue: str, server: Server) -> None:
         self.venue = venue
         self.server = server
 
     # ---- WebSocket -------------------------------------------------------------------
-    def open(self, conn: "SimConnection", path: str, query: dict[str, str]) -> list[str]:
+    def open(self, conn: "Connection", path: str, query: dict[str, str]) -> list[str]:
         """Accept an upgrade to ``path`` (raise ``Reject``); returns streams subscribed by the URL."""
         raise Reject(404, f"no WebSocket endpoint at {path}")
 
-    def on_message(self, conn: "SimConnection", payload: bytes) -> None:
+    def on_message(self, conn: "Connection", payload: bytes) -> None:
         """A text frame from the client."""
 
-    def on_client_control(self, conn: "SimConnection", now: float) -> None:
+    def on_client_control(self, conn: "Connection", now: float) -> None:
         """A WS ping or pong frame from the client (some venues count them against a rate)."""
 
-    def on_tick(self, conn: "SimConnection", now: float) -> None:
+    def on_tick(self, conn: "Connection", now: float) -> None:
         """Keep-alive duties for one connection (``now``: monotonic seconds)."""
 
     def tick_interval(self) -> float:
         """How often ``on_tick`` must run to honour this venue's timers."""
         return 1.0
 
-    def deliver(self, conn: "SimConnection", key: str, frame: bytes) -> bytes:
+    def deliver(self, conn: "Connection", key: str, frame: bytes) -> bytes:
         """The bytes of a published data frame as this connection receives them."""
         return frame
 

@@ -177,7 +177,7 @@ class SimConnection(picows.WSListener):
             self.streams.add(k)
             self.server._route_add(k, self)
         if added:
-            self.server._subscribed(self, added)
+            self.server.notify_subscribed(self, added)
         return added
 
     def unsubscribe(self, keys: Iterable[str]) -> list[str]:
@@ -331,7 +331,7 @@ class VenueServer:
             if not conns:
                 del self.routes[key]
 
-    def _subscribed(self, conn: SimConnection, keys: list[str]) -> None:
+    def notify_subscribed(self, conn: SimConnection, keys: list[str]) -> None:
         for source in self.sources:
             source.on_subscribe(conn, keys)
 

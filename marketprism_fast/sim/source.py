@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .server import SimConnection
+    from .protocol import Connection
 
 
 class DataSource:
     """Something that feeds a venue server (a generator, a replay): optional hooks."""
 
-    def on_subscribe(self, conn: SimConnection, keys: list[str]) -> None:
+    def on_subscribe(self, conn: Connection, keys: list[str]) -> None:
         """New subscriptions (OKX and Deribit books start with a snapshot per subscription)."""
 
     def depth_snapshot(self, symbol: str, limit: int) -> Any:

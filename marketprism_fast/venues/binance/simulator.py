@@ -26,7 +26,7 @@ from ...sim.protocol import Reject, RestHandler, VenueProtocol
 from .protocol import stream_kind
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ...sim.server import SimConnection, VenueServer
+    from ...sim.protocol import Connection, Server
 
 SPOT_WS = "https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams"
 USDM_WS = "https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams"
@@ -60,7 +60,7 @@ class BinanceProtocol(VenueProtocol):
     def __init__(
         self,
         venue: str,
-        server: "VenueServer",
+        server: "Server",
         *,
         ping_interval: float | None = None,
         pong_timeout: float | None = None,
@@ -87,7 +87,7 @@ class BinanceProtocol(VenueProtocol):
         self._banned_until = 0.0
 
     # ---- WebSocket ---------------------------------------------------------------------------
-    def open(self, conn: "SimConnection", path: str, query: dict[str, str]) -> list[str]:
+    def open(self, conn: "Connection", path: str, query: dict[str, str]) -> list[str]:
         # "Raw streams are accessed at /ws/<streamName>; Combined streams are accessed at
         # /stream?streams=<streamName1>/<streamName2>/<streamName3>" (SPOT_WS, USDM_WS, COINM_WS)
         conn.state.update(msg_times=[], last_ping=time.monotonic(), last_pong=time.monotonic(), awaiting_pong=False)
@@ -106,7 +106,7 @@ class BinanceProtocol(VenueProtocol):
             raise Reject(400, f"at most {self.max_streams} streams per connection, got {len(streams)}")
         return streams
 
-    def _over_rate(self, conn: "SimConnection", now: float) -> bool:
+    def _over_rate(self, conn: "Connection", now: float) -> bool:
         # "WebSocket connections have a limit of 5 incoming messages per second. A message is
         # considered: a PING frame, a PONG frame, a JSON controlled message (e.g. subscribe,
         # unsubscribe). A connection that goes beyond the limit will be disconnected" (SPOT_WS)
@@ -119,7 +119,7 @@ class BinanceProtocol(VenueProtocol):
             return True
         return False
 
-    def on_message(self, conn: "SimConnection", payload: bytes) -> None:
+    def on_message(self, conn: "Connection", payload: bytes) -> None:
         if self._over_rate(conn, time.monotonic()):
             return
         try:
@@ -164,7 +164,7 @@ class BinanceProtocol(VenueProtocol):
             self._error(conn, rid, 2, f"Invalid request: unknown method {method!r:.40}")
 
     @staticmethod
-    def _error(conn: "SimConnection", rid: Any, code: int, msg: str) -> None:
+    def _error(conn: "Connection", rid: Any, code: int, msg: str) -> None:
         body: dict[str, Any] = {"error": {"code": code, "msg": msg}}
         if isinstance(rid, int):
             body["id"] = rid
@@ -173,7 +173,7 @@ class BinanceProtocol(VenueProtocol):
     def tick_interval(self) -> float:
         return max(0.01, min(self.ping_interval, self.pong_timeout) / 4)
 
-    def on_tick(self, conn: "SimConnection", now: float) -> None:
+    def on_tick(self, conn: "Connection", now: float) -> None:
         state = conn.state
         if now - conn.opened_at >= self.max_lifetime:
             conn.close("lifetime", 1000, b"connection lifetime reached")
@@ -190,11 +190,11 @@ class BinanceProtocol(VenueProtocol):
             if conn.send_ping() and not state["awaiting_pong"]:
                 state["awaiting_pong"], state["ping_sent"] = True, now
 
-    def on_client_control(self, conn: "SimConnection", now: float) -> None:
+    def on_client_control(self, conn: "Connection", now: float) -> None:
         """A ping or pong frame from the client also counts towards the message rate."""
         self._over_rate(conn, now)
 
-    def deliver(self, conn: "SimConnection", key: str, frame: bytes) -> bytes:
+    def deliver(self, conn: "Connection", key: str, frame: bytes) -> bytes:
         # Frames are published in the combined form; a raw-stream connection gets ``data`` only.
         if conn.state.get("combined", True):
             return frame

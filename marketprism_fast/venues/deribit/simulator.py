@@ -26,7 +26,7 @@ from ...sim.protocol import Reject, RestHandler, VenueProtocol
 from .protocol import CHANNEL_KINDS, channel_kind
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ...sim.server import SimConnection, VenueServer
+    from ...sim.protocol import Connection, Server
 
 DERIBIT_SUBSCRIBE = "https://docs.deribit.com/#public-subscribe"
 DERIBIT_HEARTBEAT = "https://docs.deribit.com/#public-set_heartbeat"
@@ -45,7 +45,7 @@ class DeribitProtocol(VenueProtocol):
     def __init__(
         self,
         venue: str,
-        server: "VenueServer",
+        server: "Server",
         *,
         min_heartbeat: float = 10.0,  # "interval ... The heartbeat interval in seconds, but not less than 10" (DERIBIT_HEARTBEAT)
         rate: float = 20.0,
@@ -82,13 +82,13 @@ class DeribitProtocol(VenueProtocol):
         return True
 
     # ---- WebSocket --------------------------------------------------------------------------------
-    def open(self, conn: "SimConnection", path: str, query: dict[str, str]) -> list[str]:
+    def open(self, conn: "Connection", path: str, query: dict[str, str]) -> list[str]:
         if path not in self.ws_paths:
             raise Reject(404, f"no Deribit WebSocket endpoint at {path}")
         conn.state.update(heartbeat=None, test_due=None, credits=self.burst, refill=time.monotonic())
         return []
 
-    def on_message(self, conn: "SimConnection", payload: bytes) -> None:
+    def on_message(self, conn: "Connection", payload: bytes) -> None:
         try:
             message = orjson.loads(payload)
         except orjson.JSONDecodeError:
@@ -109,7 +109,7 @@ class DeribitProtocol(VenueProtocol):
         result, error = self.call(method, params, conn)
         conn.send_text(self._envelope(rid, result, error), control="error" if error else "reply")
 
-    def call(self, method: Any, params: dict, conn: "SimConnection | None") -> tuple[Any, dict | None]:
+    def call(self, method: Any, params: dict, conn: "Connection | None") -> tuple[Any, dict | None]:
         """One JSON-RPC method: (result, error)."""
         if method in ("public/subscribe", "public/unsubscribe") and conn is not None:
             channels = params.get("channels")
@@ -163,7 +163,7 @@ class DeribitProtocol(VenueProtocol):
     def tick_interval(self) -> float:
         return max(0.01, self.min_heartbeat / 10)
 
-    def on_tick(self, conn: "SimConnection", now: float) -> None:
+    def on_tick(self, conn: "Connection", now: float) -> None:
         # "When heartbeats have been set up, the API server will send heartbeat messages and
         # test_request messages. Your software should respond to test_request messages by sending
         # a /api/v2/public/test request. If your software fails to do so, the API server will

@@ -25,7 +25,7 @@ from ...sim.protocol import Reject, RestHandler, VenueProtocol
 from .protocol import CHANNEL_KINDS, channel_kind
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ...sim.server import SimConnection, VenueServer
+    from ...sim.protocol import Connection, Server
 
 OKX_WS = "https://www.okx.com/docs-v5/en/#overview-websocket-connect"
 OKX_SUBSCRIBE = "https://www.okx.com/docs-v5/en/#overview-websocket-subscribe"
@@ -63,7 +63,7 @@ class OkxProtocol(VenueProtocol):
     def __init__(
         self,
         venue: str,
-        server: "VenueServer",
+        server: "Server",
         *,
         idle_timeout: float = 30.0,
         max_requests_per_hour: int = 480,
@@ -80,7 +80,7 @@ class OkxProtocol(VenueProtocol):
         self._conn_numbers = 0
 
     # ---- WebSocket ----------------------------------------------------------------------------
-    def open(self, conn: "SimConnection", path: str, query: dict[str, str]) -> list[str]:
+    def open(self, conn: "Connection", path: str, query: dict[str, str]) -> list[str]:
         if path not in self.ws_paths:
             raise Reject(404, f"no OKX WebSocket endpoint at {path}")
         # "Connection limit: 3 requests per second (based on IP)" (OKX_WS)
@@ -94,15 +94,15 @@ class OkxProtocol(VenueProtocol):
         conn.state.update(conn_id=f"{self._conn_numbers:08x}", requests=deque())
         return []
 
-    def _event(self, conn: "SimConnection", body: dict[str, Any], control: str) -> None:
+    def _event(self, conn: "Connection", body: dict[str, Any], control: str) -> None:
         body["connId"] = conn.state["conn_id"]
         conn.send_text(orjson.dumps(body), control=control)
 
-    def _error(self, conn: "SimConnection", code: str, msg: str) -> None:
+    def _error(self, conn: "Connection", code: str, msg: str) -> None:
         # {"event":"error","code":"60012","msg":"Invalid request: ...","connId":"a4d3ae55"} (OKX_SUBSCRIBE, OKX_WS_ERRORS)
         self._event(conn, {"event": "error", "code": code, "msg": msg}, "error")
 
-    def on_message(self, conn: "SimConnection", payload: bytes) -> None:
+    def on_message(self, conn: "Connection", payload: bytes) -> None:
         # "If the timer is triggered ... send the String 'ping'. Expect a 'pong' as a response." (OKX_WS)
         if payload == b"ping":
             conn.send_text(b"pong", control="pong")
@@ -150,14 +150,14 @@ class OkxProtocol(VenueProtocol):
                 if not conn.subscribe([key]):
                     # a repeated subscription is answered afresh, book snapshot included (the
                     # recorded sessions hold two snapshots per book after cumulative subscribes)
-                    self.server._subscribed(conn, [key])
+                    self.server.notify_subscribed(conn, [key])
             else:
                 conn.unsubscribe([key])
 
     def tick_interval(self) -> float:
         return max(0.01, self.idle_timeout / 10)
 
-    def on_tick(self, conn: "SimConnection", now: float) -> None:
+    def on_tick(self, conn: "Connection", now: float) -> None:
         # "The connection will break automatically if the subscription is not established or
         # data has not been pushed for more than 30 seconds." (OKX_WS)
         if now - conn.last_sent >= self.idle_timeout:
