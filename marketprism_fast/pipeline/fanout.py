@@ -40,6 +40,7 @@ import numpy as np
 from ..batch import PACKED_ID_FLAG, Batch
 from ..config import Overflow
 from ..sinks.base import Sink, SpoolingSink
+from ..tasks import cancel_and_wait
 
 log = logging.getLogger("marketprism_fast.pipeline.fanout")
 
@@ -227,13 +228,7 @@ class FanOut:
                 await asyncio.wait_for(lane.idle.wait(), SHUTDOWN_WRITE_GRACE_SECONDS)
             except asyncio.TimeoutError:
                 log.warning("sink %s: a write still running at shutdown was cut off", lane.sink.name)
-            for task in lane.tasks:
-                task.cancel()
-            for task in lane.tasks:
-                try:
-                    await task
-                except (asyncio.CancelledError, Exception):
-                    pass
+            await cancel_and_wait(lane.tasks)
             lane.tasks.clear()
         await asyncio.gather(*(self._close(lane.sink, deadline) for lane in lanes))
         return emptied

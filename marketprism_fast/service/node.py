@@ -37,6 +37,7 @@ from ..instruments import InstrumentRegistry
 from ..parser import make_parser
 from ..pipeline.activity import SymbolActivity
 from ..symbols import SymbolMetadata
+from ..tasks import cancel_and_wait
 from ..books.markers import without_markers
 from . import health as health_rules
 from .http import HttpServer
@@ -108,9 +109,7 @@ class TransportFeed:
             await asyncio.sleep(0.1 if wait is None else max(wait, 0.01))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         await self.transport.close()
         await self.rest.close()

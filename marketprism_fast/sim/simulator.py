@@ -17,6 +17,7 @@ from typing import Any, Iterable, Sequence
 
 from ..errors import ConfigurationError
 from ..records import VENUES
+from ..tasks import cancel_and_wait
 from .faults import Faults
 from .generate import generator_for
 from .replay import Replay
@@ -49,13 +50,7 @@ class Simulator:
             await server.start(*self.ports.get(venue, (0, 0)))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._tasks)
         for server in self.servers.values():
             await server.stop()
 
