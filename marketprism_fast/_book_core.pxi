@@ -7,7 +7,6 @@
 # and is handed to ``books.builder`` with the message's rows; the builder carries it out and
 # resumes the run after that message.
 
-
 cdef enum:
     STOP_NONE = 0
     STOP_NEW_SYMBOL = 1  # the message's instrument has no SymbolBook bound yet
@@ -45,10 +44,6 @@ cdef class SymbolBook:
         self.book.clear()
         self.phase = PHASE_WAITING
         self.has_quote = False
-
-    cdef int64_t checksum(self) except? -1:
-        """The book's OKX checksum, computed again only when a change reached its top levels."""
-        return self.book.checksum_kept()
 
 
 cdef class _Rows:
@@ -269,7 +264,7 @@ cdef class BookCore:
                 entry.book.clear()
             entry.book.apply_valid(rows, start, end)
             if self.checksums:
-                if checksum != 0 and entry.checksum() != checksum:
+                if checksum != 0 and entry.book.checksum_kept() != checksum:
                     return CHECKSUM_FAILED
             entry.phase = PHASE_SYNCED
             entry.last_id = last
