@@ -11,10 +11,17 @@ Two stores per side, every level in exactly one of them:
 
 * the **ladder**: a window of ``ladder_width`` slots of one tick each, near the top of the
   book. Slot = ``floor(key / tick + 0.5) - base``; an occupancy bitmap finds the next level
-  below a removed best or while reading the top N. Setting a level in the ladder is O(1).
+  below a removed best or while reading the top N. Setting a level in the ladder is O(1). A
+  slot holds only the level whose key is the slot's *grid key*, ``(base + slot) * num / den``
+  for the tick ``num / den`` (``den`` a power of ten): that division of two exact integers is
+  correctly rounded, so it is the very float a price on the grid parses to. A slot therefore
+  stores no key, only the amount: finding a level reads the bitmap (a few KB per side) and
+  nothing else.
 * the **far store**: sorted arrays (binary search + ``memmove``) for everything else: levels
-  outside the window, levels whose slot is taken by a different float (off-grid prices), and
-  every level until the book knows its tick.
+  outside the window, off-grid prices (a key that is not its slot's grid key), and every level
+  until the book knows its tick. The arrays keep free slots at both ends, and a change moves
+  the shorter run of levels, the ones before it or the ones after: levels that come and go at
+  either end (the venue's deepest ones, the ones next to the window) move nothing.
 
 The tick is given, or inferred once from the first levels (smallest price gap, two significant
 digits). The ladder re-centres (O(window + levels)) when a better level arrives above the
@@ -24,7 +31,7 @@ wait in the far store than sit in the ladder, the window doubles after a message
 ``max_ladder_width``: sparse books (BTCUSDT at a 0.01 tick) get a wide ladder, thin ones keep
 a small one.
 
-Bounded memory: per side, a ladder of at most ``max_ladder_width`` slots (16 bytes each, 48
+Bounded memory: per side, a ladder of at most ``max_ladder_width`` slots (8 bytes each, 40
 with texts) plus at most ``max_levels`` levels in all. A new level beyond that evicts the side's *worst* level (farthest from the top), or is
 not stored when it is itself the worst; both count in ``evicted``. The top of the book stays
 exact unless the book later shrinks past the evicted levels (the venues' snapshot windows
@@ -46,7 +53,7 @@ again (a change further down alters neither).
 cimport cython
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.ref cimport Py_REFCNT
-from libc.math cimport NAN, INFINITY, isfinite, floor, log10, pow
+from libc.math cimport NAN, INFINITY, isfinite, fabs, floor, log10, pow
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memmove, memset
 
@@ -151,11 +158,15 @@ cdef inline const char* text_bytes(const LevelText* t, Py_ssize_t* n, Py_ssize_t
 # ================================================================ far store: sorted arrays
 
 cdef struct Levels:
-    double* keys  # ascending; best level last
+    # Free slots at both ends: an insert or removal moves the shorter run of levels, the ones
+    # before its index or the ones after (inserts at either end cost nothing: a book's deepest
+    # levels come and go at the far end, the ones next to the ladder at the near end).
+    double* keys  # ascending; best level last; keys[0] lies ``front`` slots into its allocation
     double* amounts
     LevelText* texts  # NULL unless the book keeps texts
     Py_ssize_t n
-    Py_ssize_t cap
+    Py_ssize_t cap  # slots allocated: ``front`` free before the levels, cap - front - n after
+    Py_ssize_t front
 
 
 cdef inline Py_ssize_t lower_bound(const double* keys, Py_ssize_t n, double key) noexcept nogil:
@@ -183,28 +194,77 @@ cdef inline Py_ssize_t lower_bound(const double* keys, Py_ssize_t n, double key)
     return lo
 
 
+cdef void levels_release_arrays(Levels* s) noexcept:
+    """Free the arrays (not the texts in them)."""
+    if s.keys != NULL:
+        PyMem_Free(s.keys - s.front)
+        PyMem_Free(s.amounts - s.front)
+    if s.texts != NULL:
+        PyMem_Free(s.texts - s.front)
+
+
+cdef int levels_place(Levels* s, Py_ssize_t cap, Py_ssize_t front, bint texts) except -1:
+    """Lay the levels out in new arrays of ``cap`` slots, ``front`` of them free before the
+    first level (texts move, none is copied or freed)."""
+    cdef double* keys = <double*>PyMem_Malloc(cap * sizeof(double))
+    cdef double* amounts = <double*>PyMem_Malloc(cap * sizeof(double))
+    cdef LevelText* text_slots = <LevelText*>PyMem_Malloc(cap * sizeof(LevelText)) if texts else NULL
+    if keys == NULL or amounts == NULL or (texts and text_slots == NULL):
+        PyMem_Free(keys)
+        PyMem_Free(amounts)
+        PyMem_Free(text_slots)
+        raise MemoryError()
+    if s.n:
+        memcpy(keys + front, s.keys, s.n * sizeof(double))
+        memcpy(amounts + front, s.amounts, s.n * sizeof(double))
+        if texts:
+            memcpy(text_slots + front, s.texts, s.n * sizeof(LevelText))
+    levels_release_arrays(s)
+    s.keys = keys + front
+    s.amounts = amounts + front
+    s.texts = text_slots + front if texts else NULL
+    s.cap = cap
+    s.front = front
+    return 0
+
+
 cdef int levels_reserve(Levels* s, Py_ssize_t want, bint texts) except -1:
+    """Room for ``want`` levels from keys[0] on."""
     cdef Py_ssize_t cap = s.cap if s.cap else MIN_CAPACITY
-    cdef void* p
-    if want <= s.cap:
+    if s.keys != NULL and s.front + want <= s.cap:
         return 0
     while cap < want:
         cap *= 2
-    p = PyMem_Realloc(s.keys, cap * sizeof(double))
-    if p == NULL:
-        raise MemoryError()
-    s.keys = <double*>p
-    p = PyMem_Realloc(s.amounts, cap * sizeof(double))
-    if p == NULL:
-        raise MemoryError()
-    s.amounts = <double*>p
-    if texts:
-        p = PyMem_Realloc(s.texts, cap * sizeof(LevelText))
-        if p == NULL:
-            raise MemoryError()
-        s.texts = <LevelText*>p
-    s.cap = cap
-    return 0
+    return levels_place(s, cap, 0, texts)
+
+
+cdef inline bint levels_front_run(const Levels* s, Py_ssize_t i) noexcept nogil:
+    """Whether an insert or removal at i moves the levels before i (the shorter run) rather
+    than the ones from i on."""
+    return i < s.n - i
+
+
+cdef int levels_make_room(Levels* s, Py_ssize_t i) except -1:
+    """Room for one insert at i: a free slot at the end whose run moves (levels_insert_at
+    then cannot fail). Without one, the levels are laid out again, centred, with at least
+    half as many free slots as levels: the next re-layout is n/4 inserts away or more."""
+    cdef Py_ssize_t cap = s.cap if s.cap else MIN_CAPACITY
+    if s.front > 0 if levels_front_run(s, i) else s.front + s.n < s.cap:
+        return 0
+    while cap < s.n + s.n // 2 + 2:
+        cap *= 2
+    return levels_place(s, cap, (cap - s.n) // 2, s.texts != NULL)
+
+
+cdef inline void levels_reset(Levels* s) noexcept:
+    """No levels (their texts already released); every free slot after keys[0]."""
+    if s.keys != NULL:
+        s.keys -= s.front
+        s.amounts -= s.front
+        if s.texts != NULL:
+            s.texts -= s.front
+    s.front = 0
+    s.n = 0
 
 
 cdef inline int replace_text(LevelText* texts, Py_ssize_t i, const SrcText* src) except -1:
@@ -220,9 +280,7 @@ cdef void levels_free(Levels* s) noexcept:
     if s.texts != NULL:
         for i in range(s.n):
             text_release(&s.texts[i])
-    PyMem_Free(s.keys)
-    PyMem_Free(s.amounts)
-    PyMem_Free(s.texts)
+    levels_release_arrays(s)
     memset(s, 0, sizeof(Levels))
 
 
@@ -235,34 +293,46 @@ cdef inline void levels_move(Levels* s, Py_ssize_t dst, Py_ssize_t src, Py_ssize
         memmove(&s.texts[dst], &s.texts[src], count * sizeof(LevelText))
 
 
+cdef inline void levels_shift_start(Levels* s, Py_ssize_t by) noexcept nogil:
+    """keys[0] moves ``by`` slots (the first levels were moved there)."""
+    s.keys += by
+    s.amounts += by
+    if s.texts != NULL:
+        s.texts += by
+    s.front += by
+
+
 cdef inline void levels_remove_at(Levels* s, Py_ssize_t i) noexcept:
     if s.texts != NULL:
         text_release(&s.texts[i])
-    levels_move(s, i, i + 1, s.n - i - 1)
+    if levels_front_run(s, i):
+        levels_move(s, 1, 0, i)
+        levels_shift_start(s, 1)
+    else:
+        levels_move(s, i, i + 1, s.n - i - 1)
     s.n -= 1
 
 
-cdef int levels_insert_at(Levels* s, Py_ssize_t i, double key, double amount, const LevelText* text) except -1:
-    """Insert at position i; ``text`` (books with texts) is moved in: the store owns it now."""
-    levels_reserve(s, s.n + 1, s.texts != NULL)
-    levels_move(s, i + 1, i, s.n - i)
+cdef inline void levels_insert_at(Levels* s, Py_ssize_t i, double key, double amount,
+                                  const LevelText* text) noexcept:
+    """Insert at position i, after ``levels_make_room(s, i)``; ``text`` (books with texts) is
+    moved in: the store owns it now."""
+    if levels_front_run(s, i):
+        levels_move(s, -1, 0, i)
+        levels_shift_start(s, -1)
+    else:
+        levels_move(s, i + 1, i, s.n - i)
     s.keys[i] = key
     s.amounts[i] = amount
     if s.texts != NULL:
         s.texts[i] = text[0]
     s.n += 1
-    return 0
 
 
 # ================================================================ ladder: one slot per tick
 
-cdef struct LadderSlot:  # key and amount side by side: a level change touches one cache line
-    double key  # the exact key of the level in an occupied slot
-    double amount
-
-
 cdef struct Ladder:
-    LadderSlot* slots
+    double* amounts  # one per slot; an occupied slot's level has the slot's grid key (slot_key)
     LevelText* texts  # one per slot, NULL unless the book keeps texts
     uint64_t* bits  # occupancy
     double base  # global slot index (an integer) of slot 0
@@ -272,9 +342,9 @@ cdef struct Ladder:
 
 
 cdef int ladder_alloc(Ladder* lad, Py_ssize_t width, bint texts) except -1:
-    lad.slots = <LadderSlot*>PyMem_Malloc(width * sizeof(LadderSlot))
+    lad.amounts = <double*>PyMem_Malloc(width * sizeof(double))
     lad.bits = <uint64_t*>PyMem_Malloc((width // 64) * sizeof(uint64_t))
-    if lad.slots == NULL or lad.bits == NULL:
+    if lad.amounts == NULL or lad.bits == NULL:
         raise MemoryError()
     if texts:
         lad.texts = <LevelText*>PyMem_Malloc(width * sizeof(LevelText))
@@ -325,11 +395,10 @@ cdef inline Py_ssize_t ladder_next(const Ladder* lad, Py_ssize_t i) noexcept nog
         word = lad.bits[w]
 
 
-cdef inline void ladder_put(Ladder* lad, Py_ssize_t i, double key, double amount, const LevelText* text) noexcept:
-    """Occupy slot i; ``text`` (books with texts) is moved in."""
+cdef inline void ladder_put(Ladder* lad, Py_ssize_t i, double amount, const LevelText* text) noexcept:
+    """Occupy slot i (its level: the slot's grid key); ``text`` (books with texts) is moved in."""
     lad.bits[i >> 6] |= (<uint64_t>1) << (i & 63)
-    lad.slots[i].key = key
-    lad.slots[i].amount = amount
+    lad.amounts[i] = amount
     if lad.texts != NULL:
         lad.texts[i] = text[0]
     lad.count += 1
@@ -363,7 +432,7 @@ cdef void ladder_release_all(Ladder* lad) noexcept:
 
 cdef void ladder_free(Ladder* lad) noexcept:
     ladder_release_all(lad)
-    PyMem_Free(lad.slots)
+    PyMem_Free(lad.amounts)
     PyMem_Free(lad.bits)
     PyMem_Free(lad.texts)
     memset(lad, 0, sizeof(Ladder))
@@ -376,7 +445,9 @@ cdef struct Side:
     Levels far
     Py_ssize_t far_in_window  # far levels whose slot lies inside the ladder window
     Py_ssize_t max_width  # the ladder may widen up to this many slots
-    double inv_tick
+    double inv_tick  # den / num
+    double tick_num  # the tick is tick_num / tick_den: integers, tick_den a power of ten
+    double tick_den
     # The book's watched top (LevelBook.refresh_top): ``watch`` is the key of the side's last
     # watched level (-inf while the side has fewer). Only a change at or above it can alter
     # the watched levels (a level below it that comes or goes, or changes its amount, is not
@@ -394,16 +465,45 @@ cdef inline Py_ssize_t slot_of(const Side* s, double key) noexcept nogil:
     return -1
 
 
+cdef inline double slot_key(const Side* s, Py_ssize_t slot) noexcept nogil:
+    """The grid key of a ladder slot: the only key its slot holds. (base + slot) * num is an
+    exact integer (below 2**53), and dividing it by den is correctly rounded: the float a price
+    on the grid parses to, bit for bit."""
+    return ((s.lad.base + <double>slot) * s.tick_num) / s.tick_den
+
+
+cdef void tick_grid(double tick, double* num, double* den) noexcept nogil:
+    """The tick as ``num / den``: integers, ``den`` the smallest power of ten that makes ``num``
+    whole (0.1 -> 1/10, 0.25 -> 25/100, 5 -> 5/1). A tick that is no such decimal keeps
+    ``tick / 1``: grid keys are then rarely a parsed price, so its levels live in the far
+    store (slower, still exact)."""
+    cdef double scale = 1.0, v, r
+    cdef int k
+    for k in range(16):
+        v = tick * scale
+        r = floor(v + 0.5)
+        if r >= 1.0 and fabs(v - r) <= 1e-9 * r:
+            num[0] = r
+            den[0] = scale
+            return
+        scale *= 10.0
+    num[0] = tick
+    den[0] = 1.0
+
+
 cdef inline Py_ssize_t side_count(const Side* s) noexcept nogil:
     return s.lad.count + s.far.n
 
 
 cdef inline bint side_best(const Side* s, double* key, double* amount) noexcept nogil:
     cdef bint in_ladder = s.lad.count > 0
-    if in_ladder and (s.far.n == 0 or s.lad.slots[s.lad.top].key > s.far.keys[s.far.n - 1]):
-        key[0] = s.lad.slots[s.lad.top].key
-        amount[0] = s.lad.slots[s.lad.top].amount
-        return True
+    cdef double top_key
+    if in_ladder:
+        top_key = slot_key(s, s.lad.top)
+        if s.far.n == 0 or top_key > s.far.keys[s.far.n - 1]:
+            key[0] = top_key
+            amount[0] = s.lad.amounts[s.lad.top]
+            return True
     if s.far.n:
         key[0] = s.far.keys[s.far.n - 1]
         amount[0] = s.far.amounts[s.far.n - 1]
@@ -424,9 +524,10 @@ cdef inline void cursor_start(const Side* s, Cursor* c) noexcept nogil:
 cdef inline bint cursor_next(const Side* s, Cursor* c, double* key, double* amount,
                              const LevelText** text) noexcept nogil:
     """The next level from the top down; False when the side is exhausted."""
-    if c.slot >= 0 and (c.j < 0 or s.lad.slots[c.slot].key > s.far.keys[c.j]):
-        key[0] = s.lad.slots[c.slot].key
-        amount[0] = s.lad.slots[c.slot].amount
+    cdef double slot_level = slot_key(s, c.slot) if c.slot >= 0 else 0.0
+    if c.slot >= 0 and (c.j < 0 or slot_level > s.far.keys[c.j]):
+        key[0] = slot_level
+        amount[0] = s.lad.amounts[c.slot]
         if s.lad.texts != NULL:
             text[0] = &s.lad.texts[c.slot]
         c.slot = ladder_prev(&s.lad, c.slot - 1)
@@ -452,9 +553,9 @@ cdef int side_recentre(Side* s, double anchor, Py_ssize_t width) except -1:
     # merge ladder and far store in ascending key order; texts move, none is copied or freed
     i = ladder_next(lad, 0)
     while i >= 0 or j < s.far.n:
-        if i >= 0 and (j >= s.far.n or lad.slots[i].key < s.far.keys[j]):
-            merged.keys[k] = lad.slots[i].key
-            merged.amounts[k] = lad.slots[i].amount
+        if i >= 0 and (j >= s.far.n or slot_key(s, i) < s.far.keys[j]):
+            merged.keys[k] = slot_key(s, i)
+            merged.amounts[k] = lad.amounts[i]
             if texts:
                 merged.texts[k] = lad.texts[i]
             i = ladder_next(lad, i + 1)
@@ -466,7 +567,7 @@ cdef int side_recentre(Side* s, double anchor, Py_ssize_t width) except -1:
             j += 1
         k += 1
     if width != lad.width:  # the texts moved to ``merged``: free the arrays only
-        PyMem_Free(lad.slots)
+        PyMem_Free(lad.amounts)
         PyMem_Free(lad.bits)
         PyMem_Free(lad.texts)
         memset(lad, 0, sizeof(Ladder))
@@ -475,13 +576,14 @@ cdef int side_recentre(Side* s, double anchor, Py_ssize_t width) except -1:
     lad.count = 0
     lad.top = -1
     lad.base = floor(anchor * s.inv_tick + 0.5) - <double>(lad.width - lad.width // 8)
-    s.far.n = 0
+    levels_reset(&s.far)
     s.far_in_window = 0
     for k in range(total):
         slot = slot_of(s, merged.keys[k])
-        if slot >= 0 and not ladder_has(lad, slot):
-            ladder_put(lad, slot, merged.keys[k], merged.amounts[k], &merged.texts[k] if texts else NULL)
+        if slot >= 0 and merged.keys[k] == slot_key(s, slot) and not ladder_has(lad, slot):
+            ladder_put(lad, slot, merged.amounts[k], &merged.texts[k] if texts else NULL)
         else:
+            levels_make_room(&s.far, s.far.n)
             levels_insert_at(&s.far, s.far.n, merged.keys[k], merged.amounts[k],
                              &merged.texts[k] if texts else NULL)
             s.far_in_window += slot >= 0
@@ -494,7 +596,7 @@ cdef int side_remove_worst(Side* s) except -1:
     cdef Py_ssize_t low = ladder_next(&s.lad, 0) if s.lad.width and s.lad.count else -1
     if side_worst(s) >= s.watch:  # the side holds no more levels than it watches
         s.stale = True
-    if low >= 0 and (s.far.n == 0 or s.lad.slots[low].key < s.far.keys[0]):
+    if low >= 0 and (s.far.n == 0 or slot_key(s, low) < s.far.keys[0]):
         ladder_remove(&s.lad, low)
     else:
         s.far_in_window -= slot_of(s, s.far.keys[0]) >= 0
@@ -506,7 +608,7 @@ cdef double side_worst(const Side* s) noexcept nogil:
     cdef Py_ssize_t low = ladder_next(&s.lad, 0) if s.lad.width and s.lad.count else -1
     cdef double worst = INFINITY
     if low >= 0:
-        worst = s.lad.slots[low].key
+        worst = slot_key(s, low)
     if s.far.n and s.far.keys[0] < worst:
         worst = s.far.keys[0]
     return worst
@@ -519,13 +621,16 @@ cdef inline int side_set(Side* s, double key, double amount, const SrcText* src,
     loop; every other case is ``side_set_rest``."""
     cdef Py_ssize_t slot = slot_of(s, key)
     cdef Ladder* lad = &s.lad
-    if slot >= 0 and ladder_has(lad, slot) and lad.slots[slot].key == key:
+    if slot >= 0 and key == slot_key(s, slot):  # on the grid, inside the window: ladder or nowhere
+        if ladder_has(lad, slot):
+            if amount == 0.0:
+                ladder_remove(lad, slot)
+            else:
+                lad.amounts[slot] = amount
+                replace_text(lad.texts, slot, src)
+            return 0
         if amount == 0.0:
-            ladder_remove(lad, slot)
-        else:
-            lad.slots[slot].amount = amount
-            replace_text(lad.texts, slot, src)
-        return 0
+            return 0
     return side_set_rest(s, slot, key, amount, src, max_levels, evicted)
 
 
@@ -536,7 +641,9 @@ cdef int side_set_rest(Side* s, Py_ssize_t slot, double key, double amount, cons
     cdef Ladder* lad = &s.lad
     cdef double best_key, best_amount
     cdef LevelText text
-    if slot < 0 or s.far_in_window:
+    # a key on the grid inside the window is never in the far store (side_set: ladder or nowhere)
+    cdef bint on_grid = slot >= 0 and key == slot_key(s, slot)
+    if slot < 0 or (s.far_in_window and not on_grid):
         i = lower_bound(s.far.keys, s.far.n, key)
         if i < s.far.n and s.far.keys[i] == key:
             if amount == 0.0:
@@ -559,15 +666,17 @@ cdef int side_set_rest(Side* s, Py_ssize_t slot, double key, double amount, cons
             # a new best above the window: the market moved up; follow it
             side_recentre(s, key, lad.width)
             slot = slot_of(s, key)
-    if slot >= 0 and not ladder_has(lad, slot):
+            on_grid = slot >= 0 and key == slot_key(s, slot)
+    if on_grid and not ladder_has(lad, slot):
         if src != NULL:
             text_store(&text, src)
-        ladder_put(lad, slot, key, amount, &text)
+        ladder_put(lad, slot, amount, &text)
     else:
-        levels_reserve(&s.far, s.far.n + 1, src != NULL)  # the insert below cannot fail
+        i = lower_bound(s.far.keys, s.far.n, key)
+        levels_make_room(&s.far, i)  # the insert below cannot fail
         if src != NULL:
             text_store(&text, src)
-        levels_insert_at(&s.far, lower_bound(s.far.keys, s.far.n, key), key, amount, &text)
+        levels_insert_at(&s.far, i, key, amount, &text)
         s.far_in_window += slot >= 0
     return 0
 
@@ -609,7 +718,7 @@ cdef void side_clear(Side* s) noexcept:
     if s.far.texts != NULL:
         for i in range(s.far.n):
             text_release(&s.far.texts[i])
-    s.far.n = 0
+    levels_reset(&s.far)
     s.far_in_window = 0
     s.watch = -INFINITY
     s.stale = True
@@ -617,7 +726,7 @@ cdef void side_clear(Side* s) noexcept:
 
 cdef dict side_storage(const Side* s):
     return {"ladder": s.lad.count, "far": s.far.n, "far_in_window": s.far_in_window, "base": s.lad.base,
-            "width": s.lad.width}
+            "width": s.lad.width, "far_capacity": s.far.cap}
 
 
 # ================================================================ CRC32 (zlib.crc32 semantics)
@@ -995,11 +1104,15 @@ cdef class LevelBook:
 
     cdef int _use_tick(self, double tick) except -1:
         cdef Side* sides[2]
+        cdef double num, den
         sides[0] = &self.bids
         sides[1] = &self.asks
+        tick_grid(tick, &num, &den)
         self.tick = tick
         for k in range(2):
-            sides[k].inv_tick = 1.0 / tick
+            sides[k].tick_num = num
+            sides[k].tick_den = den
+            sides[k].inv_tick = den / num
             ladder_alloc(&sides[k].lad, self.ladder_width, self.keep_texts)
             if sides[k].far.n:
                 side_recentre(sides[k], sides[k].far.keys[sides[k].far.n - 1], self.ladder_width)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import zlib
 from decimal import Decimal
@@ -313,6 +314,70 @@ def test_ladder_widens_while_levels_crowd_the_far_store() -> None:
     assert widths == [128, 256, 512, 1024, 1024, 1024]
     assert book.storage()["bids"]["ladder"] > 100
     assert book.levels(BID) == sorted(((p, a) for _, p, a in message), reverse=True)
+
+
+
+def test_the_ladder_holds_grid_prices_and_the_far_store_the_rest() -> None:
+    """A ladder slot keeps no key: only the float a price on the tick grid parses to lives
+    there; off-grid prices inside the window and float-arithmetic near-misses go to the far
+    store, and every level stays exact."""
+    book = LevelBook(tick=0.1, ladder_width=1024)
+    model = ModelBook()
+    grid = [float(f"{1 + k / 10:.1f}") for k in range(40)]  # 1.0, 1.1, ...: parsed decimals
+    near_misses = list(itertools.accumulate([1.0] + [0.1] * 39))  # 1.2000000000000002 and the like
+    off_grid = [p + 0.05 for p in grid[:10]]
+    wanted_far = sum(1 for p in near_misses if p not in grid) + len(off_grid)
+    alone = LevelBook(tick=0.1, ladder_width=1024)  # near-misses alone: still not in the ladder
+    alone.apply(rows_of([(BID, p, 1.0) for p in near_misses]), 0, len(near_misses))
+    assert alone.storage()["bids"]["ladder"] == len(near_misses) - sum(1 for p in near_misses if p not in grid)
+    assert alone.levels(BID) == [(p, 1.0) for p in sorted(near_misses, reverse=True)]
+    message = [(BID, p, 1.0) for p in grid] + [(BID, p, 2.0) for p in near_misses + off_grid]
+    book.apply(rows_of(message), 0, len(message))
+    for row in message:
+        model.apply(*row)
+    assert book.levels(BID) == model.levels(BID)
+    storage = book.storage()["bids"]
+    assert storage["ladder"] == len(grid) and storage["far"] == wanted_far > 10
+    assert storage["far_in_window"] == wanted_far
+    removals = [(BID, p, 0.0) for p in grid[::2] + near_misses[1::2] + off_grid[::3]]
+    book.apply(rows_of(removals), 0, len(removals))
+    for row in removals:
+        model.apply(*row)
+    assert book.levels(BID) == model.levels(BID)
+    assert same_arrays(book.top(5)[0], model.top(5)[0])
+
+
+def test_far_store_takes_changes_at_both_ends_and_in_between() -> None:
+    """Thousands of levels below a narrow ladder: levels come and go at the deep end, next to
+    the window and in the middle (each change moves the shorter run of levels); every level
+    stays exact and the store's arrays stay within a small multiple of its levels."""
+    book = LevelBook(tick=1.0, ladder_width=64, max_ladder_width=64)
+    model = ModelBook()
+    rng = np.random.default_rng(7)
+    top = 1_000_000.0
+    seed = [(BID, top, 1.0)] + [(BID, top - 100 - 2 * i, 1.0) for i in range(3000)]
+    book.apply(rows_of(seed), 0, len(seed))
+    for row in seed:
+        model.apply(*row)
+    peak = len(seed)
+    for step in range(300):
+        deep = min(model.sides[BID])
+        near = max(p for p in model.sides[BID] if p < top - 64)
+        middle = top - 100 - 2 * float(rng.integers(0, 3000))
+        message = [(BID, deep - 1 - step % 3, 1.0), (BID, near + 1, 2.0), (BID, middle + 1, 3.0),
+                   (BID, deep, 0.0) if step % 2 else (BID, near, 0.0), (BID, middle, 0.0)]
+        book.apply(rows_of(message), 0, len(message))
+        for row in message:
+            model.apply(*row)
+        peak = max(peak, len(model.sides[BID]))
+        if step % 50 == 0:
+            assert book.levels(BID) == model.levels(BID)
+    assert book.levels(BID) == model.levels(BID)
+    storage = book.storage()["bids"]
+    assert storage["far"] == len(model.sides[BID]) - storage["ladder"]
+    assert storage["far"] <= storage["far_capacity"] <= 4 * peak
+    book.clear()
+    assert book.levels(BID) == [] and book.storage()["bids"]["far"] == 0
 
 
 # ---------------------------------------------------------------- checksums
