@@ -193,6 +193,10 @@ def test_a_lost_ack_is_published_again_with_the_same_id_and_stored_once(private_
 
     async def main() -> None:
         await sink.start()
+        # Connected first: a start that timed out on a loaded machine leaves the sink down,
+        # and a down sink spools instead of publishing (its reconnect would then meet the
+        # frozen server, and no ack would ever be missed).
+        await async_wait_until(lambda: sink.health().state == "ok", "the sink connected, its stream ensured")
         # The server freezes after taking the message: its ack comes too late (lost) ...
         server.process.send_signal(signal.SIGSTOP)
         try:
