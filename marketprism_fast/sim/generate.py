@@ -245,17 +245,6 @@ class Generator(DataSource):
     def served_snapshot(self, symbol: str) -> None:
         self.snapshot_requests[symbol] = self.snapshot_requests.get(symbol, 0) + 1
 
-    def send_to(self, conn: "SimConnection", key: str, frame: bytes, kind: str) -> None:
-        """A frame for one subscriber only (a subscription's initial snapshot), counted as sent."""
-        if conn.closed or conn.stalled:
-            return
-        payload = self.server.protocol.deliver(conn, key, frame)
-        conn._write_data(payload)
-        if self.server.keep_sent:
-            self.server.sent_log.append((key, kind, frame))
-        self.server.frames[(key, kind)] += 1
-        self.server.deliveries += 1
-        self.server.bytes += len(payload)
         self.generated += 1
 
 
@@ -488,7 +477,7 @@ class OkxGenerator(Generator):
         # "books": the first message after subscribing is a full snapshot (OKX order book channel docs)
         for key in keys:
             if key.partition(":")[0] in self.BOOK_CHANNELS:
-                self.send_to(conn, key, self._book_message(key, "snapshot", None), "book_delta")
+                self.server.send_to(conn, key, self._book_message(key, "snapshot", None), "book_delta")
 
     def frame(self, key: str) -> tuple[bytes, str] | None:
         from ..venues.okx.protocol import channel_kind
@@ -631,7 +620,7 @@ class DeribitGenerator(Generator):
         # "book.*" notifications begin with a full snapshot per subscription (docs.deribit.com/#book-instrument_name-interval)
         for key in keys:
             if key.startswith("book."):
-                self.send_to(conn, key, self._book_snapshot(key), "book_delta")
+                self.server.send_to(conn, key, self._book_snapshot(key), "book_delta")
 
     def frame(self, key: str) -> tuple[bytes, str] | None:
         parts = key.split(".")

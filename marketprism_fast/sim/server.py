@@ -141,7 +141,8 @@ class SimConnection(picows.WSListener):
         self.server.control["ping"] += 1
         return True
 
-    def _write_data(self, payload: bytes) -> None:
+    def write_data(self, payload: bytes) -> None:
+        """A data frame, as it goes on the wire (the server counts it)."""
         self.transport.send(_TEXT, payload)  # type: ignore[union-attr]
         self.last_sent = time.monotonic()
 
@@ -366,7 +367,7 @@ class VenueServer:
             if conn.closed or conn.stalled:
                 continue
             payload = deliver(conn, key, frame)
-            conn._write_data(payload)
+            conn.write_data(payload)
             self.bytes += len(payload)
             n += 1
         if n:
@@ -434,6 +435,19 @@ class VenueServer:
             self.bytes += len(buffer) * n
         return n
 
+    def send_to(self, conn: SimConnection, key: str, frame: bytes, kind: str) -> bool:
+        """A data frame for one subscriber only (a subscription's initial snapshot), counted
+        as sent; False when the connection cannot take it."""
+        if conn.closed or conn.stalled:
+            return False
+        payload = self.protocol.deliver(conn, key, frame)
+        conn.write_data(payload)
+        self.bytes += len(payload)
+        self._count(key, kind, -1, 1)
+        if self.keep_sent:
+            self.sent_log.append((key, kind, frame))
+        return True
+
     def _count(self, key: str, kind: str, index: int, n: int) -> None:
         self.frames[(key, kind)] += 1
         self.deliveries += n
@@ -452,7 +466,7 @@ class VenueServer:
         for conn in list(self.connections.values()):
             if conn.closed or conn.stalled:
                 continue
-            conn._write_data(payload)
+            conn.write_data(payload)
             n += 1
         self.control[kind] += n
         return n
