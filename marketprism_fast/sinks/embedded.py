@@ -2,10 +2,15 @@
 
 The same database and tables as the ClickHouse sink, with the modern DDL
 (``clickhouse/ddl.py``: ``DateTime64(9, 'UTC')``, ``LowCardinality``, codecs, the
-``_batch_id`` column and the insert-token window), in a directory (``path``). Each batch is
-one insert of one Arrow table, ``INSERT INTO t SETTINGS insert_deduplication_token=...
-SELECT * FROM Python(table)`` (one Arrow stream per insert: chdb truncates several).
-chdb is blocking: it runs on the sink's one worker thread. ``query`` runs SQL for the
+``_batch_id`` column and the insert-token window), in a directory (``path``). The batches of
+one write go in as one insert per table: one Arrow table of one chunk, ``INSERT INTO t
+SETTINGS insert_deduplication_token=... SELECT * FROM Python(table)`` (chdb reads one Arrow
+stream per insert and truncates several). An insert costs ~15-20 ms whatever its size, so a
+sink that fell behind catches up by taking more batches per write, not more inserts (and
+the table gets one part per insert, not one per batch). The token is the batch id of a
+lone batch, a digest of the ids of several: the same write repeated is stored once. A
+group that fails is inserted again batch by batch, so only a batch that cannot be stored
+fails. chdb is blocking: it runs on the sink's one worker thread. ``query`` runs SQL for the
 ``demo`` summary and the tests.
 """
 
@@ -13,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -42,11 +49,22 @@ class EmbeddedStore:
         for statement in schema_statements(self.database, MODERN):
             self._session.query(statement)
 
-    def insert(self, batch: Batch) -> None:
-        table = arrow.to_table(batch)
-        table = table.append_column(pa.field(BATCH_ID.name, pa.uint64(), nullable=False), pa.array(np.full(len(batch), batch_id(batch), dtype=np.uint64)))
-        name = f"{quote(self.database)}.{quote(batch.kind.table)}"
-        token = id_text(batch_id(batch))
+    def insert(self, batches: Sequence[Batch]) -> None:
+        """One insert of batches of one kind (at least one)."""
+        ids = [batch_id(b) for b in batches]
+        tables = [
+            arrow.to_table(b).append_column(
+                pa.field(BATCH_ID.name, pa.uint64(), nullable=False), pa.array(np.full(len(b), i, dtype=np.uint64))
+            )
+            for b, i in zip(batches, ids)
+        ]
+        if len(tables) == 1:
+            table = tables[0]
+            token = id_text(ids[0])
+        else:  # one chunk, one dictionary per text column: what chdb reads
+            table = pa.concat_tables([t.replace_schema_metadata(None) for t in tables]).unify_dictionaries().combine_chunks()
+            token = "g" + hashlib.blake2b(np.array(ids, dtype=np.uint64).tobytes(), digest_size=16).hexdigest()
+        name = f"{quote(self.database)}.{quote(batches[0].kind.table)}"
         # chdb finds ``table`` by its name in this frame.
         self._session.query(f"INSERT INTO {name} SETTINGS insert_deduplication_token = '{token}' SELECT * FROM Python(table)")
 
@@ -79,22 +97,33 @@ class EmbeddedSink:
             log.error("embedded: %s", self._error)
 
     def _write(self, batches: list[Batch]) -> None:
+        by_table: dict[str, list[Batch]] = {}
         for batch in batches:
-            if not len(batch):
-                continue
+            if len(batch):
+                by_table.setdefault(batch.kind.table, []).append(batch)
+        for group in by_table.values():
             if self.store is None:
-                self.counters.dropped_batches += 1
+                self.counters.dropped_batches += len(group)
                 continue
-            started = time.perf_counter()
-            try:
-                self.store.insert(batch)
-            except Exception as exc:
-                self._error = f"insert failed: {exc}"
+            if not self._insert(group) and len(group) > 1:
+                for batch in group:  # only a batch that cannot be stored fails
+                    self._insert([batch])
+
+    def _insert(self, group: list[Batch]) -> bool:
+        started = time.perf_counter()
+        try:
+            self.store.insert(group)  # type: ignore[union-attr]
+        except Exception as exc:
+            self._error = f"insert failed: {exc}"
+            if len(group) == 1:
                 self.counters.write_failed()
                 log.error("embedded: %s", self._error)
-                continue
-            self._error = ""
-            self.counters.write_succeeded(batch, time.perf_counter() - started)
+            return False
+        self._error = ""
+        seconds = (time.perf_counter() - started) / len(group)
+        for batch in group:
+            self.counters.write_succeeded(batch, seconds)
+        return True
 
     async def write(self, batches: list[Batch]) -> None:
         await self._call(self._write, batches)
