@@ -621,7 +621,8 @@ cdef inline int side_set(Side* s, double key, double amount, const SrcText* src,
     loop; every other case is ``side_set_rest``."""
     cdef Py_ssize_t slot = slot_of(s, key)
     cdef Ladder* lad = &s.lad
-    if slot >= 0 and key == slot_key(s, slot):  # on the grid, inside the window: ladder or nowhere
+    cdef bint on_grid = slot >= 0 and key == slot_key(s, slot)
+    if on_grid:  # inside the window, on the grid: in the ladder or nowhere
         if ladder_has(lad, slot):
             if amount == 0.0:
                 ladder_remove(lad, slot)
@@ -631,18 +632,18 @@ cdef inline int side_set(Side* s, double key, double amount, const SrcText* src,
             return 0
         if amount == 0.0:
             return 0
-    return side_set_rest(s, slot, key, amount, src, max_levels, evicted)
+    return side_set_rest(s, slot, on_grid, key, amount, src, max_levels, evicted)
 
 
-cdef int side_set_rest(Side* s, Py_ssize_t slot, double key, double amount, const SrcText* src,
-                       Py_ssize_t max_levels, uint64_t* evicted) except -1:
-    """``side_set`` for a key not in the ladder (``slot``: its ladder slot, -1 outside)."""
+cdef int side_set_rest(Side* s, Py_ssize_t slot, bint on_grid, double key, double amount,
+                       const SrcText* src, Py_ssize_t max_levels, uint64_t* evicted) except -1:
+    """``side_set`` for a key not in the ladder (``slot``: its ladder slot, -1 outside;
+    ``on_grid``: the key is that slot's grid key, as ``side_set`` found)."""
     cdef Py_ssize_t i
     cdef Ladder* lad = &s.lad
     cdef double best_key, best_amount
     cdef LevelText text
     # a key on the grid inside the window is never in the far store (side_set: ladder or nowhere)
-    cdef bint on_grid = slot >= 0 and key == slot_key(s, slot)
     if slot < 0 or (s.far_in_window and not on_grid):
         i = lower_bound(s.far.keys, s.far.n, key)
         if i < s.far.n and s.far.keys[i] == key:
