@@ -43,6 +43,11 @@ def parse_id(text: str) -> int:
     return int(text, 16)
 
 
+def group_id(batch_ids: list[int]) -> int:
+    """Id of several batches stored as one (one insert): a hash of their ids, in order."""
+    return _hash64(*(i.to_bytes(8, "big") for i in batch_ids))
+
+
 def part_id(batch_id: int, part: int) -> int:
     """Id of one part of a batch that had to be split (a NATS message size limit): the
     batch's own id for part 0, a hash of (id, part) for the others."""

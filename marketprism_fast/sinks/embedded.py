@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import hashlib
 import logging
 import time
 from collections.abc import Sequence
@@ -29,7 +28,7 @@ import pyarrow as pa
 
 from ..batch import Batch
 from ..config import EmbeddedSinkConfig
-from ..pipeline.identity import batch_id, id_text
+from ..pipeline.identity import batch_id, group_id, id_text
 from . import arrow
 from .base import OK, SinkCounters, SinkHealth
 from .clickhouse.ddl import BATCH_ID, MODERN, check_identifier, quote, schema_statements
@@ -63,7 +62,7 @@ class EmbeddedStore:
             token = id_text(ids[0])
         else:  # one chunk, one dictionary per text column: what chdb reads
             table = pa.concat_tables([t.replace_schema_metadata(None) for t in tables]).unify_dictionaries().combine_chunks()
-            token = "g" + hashlib.blake2b(np.array(ids, dtype=np.uint64).tobytes(), digest_size=16).hexdigest()
+            token = id_text(group_id(ids))
         name = f"{quote(self.database)}.{quote(batches[0].kind.table)}"
         # chdb finds ``table`` by its name in this frame.
         self._session.query(f"INSERT INTO {name} SETTINGS insert_deduplication_token = '{token}' SELECT * FROM Python(table)")
