@@ -294,13 +294,13 @@ cdef class BookCore:
     cdef inline void _prefetch(self, Py_ssize_t row) noexcept nogil:
         """The next message's per-row fields, asked for while this one is applied: a message
         of many levels puts them lines apart, beyond what the hardware prefetcher follows."""
-        __builtin_prefetch(&self.first_id[row])
-        __builtin_prefetch(&self.last_id[row])
-        __builtin_prefetch(&self.prev_id[row])
-        __builtin_prefetch(&self.is_snapshot[row])
-        __builtin_prefetch(&self.checksum[row])
-        __builtin_prefetch(&self.ts_event[row])
-        __builtin_prefetch(&self.ts_recv[row])
+        mpf_prefetch(&self.first_id[row])
+        mpf_prefetch(&self.last_id[row])
+        mpf_prefetch(&self.prev_id[row])
+        mpf_prefetch(&self.is_snapshot[row])
+        mpf_prefetch(&self.checksum[row])
+        mpf_prefetch(&self.ts_event[row])
+        mpf_prefetch(&self.ts_recv[row])
 
     cdef inline Py_ssize_t _stop(self, int reason, Py_ssize_t row, Py_ssize_t end) noexcept:
         self.stop_reason = reason
