@@ -76,13 +76,19 @@ cdef extern from *:
 
 DEFAULT_MAX_LEVELS = 10_000
 DEFAULT_LADDER_WIDTH = 1024
-DEFAULT_MAX_LADDER_WIDTH = 16384
+DEFAULT_MAX_LADDER_WIDTH = 65_536
 SIDE_BID = 1
 SIDE_ASK = -1
 
 cdef enum:
     MIN_CAPACITY = 16
     MIN_GROWTH_LEVELS = 64  # a far store this small is not worth a wider ladder
+    # A ladder widens only while the wider one costs at most this many bytes per level its side
+    # holds (a slot is 8 bytes, 40 with texts): a dense book (a level on most ticks, as a
+    # BTCUSDT depth stream's ~5,000 per side) may take the whole bound, a sparse one (a few
+    # hundred levels scattered over a wide range) stays narrow and keeps its stragglers in the
+    # far store instead of spreading over megabytes of mostly empty slots.
+    LADDER_BYTES_PER_LEVEL = 128
     CHECKSUM_LEVELS = 25  # levels per side in an OKX checksum
 
 OKX_CHECKSUM_LEVELS = CHECKSUM_LEVELS
@@ -694,11 +700,14 @@ cdef int side_set_rest(Side* s, Py_ssize_t slot, bint on_grid, double key, doubl
 
 cdef int side_settle(Side* s) except -1:
     """After a message: keep the top of the book in the upper part of the window, and widen
-    the window (up to its bound) while more levels wait in the far store than sit in it."""
+    the window (doubled, up to its bound) while more than a fifth as many levels wait in the
+    far store as sit in it, as long as the wider ladder stays within LADDER_BYTES_PER_LEVEL."""
     cdef double key, amount, pos
+    cdef size_t slot_bytes = sizeof(double) + (sizeof(LevelText) if s.lad.texts != NULL else 0)
     if s.lad.width == 0 or s.far.n == 0 or not side_best(s, &key, &amount):
         return 0
-    if s.far.n > MIN_GROWTH_LEVELS and s.far.n > s.lad.count and s.lad.width < s.max_width:
+    if (s.far.n > MIN_GROWTH_LEVELS and 5 * s.far.n > s.lad.count and s.lad.width < s.max_width
+            and 2 * <size_t>s.lad.width * slot_bytes <= LADDER_BYTES_PER_LEVEL * <size_t>side_count(s)):
         side_recentre(s, key, min(2 * s.lad.width, s.max_width))
         return 0
     pos = key * s.inv_tick - s.lad.base + 0.5

@@ -317,6 +317,33 @@ def test_ladder_widens_while_levels_crowd_the_far_store() -> None:
 
 
 
+def test_a_dense_book_widens_until_its_far_store_is_small() -> None:
+    """A book with a level on every tick widens while more than a fifth as many levels wait in
+    the far store as sit in the ladder: 6,000 levels end in one 8,192-slot ladder, none left
+    outside (a rule that waits for the far store to outgrow the ladder stops at 4,096 slots
+    with ~2,400 levels outside)."""
+    book = LevelBook(tick=1.0, ladder_width=1024, max_ladder_width=65536)
+    message = [(BID, 100_000.0 - i, 1.0) for i in range(6000)]
+    for _ in range(4):  # one step per message
+        book.apply(rows_of(message), 0, len(message))
+    storage = book.storage()["bids"]
+    assert (storage["width"], storage["far"]) == (8192, 0)
+    assert book.levels(BID) == sorted(((p, a) for _, p, a in message), reverse=True)
+
+
+def test_a_sparse_book_widens_only_within_its_memory_bound() -> None:
+    """The ladder grows only while it stays within 128 bytes per level the side holds: 300
+    levels 50 ticks apart with their texts (40 bytes a slot) stop at 512 slots, however many
+    of them wait in the far store, instead of widening to the bound."""
+    book = LevelBook(keep_texts=True, tick=1.0, ladder_width=64, max_ladder_width=65536)
+    message = [(BID, 100_000.0 - 50 * i, 1.0) for i in range(300)]
+    for _ in range(8):
+        book.apply(rows_of(message, texts=True), 0, len(message))
+    storage = book.storage()["bids"]
+    assert storage["width"] == 512 and storage["far"] > storage["ladder"]
+    assert storage["width"] * 40 <= 128 * 300
+    assert book.levels(BID) == sorted(((p, a) for _, p, a in message), reverse=True)
+
 def test_the_ladder_holds_grid_prices_and_the_far_store_the_rest() -> None:
     """A ladder slot keeps no key: only the float a price on the tick grid parses to lives
     there; off-grid prices inside the window and float-arithmetic near-misses go to the far
