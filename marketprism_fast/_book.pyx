@@ -907,6 +907,8 @@ cdef class DeltaRows:
     cdef const uint32_t* amount_off
     cdef const uint32_t* amount_len
     cdef const uint8_t* text_bad  # a row whose text was not a str (NULL: none)
+    # the last range first_invalid found valid (checked_stop -1: none) and its side turns
+    cdef Py_ssize_t checked_start, checked_stop, checked_turns
 
     def __init__(self, side, price, amount, price_texts=None, amount_texts=None):
         self.side = np.ascontiguousarray(side, dtype=np.int8)
@@ -1029,12 +1031,15 @@ cdef class DeltaRows:
         Valid: side +1/-1 with a finite price and a finite amount >= 0 (and, with texts given
         as str, str texts), or side 0 (a marker row).
         """
-        cdef Py_ssize_t i
-        cdef int8_t sd
+        cdef Py_ssize_t i, turns = 0
+        cdef int8_t sd, last = 0
         cdef double p, a
         self._check_range(start, stop)
+        self.checked_stop = -1
         for i in range(start, stop):
             sd = self.side[i]
+            turns += sd != last
+            last = sd
             if sd == 0:
                 continue
             p = self.price[i]
@@ -1043,7 +1048,17 @@ cdef class DeltaRows:
                 return i
             if self.text_bad != NULL and self.text_bad[i]:
                 return i
+        self.checked_start = start
+        self.checked_stop = stop
+        self.checked_turns = turns
         return -1
+
+    cdef inline bint interleaved(self, Py_ssize_t start, Py_ssize_t stop) noexcept:
+        """Whether the sides of rows [start, stop) change more than three times (counting
+        the first row's side as one change): a venue's message, its bids then its asks, makes
+        two. Counted by the last ``first_invalid``, which every caller runs on a message
+        before applying it; for any other range the answer is no."""
+        return start == self.checked_start and stop == self.checked_stop and self.checked_turns > 3
 
     cdef int _check_range(self, Py_ssize_t start, Py_ssize_t stop) except -1:
         if start < 0 or stop > self.n or start > stop:
@@ -1232,21 +1247,64 @@ cdef class LevelBook:
         prices = &rows.price[0]
         amounts = &rows.amount[0]
         try:
-            for i in range(start, stop):
-                sd = sides[i]
-                if src != NULL:
-                    rows.text_of(i, &text)
-                if sd == 1:
-                    bids_reached |= prices[i] >= bid_watch
-                    side_set(&self.bids, prices[i], amounts[i], src, self.max_levels, &self.evicted)
-                elif sd == -1:
-                    asks_reached |= -prices[i] >= ask_watch
-                    side_set(&self.asks, -prices[i], amounts[i], src, self.max_levels, &self.evicted)
+            if rows.interleaved(start, stop):  # sides alternate row by row: see apply_interleaved
+                self.apply_interleaved(rows, start, stop, &bids_reached, &asks_reached)
+            else:  # a venue's message: its bids, then its asks (a branch on the side predicts well)
+                for i in range(start, stop):
+                    sd = sides[i]
+                    if src != NULL:
+                        rows.text_of(i, &text)
+                    if sd == 1:
+                        bids_reached |= prices[i] >= bid_watch
+                        side_set(&self.bids, prices[i], amounts[i], src, self.max_levels, &self.evicted)
+                    elif sd == -1:
+                        asks_reached |= -prices[i] >= ask_watch
+                        side_set(&self.asks, -prices[i], amounts[i], src, self.max_levels, &self.evicted)
         finally:  # (also when a level could not be stored: what was applied counts)
             if bids_reached:
                 self.bids.stale = True
             if asks_reached:
                 self.asks.stale = True
+        return self.settle()
+
+    cdef int apply_interleaved(self, DeltaRows rows, Py_ssize_t start, Py_ssize_t stop, bint* bids_reached,
+                               bint* asks_reached) except -1:
+        """``apply_valid``'s loop for rows whose sides alternate at random: the side is picked by
+        index, since a branch on it would mispredict every other row."""
+        cdef Py_ssize_t i, k
+        cdef int8_t sd
+        cdef double key
+        cdef SrcText text
+        cdef const SrcText* src = &text if self.keep_texts else NULL
+        cdef const int8_t* sides = &rows.side[0]
+        cdef const double* prices = &rows.price[0]
+        cdef const double* amounts = &rows.amount[0]
+        cdef Side* by_side[3]  # by side + 1: asks, (a marker row), bids
+        cdef double sign[3]
+        cdef double watch[3]
+        cdef bint reached[3]
+        by_side[0], by_side[1], by_side[2] = &self.asks, NULL, &self.bids
+        sign[0], sign[1], sign[2] = -1.0, 0.0, 1.0
+        watch[0], watch[1], watch[2] = self.asks.watch, INFINITY, self.bids.watch
+        reached[0], reached[1], reached[2] = False, False, False
+        try:
+            for i in range(start, stop):
+                sd = sides[i]
+                if sd == 0:
+                    continue
+                if src != NULL:
+                    rows.text_of(i, &text)
+                k = sd + 1
+                key = prices[i] * sign[k]
+                reached[k] |= key >= watch[k]
+                side_set(by_side[k], key, amounts[i], src, self.max_levels, &self.evicted)
+        finally:
+            bids_reached[0] = reached[2]
+            asks_reached[0] = reached[0]
+        return 0
+
+    cdef int settle(self) except -1:
+        """After a message: infer the tick once enough levels are in, or settle both ladders."""
         if self.bids.lad.width == 0:
             if self.ladder_width and (self.bids.far.n > 1 or self.asks.far.n > 1):
                 self._infer_tick()

@@ -152,6 +152,33 @@ def test_random_streams_match_the_dict_model(shape: dict, stream, depth: int) ->
     assert book.levels(ASK) == model.levels(ASK)
 
 
+@pytest.mark.parametrize("texts", [False, True], ids=["plain", "texts"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream=streams())
+def test_sides_in_any_order_make_the_same_book(texts: bool, stream) -> None:
+    """A message whose sides alternate row by row (applied by its own loop) leaves the book,
+    its kept top and its texts exactly as the same rows sent bids first, then asks (a venue's
+    order, each side's rows in their own order), with a marker row among them."""
+    tick, messages = stream
+    mixed, blocks = (LevelBook(keep_texts=texts, tick=tick) for _ in range(2))
+    kept = {id(mixed): TopBuffer(5), id(blocks): TopBuffer(5)}  # the kept top: walked again only when stale
+    for message in messages:
+        interleaved = [row for pair in itertools.zip_longest(
+            [r for r in message if r[0] == BID], [r for r in message if r[0] == ASK]) for row in pair if row]
+        ordered = sorted(interleaved, key=lambda r: -r[0])  # stable: each side keeps its order
+        for book, rows in ((mixed, interleaved), (blocks, ordered)):
+            rows = rows[:1] + [(0, 0.0, 0.0)] + rows[1:]
+            book.apply(rows_of(rows, texts=texts), 0, len(rows))
+            kept[id(book)].append(book)
+        assert all(same_arrays(a, b) for a, b in zip(mixed.top(5), blocks.top(5)))
+    for a, b in zip(kept[id(mixed)].take(), kept[id(blocks)].take()):
+        assert all(same_arrays(x, y) for x, y in zip(a, b))
+    for side in (BID, ASK):
+        assert mixed.levels(side) == blocks.levels(side)
+        if texts:
+            assert mixed.level_texts(side) == blocks.level_texts(side)
+
+
 @pytest.mark.parametrize("shape", ENGINE_SHAPES[:3])
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stream=streams())
