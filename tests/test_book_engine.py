@@ -344,6 +344,29 @@ def test_ladder_widens_while_levels_crowd_the_far_store() -> None:
 
 
 
+@pytest.mark.parametrize("tick", [1 / 3, 0.1 + 0.2, math.pi / 100], ids=["third", "near-decimal", "irrational"])
+def test_a_tick_that_is_no_decimal_keeps_the_book_exact(tick: float) -> None:
+    """A tick that no power of ten makes whole (1/3, pi/100: grid keys a parsed price rarely
+    equals, so the levels live in the far store), one that is only near a decimal (0.1 + 0.2,
+    taken as 3/10), or one inferred from such prices: the book stays exactly the dict model
+    through removals and a market that moves."""
+    rng = np.random.default_rng(11)
+    for given in (tick, 0.0):
+        book, model = LevelBook(tick=given, ladder_width=64, max_ladder_width=256), ModelBook()
+        for step in range(300):
+            mid = 1000 + 40 * math.sin(step / 30)
+            message = []
+            for _ in range(8):
+                side = BID if rng.random() < 0.5 else ASK
+                k = round(mid / tick) + (-1 if side == BID else 1) * int(rng.integers(1, 60))
+                price = float(f"{k * tick:.12g}")  # as a venue would print it
+                message.append((side, price, 0.0 if rng.random() < 0.3 else float(rng.integers(1, 9))))
+            book.apply(rows_of(message), 0, len(message))
+            for side, price, amount in message:
+                model.apply(side, price, amount)
+        assert book.levels(BID) == model.levels(BID) and book.levels(ASK) == model.levels(ASK)
+        assert all(same_arrays(a, b) for a, b in zip(book.top(10), model.top(10)))
+
 def test_a_dense_book_widens_until_its_far_store_is_small() -> None:
     """A book with a level on every tick widens while more than a fifth as many levels wait in
     the far store as sit in the ladder: 6,000 levels end in one 8,192-slot ladder, none left
