@@ -128,6 +128,24 @@ cdef inline HeapText text_heap(const LevelText* t) noexcept nogil:
     return h
 
 
+cdef inline void short_copy(char* dst, const char* src, Py_ssize_t n) noexcept nogil:
+    """Copy n <= 32 bytes with at most two fixed-size moves that overlap (inlined: no call of
+    ``memcpy`` for the few bytes of a number), reading and writing nothing outside the n."""
+    if n >= 16:
+        memcpy(dst, src, 16)
+        memcpy(dst + n - 16, src + n - 16, 16)
+    elif n >= 8:
+        memcpy(dst, src, 8)
+        memcpy(dst + n - 8, src + n - 8, 8)
+    elif n >= 4:
+        memcpy(dst, src, 4)
+        memcpy(dst + n - 4, src + n - 4, 4)
+    elif n > 0:
+        dst[0] = src[0]
+        dst[n >> 1] = src[n >> 1]
+        dst[n - 1] = src[n - 1]
+
+
 cdef inline int text_store(LevelText* t, const SrcText* src) except -1:
     """Write ``price:amount`` into an empty slot (one holding no heap text)."""
     cdef Py_ssize_t total = src.price_n + 1 + src.amount_n
@@ -135,9 +153,9 @@ cdef inline int text_store(LevelText* t, const SrcText* src) except -1:
     if total <= TEXT_INLINE:
         t.n = <uint8_t>total
         t.price_n = <uint8_t>src.price_n
-        memcpy(t.text, src.price, src.price_n)
+        short_copy(t.text, src.price, src.price_n)
         t.text[src.price_n] = b":"
-        memcpy(&t.text[src.price_n + 1], src.amount, src.amount_n)
+        short_copy(&t.text[src.price_n + 1], src.amount, src.amount_n)
         return 0
     t.n = 0
     h.data = <char*>PyMem_Malloc(total)
@@ -332,7 +350,8 @@ cdef inline void levels_remove_at(Levels* s, Py_ssize_t i) noexcept:
 cdef inline void levels_insert_at(Levels* s, Py_ssize_t i, double key, double amount,
                                   const LevelText* text) noexcept:
     """Insert at position i, after ``levels_make_room(s, i)``; ``text`` (books with texts) is
-    moved in: the store owns it now."""
+    moved in: the store owns it now. NULL: the slot is left empty, for the caller to store
+    the text into it."""
     if levels_front_run(s, i):
         levels_move(s, -1, 0, i)
         levels_shift_start(s, -1)
@@ -341,7 +360,10 @@ cdef inline void levels_insert_at(Levels* s, Py_ssize_t i, double key, double am
     s.keys[i] = key
     s.amounts[i] = amount
     if s.texts != NULL:
-        s.texts[i] = text[0]
+        if text != NULL:
+            s.texts[i] = text[0]
+        else:
+            s.texts[i].n = 0
     s.n += 1
 
 
@@ -412,10 +434,11 @@ cdef inline Py_ssize_t ladder_next(const Ladder* lad, Py_ssize_t i) noexcept nog
 
 
 cdef inline void ladder_put(Ladder* lad, Py_ssize_t i, double amount, const LevelText* text) noexcept:
-    """Occupy slot i (its level: the slot's grid key); ``text`` (books with texts) is moved in."""
+    """Occupy slot i (its level: the slot's grid key); ``text`` (books with texts) is moved in,
+    or, NULL, was written into the slot already."""
     lad.bits[i >> 6] |= (<uint64_t>1) << (i & 63)
     lad.amounts[i] = amount
-    if lad.texts != NULL:
+    if lad.texts != NULL and text != NULL:
         lad.texts[i] = text[0]
     lad.count += 1
     if i > lad.top:
@@ -658,7 +681,6 @@ cdef int side_set_rest(Side* s, Py_ssize_t slot, bint on_grid, double key, doubl
     cdef Py_ssize_t i
     cdef Ladder* lad = &s.lad
     cdef double best_key, best_amount
-    cdef LevelText text
     # a key on the grid inside the window is never in the far store (side_set: ladder or nowhere)
     if slot < 0 or (s.far_in_window and not on_grid):
         i = lower_bound(s.far.keys, s.far.n, key)
@@ -685,16 +707,18 @@ cdef int side_set_rest(Side* s, Py_ssize_t slot, bint on_grid, double key, doubl
             slot = slot_of(s, key)
             on_grid = slot >= 0 and key == slot_key(s, slot)
     if on_grid and not ladder_has(lad, slot):
+        # texts are written straight into their slot: written to a temporary and copied, the
+        # copy's wide loads would wait on the temporary's fresh narrow stores
         if src != NULL:
-            text_store(&text, src)
-        ladder_put(lad, slot, amount, &text)
+            text_store(&lad.texts[slot], src)
+        ladder_put(lad, slot, amount, NULL)
     else:
         i = lower_bound(s.far.keys, s.far.n, key)
         levels_make_room(&s.far, i)  # the insert below cannot fail
-        if src != NULL:
-            text_store(&text, src)
-        levels_insert_at(&s.far, i, key, amount, &text)
+        levels_insert_at(&s.far, i, key, amount, NULL)
         s.far_in_window += slot >= 0
+        if src != NULL:  # (on MemoryError the level keeps an empty text: the next checksum fails)
+            text_store(&s.far.texts[i], src)
     return 0
 
 

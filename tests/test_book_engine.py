@@ -517,6 +517,26 @@ def test_okx_checksum_interleaves_texts_and_leaves_out_a_short_side() -> None:
     assert book.checksum(1) == int(np.uint32(zlib.crc32(b"3366.1:7:3366.8:9")).astype(np.int32))
 
 
+@pytest.mark.parametrize("ladder_width", [0, 1024], ids=["far-store", "ladder"])
+def test_texts_of_every_inline_length_are_kept_byte_for_byte(ladder_width: int) -> None:
+    """Every split of a slot's 30 bytes between price and amount text (1 to 28 bytes each,
+    distinct bytes throughout) is read back and checksummed exactly, in the ladder and in the
+    far store."""
+    pairs = [(p, a) for p in range(1, 29) for a in range(1, 30 - p)]
+    alphabet = "0123456789.abcdefghijklmnopqrstuvwxyz"
+    for k, (p, a) in enumerate(pairs):
+        book = LevelBook(keep_texts=True, tick=1.0 if ladder_width else 0.0, ladder_width=ladder_width,
+                         max_ladder_width=max(ladder_width, 64))
+        price_text = (alphabet[k % 7:] * 2)[:p]
+        amount_text = (alphabet[::-1][k % 5:] * 2)[:a]
+        book.apply(DeltaRows(np.array([BID, ASK], np.int8), [100.0, 101.0], [1.0, 2.0],
+                             [price_text, amount_text], [amount_text, price_text]), 0, 2)
+        assert book.level_texts(BID) == [(price_text, amount_text)]
+        assert book.level_texts(ASK) == [(amount_text, price_text)]
+        expected = f"{price_text}:{amount_text}:{amount_text}:{price_text}"
+        assert book.checksum() == int(np.uint32(zlib.crc32(expected.encode())).astype(np.int32))
+
+
 def test_texts_are_held_inline_or_on_the_heap_and_follow_their_levels() -> None:
     """A book keeps copies of the texts (no reference to the given str); a ``price:amount``
     longer than a slot (30 bytes) is kept on the heap: it is read back, replaced, removed and
