@@ -112,6 +112,30 @@ def test_okx_rest_instruments_books_open_interest_and_429():
     run(scenario())
 
 
+
+def test_okx_subscription_snapshot_is_generated_and_sent_once_and_rest_snapshots_are_not_frames():
+    """The snapshot a books subscription begins with goes to that subscriber only: one frame
+    generated, one sent, one delivery; a REST book snapshot served is counted as a request,
+    not as a generated frame."""
+    async def scenario():
+        async with Simulator(["okx"]) as sim:
+            gen = sim.generate("okx", rate=10, symbols=["BTC-USDT"])
+            gen.pause()  # no stream frames: only what a subscription itself sends
+            c = await connect(sim.ws_url("okx") + "/ws/v5/public")
+            c.send({"op": "subscribe", "args": [{"channel": "books", "instId": "BTC-USDT"}]})
+            assert (await c.recv_json())["event"] == "subscribe"
+            snapshot = await c.recv_json()
+            assert snapshot["action"] == "snapshot" and snapshot["arg"]["channel"] == "books"
+            sent = sim.sent("okx")
+            assert (gen.generated, sent["frames"], sent["deliveries"]) == (1, 1, 1)
+            assert sent["by_kind"] == {"book_delta": 1}
+            async with aiohttp.ClientSession() as http:
+                async with http.get(sim.rest_url("okx") + "/api/v5/market/books", params={"instId": "BTC-USDT"}) as r:
+                    assert r.status == 200
+            assert gen.generated == 1 and gen.snapshot_requests == {"BTC-USDT": 1}
+
+    run(scenario())
+
 # ---- Deribit ---------------------------------------------------------------------------------
 def test_deribit_json_rpc_subscribe_and_methods():
     async def scenario():

@@ -245,7 +245,11 @@ class Generator(DataSource):
     def served_snapshot(self, symbol: str) -> None:
         self.snapshot_requests[symbol] = self.snapshot_requests.get(symbol, 0) + 1
 
-        self.generated += 1
+    def send_snapshot(self, conn: "SimConnection", key: str, frame: bytes) -> None:
+        """A subscription's initial book snapshot, to its subscriber only (made here, so
+        counted as generated when the server could send it)."""
+        if self.server.send_to(conn, key, frame, "book_delta"):
+            self.generated += 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -477,7 +481,7 @@ class OkxGenerator(Generator):
         # "books": the first message after subscribing is a full snapshot (OKX order book channel docs)
         for key in keys:
             if key.partition(":")[0] in self.BOOK_CHANNELS:
-                self.server.send_to(conn, key, self._book_message(key, "snapshot", None), "book_delta")
+                self.send_snapshot(conn, key, self._book_message(key, "snapshot", None))
 
     def frame(self, key: str) -> tuple[bytes, str] | None:
         from ..venues.okx.protocol import channel_kind
@@ -620,7 +624,7 @@ class DeribitGenerator(Generator):
         # "book.*" notifications begin with a full snapshot per subscription (docs.deribit.com/#book-instrument_name-interval)
         for key in keys:
             if key.startswith("book."):
-                self.server.send_to(conn, key, self._book_snapshot(key), "book_delta")
+                self.send_snapshot(conn, key, self._book_snapshot(key))
 
     def frame(self, key: str) -> tuple[bytes, str] | None:
         parts = key.split(".")
