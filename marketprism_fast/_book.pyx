@@ -283,7 +283,7 @@ cdef int levels_make_room(Levels* s, Py_ssize_t i) except -1:
     then cannot fail). Without one, the levels are laid out again, centred, with at least
     half as many free slots as levels: the next re-layout is n/4 inserts away or more."""
     cdef Py_ssize_t cap = s.cap if s.cap else MIN_CAPACITY
-    if s.front > 0 if levels_front_run(s, i) else s.front + s.n < s.cap:
+    if (s.front > 0) if levels_front_run(s, i) else (s.front + s.n < s.cap):
         return 0
     while cap < s.n + s.n // 2 + 2:
         cap *= 2
@@ -511,6 +511,12 @@ cdef inline double slot_key(const Side* s, Py_ssize_t slot) noexcept nogil:
     return ((s.lad.base + <double>slot) * s.tick_num) / s.tick_den
 
 
+cdef inline bint is_grid_key(const Side* s, Py_ssize_t slot, double key) noexcept nogil:
+    """Whether ``key`` is the grid key of ``slot`` (from ``slot_of``; -1: outside the window):
+    the one level that slot may hold. Every other key lives in the far store."""
+    return slot >= 0 and key == slot_key(s, slot)
+
+
 cdef void tick_grid(double tick, double* num, double* den) noexcept nogil:
     """The tick as ``num / den``: integers, ``den`` the smallest power of ten that makes ``num``
     whole (0.1 -> 1/10, 0.25 -> 25/100, 5 -> 5/1). A tick that is no such decimal keeps
@@ -584,6 +590,7 @@ cdef inline bint cursor_next(const Side* s, Cursor* c, double* key, double* amou
 cdef int side_recentre(Side* s, double anchor, Py_ssize_t width) except -1:
     """Put the level ``anchor`` at 7/8 of a window of ``width`` slots; redistribute every level."""
     cdef Py_ssize_t total = side_count(s), k = 0, i, j = 0, slot
+    cdef double key
     cdef bint texts = s.far.texts != NULL
     cdef Levels merged
     cdef Ladder* lad = &s.lad
@@ -592,8 +599,9 @@ cdef int side_recentre(Side* s, double anchor, Py_ssize_t width) except -1:
     # merge ladder and far store in ascending key order; texts move, none is copied or freed
     i = ladder_next(lad, 0)
     while i >= 0 or j < s.far.n:
-        if i >= 0 and (j >= s.far.n or slot_key(s, i) < s.far.keys[j]):
-            merged.keys[k] = slot_key(s, i)
+        key = slot_key(s, i) if i >= 0 else INFINITY
+        if i >= 0 and (j >= s.far.n or key < s.far.keys[j]):
+            merged.keys[k] = key
             merged.amounts[k] = lad.amounts[i]
             if texts:
                 merged.texts[k] = lad.texts[i]
@@ -619,7 +627,7 @@ cdef int side_recentre(Side* s, double anchor, Py_ssize_t width) except -1:
     s.far_in_window = 0
     for k in range(total):
         slot = slot_of(s, merged.keys[k])
-        if slot >= 0 and merged.keys[k] == slot_key(s, slot) and not ladder_has(lad, slot):
+        if is_grid_key(s, slot, merged.keys[k]) and not ladder_has(lad, slot):
             ladder_put(lad, slot, merged.amounts[k], &merged.texts[k] if texts else NULL)
         else:
             levels_make_room(&s.far, s.far.n)
@@ -660,7 +668,7 @@ cdef inline int side_set(Side* s, double key, double amount, const SrcText* src,
     loop; every other case is ``side_set_rest``."""
     cdef Py_ssize_t slot = slot_of(s, key)
     cdef Ladder* lad = &s.lad
-    cdef bint on_grid = slot >= 0 and key == slot_key(s, slot)
+    cdef bint on_grid = is_grid_key(s, slot, key)
     if on_grid:  # inside the window, on the grid: in the ladder or nowhere
         if ladder_has(lad, slot):
             if amount == 0.0:
@@ -705,7 +713,7 @@ cdef int side_set_rest(Side* s, Py_ssize_t slot, bint on_grid, double key, doubl
             # a new best above the window: the market moved up; follow it
             side_recentre(s, key, lad.width)
             slot = slot_of(s, key)
-            on_grid = slot >= 0 and key == slot_key(s, slot)
+            on_grid = is_grid_key(s, slot, key)
     if on_grid and not ladder_has(lad, slot):
         # texts are written straight into their slot: written to a temporary and copied, the
         # copy's wide loads would wait on the temporary's fresh narrow stores
