@@ -180,3 +180,36 @@ def test_long_mantissas_in_frames_convert_like_float() -> None:
         for batch, p, a in ((trades, "price", "amount"), (deltas, "price", "amount"), (quotes, "bid_price", "bid_amount")):
             assert _same(float(batch.column(p)[0]), float(price))
             assert _same(float(batch.column(a)[0]), float(amount))
+
+
+short_numbers = st.one_of(
+    # the tokens one 16-byte load holds: 1-15 bytes of digits, an optional point, a sign
+    st.tuples(
+        st.sampled_from(["", "-"]),
+        st.text(alphabet="0123456789", min_size=1, max_size=9),
+        st.one_of(st.just(""), st.text(alphabet="0123456789", min_size=0, max_size=9).map(lambda d: "." + d)),
+    ).map("".join),
+    # and whatever else number-like bytes make: second points, exponents, stray signs
+    st.text(alphabet="0123456789.-+eE", min_size=1, max_size=17),
+)
+
+
+@given(short_numbers, st.sampled_from([",", "}", " ,", "x,"]))
+@settings(max_examples=1500)
+def test_short_number_tokens_are_judged_like_the_reference(token: str, after: str) -> None:
+    """A number token with the rest of a frame behind it (the compiled scanner reads it from
+    one 16-byte load there): the compiled parser takes or refuses the frame as the reference
+    parser does, and the values it takes are the reference's to the bit."""
+    frame = (
+        '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"quote.BTC-PERPETUAL","data":'
+        f'{{"best_bid_price":{token}{after}"timestamp":1,"instrument_name":"BTC-PERPETUAL","best_bid_amount":2.5,'
+        '"best_ask_price":3.25,"best_ask_amount":4}}}'
+    ).encode()
+    verdicts, values = [], []
+    for implementation in ("compiled", "reference"):
+        parser = parsers.make_parser("deribit", InstrumentRegistry("deribit"), implementation=implementation)
+        verdicts.append(parser.feed(frame, 0))
+        batches = parser.take()
+        values.append([float(b.column("bid_price")[0]).hex() for b in batches])
+    assert verdicts[0] == verdicts[1], (token, after, verdicts)
+    assert values[0] == values[1], (token, after, values)
