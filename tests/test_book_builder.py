@@ -187,6 +187,64 @@ def test_output_batch_columns() -> None:
     assert columns["ask_price"][0].tolist()[:2] == [10.0, 11.0] and math.isnan(columns["ask_price"][0][2])
 
 
+def arrow_values(batch: Batch) -> tuple:
+    """The batch as the Arrow sinks write it: its schema, and every value (``repr``: NaN equals NaN)."""
+    import pyarrow as pa
+
+    from marketprism_fast.sinks import arrow
+
+    table = arrow.to_table(batch)
+    values = {}
+    for name, column in zip(table.column_names, table.columns):
+        if isinstance(column.type, pa.DictionaryType):
+            column = column.cast(column.type.value_type)
+        values[name] = [repr(v) for v in column.to_pylist()]
+    return [(f.name, str(f.type)) for f in table.schema], values
+
+
+def test_output_batches_carry_the_registry_codes_and_the_same_columns() -> None:
+    """A builder sharing its parser's registry emits batches of registry codes (sinks encode
+    instrument columns once per instrument, not per row); their contract columns, Arrow tables
+    and Native columns equal those of a builder without a registry. A symbol the registry does
+    not hold turns the batch back into text columns."""
+    from marketprism_fast.sinks import arrow
+    from marketprism_fast.sinks.clickhouse.native import encode_text
+
+    registry = InstrumentRegistry("deribit")
+    codes = {raw: registry.intern(raw) for raw in ("ETH-PERPETUAL", "BTC-PERPETUAL")}
+    assert codes == {"ETH-PERPETUAL": 0, "BTC-PERPETUAL": 1}
+
+    def message(raw: str, update_id: int, price: float, amount: float) -> list[dict]:
+        item = registry[codes[raw]] if raw in codes else None
+        names = dict(market=item.market if item else "perpetual", symbol=item.symbol if item else raw, raw_symbol=raw)
+        return [dict(names, side=side, price=price + side, amount=amount, update_id=update_id,
+                     prev_update_id=update_id - 1, ts_event=update_id, ts_recv=update_id + 1, frame=update_id,
+                     is_snapshot=int(update_id == 1)) for side in (1, -1)]
+
+    rows = message("BTC-PERPETUAL", 1, 100.0, 2.0) + message("ETH-PERPETUAL", 1, 10.0, 3.0)
+    rows += message("BTC-PERPETUAL", 2, 100.0, 5.0)
+    outputs = []
+    for with_registry in (True, False):
+        builder = BookBuilder("deribit", registry if with_registry else None, depth=2, quotes=True)
+        builder.apply(delta_batch("deribit", rows))
+        outputs.append(builder.take())
+    (snapshots, quotes), (plain_snapshots, plain_quotes) = outputs
+    for coded, plain in ((snapshots, plain_snapshots), (quotes, plain_quotes)):
+        assert coded.instrument_codes() is not None and plain.instrument_codes() is None
+        assert coded.instrument_codes()[0].tolist() == [1, 0, 1]
+        for name in coded.kind.column_names + ("frame",):
+            a, b = coded.column(name), plain.column(name)
+            assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
+        assert arrow_values(coded) == arrow_values(plain)
+        for name in ("exchange", "market", "symbol", "raw_symbol"):
+            assert encode_text(coded, name).tobytes() == encode_text(plain, name).tobytes()
+
+    builder = BookBuilder("deribit", registry, depth=2)
+    builder.apply(delta_batch("deribit", message("XRP_USDC-PERPETUAL", 1, 1.0, 1.0)))
+    (batch,) = builder.take()
+    assert batch.instrument_codes() is None and batch.column("raw_symbol").tolist() == ["XRP_USDC-PERPETUAL"]
+
+
 @pytest.mark.parametrize(
     "options,field",
     [

@@ -47,7 +47,7 @@ from ..instruments import InstrumentRegistry
 from ..log import logger
 from ..records import INSTRUMENT_COLUMNS
 from .messages import Message
-from .output import Instrument, quote_batch, snapshot_batch
+from .output import Instrument, InstrumentTable, quote_batch, snapshot_batch
 from .scheduler import SnapshotScheduler
 from .sync import Action, Phase, rule_for
 
@@ -99,7 +99,7 @@ class BookBuilder:
         self._core = BookCore(venue, depth, self.every_update, interval_ns or 0, quotes)
         self._core.scheduler = scheduler
         self._books: dict[str, SymbolBook] = {}
-        self._instrument_table: list[Instrument] = []
+        self._instrument_table = InstrumentTable(instruments)
         self._code_space: object = None  # what the instrument codes of the bound batches index
         self._local_codes: dict[str, int] = {}  # raw symbol -> code, for batches without codes
         self._gaps: dict[str, int] = {}
@@ -251,11 +251,11 @@ class BookBuilder:
 
     def _add_symbol(self, batch: Batch, row: int) -> SymbolBook:
         raw_symbol = self._raw_symbol(batch, row)
-        self._instrument_table.append(self._instrument_of(raw_symbol, batch, row))
+        index = self._instrument_table.add(*self._instrument_of(raw_symbol, batch, row))
         entry = SymbolBook(
             LevelBook(self.max_levels, self.rule.checksums, 0.0, self.ladder_width, self.max_ladder_width),
             raw_symbol,
-            len(self._instrument_table) - 1,
+            index,
         )
         self._books[raw_symbol] = entry
         is_snapshot = bool(_column(batch, "is_snapshot")[row])
@@ -263,12 +263,13 @@ class BookBuilder:
             self.scheduler.request(raw_symbol)
         return entry
 
-    def _instrument_of(self, raw_symbol: str, batch: Batch, row: int) -> Instrument:
+    def _instrument_of(self, raw_symbol: str, batch: Batch, row: int) -> tuple[Instrument, int | None]:
+        """The symbol's contract texts, and its code in the builder's registry (None: not there)."""
         code = self.instruments.code_of(raw_symbol) if self.instruments is not None else None
         if code is not None:
             i = self.instruments[code]
-            return (i.exchange, i.market, i.symbol, i.raw_symbol)
-        return tuple(str(batch.column(name)[row]) for name in INSTRUMENT_COLUMNS)
+            return (i.exchange, i.market, i.symbol, i.raw_symbol), code
+        return tuple(str(batch.column(name)[row]) for name in INSTRUMENT_COLUMNS), None
 
     def _handle(self, entry: SymbolBook, message: Message, frame: int) -> None:
         bad = message.rows.first_invalid(message.start, message.stop)
