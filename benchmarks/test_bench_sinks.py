@@ -6,7 +6,9 @@ synthetic trade rows (five symbols, unique trade ids). Contenders, per sink:
 
 * ClickHouse 18.16: the sink's writer (native protocol, numpy columns, lz4) against a
   row-wise ``INSERT`` of one dict per record (how the old services wrote; the dicts are
-  built before the clock starts, which favours the old path).
+  built before the clock starts, which favours the old path). And book_snapshot rows (2 k
+  and 20 k, 20 levels): the writer against itself with the level arrays left to the
+  driver's own per-row ``Array`` writer.
 * NATS JetStream: one Arrow IPC message per batch, acknowledged, against one awaited JSON
   message per record (the old collector). The per-record path runs at 10 k rows only; its
   rate does not depend on the batch.
@@ -20,6 +22,7 @@ sink's ratio to its baseline, all from this one run.
 from __future__ import annotations
 
 import asyncio
+import functools
 import statistics
 import time
 from pathlib import Path
@@ -31,6 +34,7 @@ from marketprism_fast.batch import Batch
 from marketprism_fast.config import ClickHouseSinkConfig, NatsSinkConfig, RedisSinkConfig, SpoolConfig
 from marketprism_fast.pipeline.identity import BatchIds
 from marketprism_fast.records import kind as kind_of
+from marketprism_fast.sinks.clickhouse import native
 from marketprism_fast.sinks.clickhouse.writer import ClickHouseWriter
 from marketprism_fast.sinks.nats import NatsSink
 from marketprism_fast.sinks.redis import RedisSink
@@ -50,14 +54,18 @@ def fresh(batch: Batch) -> Batch:
     return copy
 
 
-def trade_batch(n: int) -> Batch:
-    """``n`` trade rows within one UTC day (one part per insert, as in steady state)."""
-    columns = synthetic_batch(kind_of("trade"), n, seed=1).columns()
+def day_batch(kind: str, n: int, seed: int) -> Batch:
+    """``n`` synthetic ``kind`` rows within one UTC day (one part per insert, as in steady state)."""
+    columns = synthetic_batch(kind_of(kind), n, seed=seed).columns()
     for name in ("ts_event", "ts_recv"):
         columns[name] = columns[name] + 3_600 * 1_000_000_000
-    batch = Batch.from_columns("trade", "okx", columns)
+    batch = Batch.from_columns(kind, "okx", columns)
     IDS.assign(batch)
     return batch
+
+
+def trade_batch(n: int) -> Batch:
+    return day_batch("trade", n, seed=1)
 
 
 def measure(sink: str, contender: str, rows: int, run, baseline: str) -> dict:
@@ -130,6 +138,33 @@ def test_clickhouse_native_columnar_vs_rowwise_dicts(rows: int, clickhouse, repo
     measure("clickhouse", "row-wise dicts", rows, lambda: client.execute(f"INSERT INTO bench.trades ({names}) VALUES", dicts), "row-wise dicts")
     client.disconnect()
     writer.disconnect()
+
+
+class DriverLevelsWriter(ClickHouseWriter):
+    """The sink's writer with book levels (``Array(Float64)``) handed to clickhouse-driver's
+    own column writer, which writes them row by row (how the sink wrote them before)."""
+
+    def _encoded(self, batch: Batch, bid: int):
+        columns = super()._encoded(batch, bid)
+        for i, column in enumerate(batch.kind.columns):
+            if column.type == "f8[]":
+                columns[i] = functools.partial(lambda _server_type, c: native.driver_values(batch, c), c=column)
+        return columns
+
+
+@pytest.mark.parametrize("rows", (2_000, 20_000))
+def test_clickhouse_book_snapshot_levels_whole_vs_driver_rows(rows: int, clickhouse, report) -> None:
+    """book_snapshot rows (4 level arrays of 20) through the sink's writer: levels encoded
+    whole (offsets, then the values as they lie) against the driver's per-row Array writer."""
+    batch = day_batch("book_snapshot", rows, seed=2)  # 20 levels a side
+    contenders = {
+        "levels whole (sink)": ClickHouseWriter(ClickHouseSinkConfig(url=clickhouse.native_url, database="bench_books")),
+        "levels by the driver": DriverLevelsWriter(ClickHouseSinkConfig(url=clickhouse.native_url, database="bench_books")),
+    }
+    for name, writer in contenders.items():
+        writer.connect()
+        measure("clickhouse book_snapshot", name, rows, lambda: writer.insert(fresh(batch)), "levels by the driver")
+        writer.disconnect()
 
 
 @pytest.mark.parametrize("rows", SIZES)

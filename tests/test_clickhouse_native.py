@@ -1,9 +1,11 @@
-"""The Native String encoding built with numpy equals the format written value by value:
-per row a LEB128 length, then the UTF-8 bytes (lengths across the 1-, 2- and 3-byte varints)."""
+"""The Native encodings built with numpy equal the format written value by value: String (per
+row a LEB128 length, then the UTF-8 bytes; lengths across the 1-, 2- and 3-byte varints) and
+Array(Float64) (as clickhouse-driver's own writer gives it)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from marketprism_fast.sinks.clickhouse.native import encode_strings
 
@@ -34,3 +36,45 @@ def test_strings_of_every_varint_width_equal_the_value_by_value_encoding() -> No
 
 def test_no_rows_is_no_bytes() -> None:
     assert encode_strings(np.zeros(0, np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64)).size == 0
+
+
+def _driver_bytes(server_type: str, items) -> bytes:
+    """The column as clickhouse-driver's own writer writes it into an insert block."""
+    import io
+
+    from clickhouse_driver.columns.service import write_column
+    from clickhouse_driver.context import Context
+
+    context = Context()
+    context.settings = {}
+    context.client_settings = {
+        "use_numpy": False, "strings_as_bytes": False, "strings_encoding": "utf-8",
+        "input_format_null_as_default": False,
+    }
+    buf = io.BytesIO()
+    write_column(context, "c", server_type, items, buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("depth", [0, 1, 20])
+@pytest.mark.parametrize("rows", [0, 1, 257])
+def test_level_arrays_equal_the_drivers_encoding(depth: int, rows: int) -> None:
+    """book_snapshot levels (Array(Float64)) encoded whole: the bytes the driver writes row by
+    row, NaN padding included; rows given ragged (as read back from columns) are padded alike."""
+    from marketprism_fast.batch import Batch
+    from marketprism_fast.records import kind
+    from marketprism_fast.sinks.clickhouse.native import Raw, driver_values, encode_column
+
+    rng = np.random.default_rng(depth * 1000 + rows)
+    levels = rng.normal(100.0, 5.0, (rows, depth))
+    levels[rng.random((rows, depth)) < 0.2] = np.nan
+    ragged = np.empty(rows, dtype=object)
+    for i in range(rows):
+        ragged[i] = levels[i, : depth - i % 3 if depth > 2 else depth].tolist()
+    column = kind("book_snapshot").column("bid_price")
+    for values in (levels, ragged):
+        batch = Batch.from_columns("book_snapshot", "okx", {"bid_price": values})
+        encoded = encode_column(batch, column, "Array(Float64)")
+        assert isinstance(encoded, Raw)
+        expected = _driver_bytes("Array(Float64)", [list(r) for r in driver_values(batch, column)])
+        assert encoded.data.tobytes() == expected

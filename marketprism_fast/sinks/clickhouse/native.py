@@ -10,10 +10,11 @@ server's insert block names as ``String`` or a fixed-width number is encoded who
 * ``String``: per row a LEB128 length then the UTF-8 bytes, gathered from the record
   buffer's text arena (or, for instrument columns, from the few distinct instrument texts
   by code; for batches built from columns, from an Arrow array of the values) with
-  ``numpy.repeat`` index arithmetic.
+  ``numpy.repeat`` index arithmetic;
+* ``Array(Float64)`` (book_snapshot levels): the rows' end offsets, then the values of the
+  (rows, depth) array as they lie (the driver writes such a column row by row in Python).
 
-Any other type (``LowCardinality(String)``, ``Array(Float64)``) is left to the driver's own
-column writer, so every server and schema variant still works; the fast path is an
+Any other type (``LowCardinality(String)``) is left to the driver's own column writer, so every server and schema variant still works; the fast path is an
 encoding of the same values, not a different table. ``NativeClient.execute`` takes an
 ``EncodedColumns`` as the data of an ``INSERT ... VALUES``: the server's sample block
 decides the encoding of each column, which is checked against what the batch holds.
@@ -133,8 +134,8 @@ def encode_text(batch: Batch, name: str) -> np.ndarray:
 
 
 def driver_values(batch: Batch, column: Column) -> np.ndarray:
-    """The column as clickhouse-driver's numpy writers take it (types this module does not
-    encode itself: ``LowCardinality(String)``, ``Array(Float64)``)."""
+    """The column as clickhouse-driver's writers take it (types this module does not encode
+    itself: ``LowCardinality(String)``; and the checks that compare both encodings)."""
     from .. import arrow
 
     if column.is_text:
@@ -148,6 +149,18 @@ def driver_values(batch: Batch, column: Column) -> np.ndarray:
     return np.ascontiguousarray(batch.column(column.name))
 
 
+def encode_levels(batch: Batch, name: str) -> np.ndarray:
+    """An ``f8[]`` column as a Native ``Array(Float64)`` column: per row the end of its values
+    (UInt64, counted from the column's first value), then all the rows' values. Every row has
+    the column's depth (a shorter row is NaN-padded, as the driver's writer is given it)."""
+    from .. import arrow
+
+    levels, depth = arrow._levels(batch.column(name))  # noqa: SLF001
+    ends = np.arange(1, len(levels) + 1, dtype="<u8") * np.uint64(depth)
+    values = np.ascontiguousarray(levels, dtype="<f8").reshape(-1)
+    return np.concatenate([ends.view(np.uint8), values.view(np.uint8)])
+
+
 def encode_column(batch: Batch, column: Column, server_type: str, values: np.ndarray | None = None):
     """The column for a server column of ``server_type``: ``Raw`` Native bytes where this
     module encodes the type, else values for the driver. ``values``: the column's values when
@@ -158,6 +171,8 @@ def encode_column(batch: Batch, column: Column, server_type: str, values: np.nda
         return Raw(np.ascontiguousarray(data, dtype=dtype).view(np.uint8))
     if server_type == "String" and column.is_text:
         return Raw(encode_text(batch, column.name))
+    if server_type == "Array(Float64)" and column.type == "f8[]" and values is None:
+        return Raw(encode_levels(batch, column.name))
     return values if values is not None else driver_values(batch, column)
 
 
