@@ -194,3 +194,21 @@ def test_a_small_batch_is_sealed_as_a_tight_copy() -> None:
     assert batch.column("price").tolist() == [1.5] * 10
     parser.feed_many([frame] * 3000, 0)  # most of the capacity: handed over, not copied
     assert len(parser.take()[0]) == 3000
+
+
+def test_arena_texts_must_lie_inside_the_arena() -> None:
+    """A batch's level texts are read in place from its arena: offsets and lengths that reach
+    past it (by one byte, or by wrapping 32 bits) are refused before any text is read."""
+    arena = np.frombuffer(b"1.5:20.25:3", dtype=np.uint8)
+    side, price, amount = np.array([1, -1], np.int8), np.array([1.5, 2.0]), np.array([2.0, 3.0])
+
+    def rows(price_off, price_len, amount_off, amount_len) -> DeltaRows:
+        return DeltaRows.from_arena(side, price, amount, arena, *(np.array(v, dtype) for v, dtype in (
+            (price_off, np.uint32), (price_len, np.uint16), (amount_off, np.uint32), (amount_len, np.uint16))))
+
+    book = LevelBook(keep_texts=True)
+    book.apply(rows([0, 4], [3, 2], [4, 10], [2, 1]), 0, 2)  # the last text ends at the arena's end
+    assert book.level_texts(1) == [("1.5", "20")] and book.level_texts(-1) == [("20", "3")]
+    for bad in (([0, 4], [3, 2], [4, 10], [2, 2]), ([0, 0xFFFFFFFF], [3, 2], [4, 10], [2, 1])):
+        with pytest.raises(ValueError, match="beyond the arena"):
+            rows(*bad)
