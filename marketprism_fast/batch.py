@@ -168,6 +168,18 @@ class Batch:
             self._texts[name] = refs
         return refs
 
+    def select(self, rows: np.ndarray) -> "Batch":
+        """A batch of only these rows, in this order, with the same id. A compiled batch's
+        storage is cut (its text arena and registry shared), so the result stays compiled:
+        no text is decoded, instrument columns stay codes; a batch of columns has each of its
+        columns cut (``frame`` and hidden texts included)."""
+        if self._storage:
+            return Batch(
+                self.kind, self.exchange, len(rows), storage={k: v[rows] for k, v in self._storage.items()},
+                arena=self._arena, instruments=self._instruments, batch_id=self._id,
+            )
+        return Batch(self.kind, self.exchange, len(rows), columns={k: v[rows] for k, v in self._cols.items()}, batch_id=self._id)
+
     def instrument_codes(self) -> tuple[np.ndarray, "InstrumentRegistry"] | None:
         """Per row, its instrument code, and the registry whose ``tables()`` the codes index;
         None for batches built from columns."""

@@ -13,11 +13,11 @@ from ..batch import Batch
 
 
 def without_markers(batch: Batch) -> Batch:
-    """A book_delta batch without its ``side == 0`` marker rows (the batch itself when it has none)."""
+    """A book_delta batch without its ``side == 0`` marker rows (the batch itself when it has
+    none). A parser's batch stays a parser's batch (its storage cut, ``Batch.select``), so the
+    sinks keep their per-instrument and in-arena encodings for it."""
     side = batch.storage.get("side") if batch.storage else None
     keep = (np.asarray(side) if side is not None else np.asarray(batch.column("side"))) != 0
     if keep.all():
         return batch
-    columns = {name: np.asarray(batch.column(name))[keep] for name in batch.kind.column_names}
-    columns["frame"] = np.asarray(batch.frame)[keep]
-    return Batch.from_columns(batch.kind, batch.exchange, columns)
+    return batch.select(np.flatnonzero(keep))

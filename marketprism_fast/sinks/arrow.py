@@ -123,18 +123,6 @@ def text_values(batch: Batch, name: str) -> np.ndarray:
     return np.asarray(batch.column(name), dtype=object)
 
 
-def rows_of(batch: Batch, rows: np.ndarray) -> Batch:
-    """A batch of only these rows (same id). For a compiled batch the storage is cut first,
-    so only the chosen rows' text is ever decoded, not the whole batch's."""
-    st = batch.storage
-    if st:
-        return Batch(
-            batch.kind, batch.exchange, len(rows), storage={k: v[rows] for k, v in st.items()},
-            arena=batch.arena, instruments=batch.instruments, batch_id=batch.id,  # the same buffer
-        )
-    return Batch.from_columns(batch.kind, batch.exchange, {c: batch.column(c)[rows] for c in batch.kind.column_names}, batch_id=batch.id)
-
-
 def _levels(values: np.ndarray) -> tuple[np.ndarray, int]:
     """An ``f8[]`` column as a 2-D float64 array and its depth."""
     if values.dtype == object:

@@ -30,7 +30,6 @@ import numpy as np
 from ..batch import Batch
 from ..config import RedisSinkConfig
 from ..offline.writers import JsonLines
-from . import arrow
 from .base import Backoff, SinkCounters, SinkHealth
 from .secrets import resolve_password
 
@@ -87,7 +86,7 @@ class RedisSink:
 
     def _collect(self, batch: Batch) -> None:
         rows = latest_rows(batch)
-        latest = arrow.rows_of(batch, rows)
+        latest = batch.select(rows)
         symbols = latest.column("symbol").tolist()
         prefix = self.config.key_prefix
         for symbol, line in zip(symbols, self._json.lines(latest)):

@@ -52,7 +52,6 @@ from ...config import ClickHouseSinkConfig
 from ...errors import ConfigurationError, SinkRejected, SinkUnavailable
 from ...pipeline.identity import batch_id, id_text
 from ...records import Kind
-from .. import arrow
 from . import native
 from .ddl import BATCH_ID, LEGACY, ServerCapabilities, check_identifier, quote, schema_statements, table_columns
 
@@ -221,7 +220,7 @@ class ClickHouseWriter:
                         already, n, batch.kind.table,
                     )
                 continue
-            data = self._encoded(batch if rows is None else arrow.rows_of(batch, rows), bid)
+            data = self._encoded(batch if rows is None else batch.select(rows), bid)
             settings = {"insert_deduplication_token": f"{id_text(bid)}-{day}"} if self.capabilities.deduplication else None
             try:
                 client.execute(statement, data, columnar=True, types_check=False, settings=settings, query_id=self._query_id(batch, day))
