@@ -647,7 +647,7 @@ cdef inline bint quick_number(Cursor* c, Field* f) noexcept nogil:
         v = <double>m / POW10[nfrac] if nfrac else <double>m
         f.num = -v if neg else v
         f.has_num = 1
-    elif eisel_lemire(m, -nfrac, &v):
+    elif eisel_lemire_call(m, -nfrac, &v):
         f.num = -v if neg else v
         f.has_num = 1
     else:

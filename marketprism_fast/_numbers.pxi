@@ -179,6 +179,17 @@ cdef extern from *:
     bint eisel_lemire "mpf_eisel_lemire"(uint64_t w, int q, double* out) noexcept nogil
 
 
+cdef extern from *:
+    """
+    /* Eisel-Lemire as a call: for the number readers whose common case (a mantissa of at
+       most 2**53, one division) must stay small enough to be inlined where they are used. */
+    static __attribute__((noinline)) int mpf_eisel_lemire_call(uint64_t w, int q, double *out) {
+        return mpf_eisel_lemire(w, q, out);
+    }
+    """
+    bint eisel_lemire_call "mpf_eisel_lemire_call"(uint64_t w, int q, double* out) noexcept nogil
+
+
 cdef int el_fill_table() except -1:
     """mpf_pow5_128 from exact integer arithmetic (Python ints)."""
     cdef int k = 0
