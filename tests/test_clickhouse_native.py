@@ -1,8 +1,11 @@
 """The Native encodings built with numpy equal the format written value by value: String (per
-row a LEB128 length, then the UTF-8 bytes; lengths across the 1-, 2- and 3-byte varints) and
-Array(Float64) (as clickhouse-driver's own writer gives it)."""
+row a LEB128 length, then the UTF-8 bytes; lengths across the 1-, 2- and 3-byte varints),
+Array(Float64) and LowCardinality(String) (as clickhouse-driver's own writer gives them; the
+latter also read back by ClickHouse itself)."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -39,9 +42,11 @@ def test_no_rows_is_no_bytes() -> None:
 
 
 def _driver_bytes(server_type: str, items) -> bytes:
-    """The column as clickhouse-driver's own writer writes it into an insert block."""
-    import io
+    """The column as clickhouse-driver's own (non-numpy) writer writes it into an insert block,
+    through the driver's buffered writer."""
+    import socket
 
+    from clickhouse_driver.bufferedwriter import BufferedSocketWriter
     from clickhouse_driver.columns.service import write_column
     from clickhouse_driver.context import Context
 
@@ -51,9 +56,16 @@ def _driver_bytes(server_type: str, items) -> bytes:
         "use_numpy": False, "strings_as_bytes": False, "strings_encoding": "utf-8",
         "input_format_null_as_default": False,
     }
-    buf = io.BytesIO()
-    write_column(context, "c", server_type, items, buf)
-    return buf.getvalue()
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        writer = BufferedSocketWriter(ours, 1 << 20)
+        write_column(context, "c", server_type, items, writer)
+        writer.flush()
+        ours.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := theirs.recv(1 << 16):
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @pytest.mark.parametrize("depth", [0, 1, 20])
@@ -78,3 +90,52 @@ def test_level_arrays_equal_the_drivers_encoding(depth: int, rows: int) -> None:
         assert isinstance(encoded, Raw)
         expected = _driver_bytes("Array(Float64)", [list(r) for r in driver_values(batch, column)])
         assert encoded.data.tobytes() == expected
+
+
+def _instrument_batch(codes: list[int], symbols: int) -> "Batch":
+    """A compiled-form trade batch naming its instruments by registry code."""
+    from marketprism_fast.batch import Batch
+    from marketprism_fast.instruments import InstrumentRegistry
+
+    registry = InstrumentRegistry("okx")
+    for i in range(symbols):
+        registry.intern(f"C{i}-USDT-SWAP" if i % 2 else f"C{i}-USDT")
+    return Batch("trade", "okx", len(codes), storage={"instrument": np.array(codes, dtype=np.uint32)}, instruments=registry)
+
+
+@pytest.mark.parametrize(
+    ("codes", "symbols"),
+    [([], 3), ([2, 0, 2, 1, 1], 3), (list(range(299, -1, -1)) * 2, 300), ([5] * 40, 8)],
+)
+def test_low_cardinality_instrument_columns_equal_the_drivers_encoding(codes: list[int], symbols: int) -> None:
+    """Instrument columns as LowCardinality(String) (servers from 19.3) from the codes: the
+    driver's bytes for the same texts (dictionary in order of first appearance, texts shared
+    by several instruments once, keys widened past 255 entries)."""
+    from marketprism_fast.records import kind
+    from marketprism_fast.sinks.clickhouse.native import Raw, encode_column
+
+    batch = _instrument_batch(codes, symbols)
+    for name in ("exchange", "market", "symbol", "raw_symbol"):
+        encoded = encode_column(batch, kind("trade").column(name), "LowCardinality(String)")
+        assert isinstance(encoded, Raw)
+        assert encoded.data.tobytes() == _driver_bytes("LowCardinality(String)", batch.column(name).tolist()), name
+
+
+def test_low_cardinality_instrument_columns_read_back_by_clickhouse(tmp_path) -> None:
+    """The same bytes in a Native-format block read by ClickHouse itself (chdb, in process)."""
+    chdb = pytest.importorskip("chdb", reason="chdb is not installed")
+    from marketprism_fast.records import kind
+    from marketprism_fast.sinks.clickhouse.native import encode_column
+
+    batch = _instrument_batch([7, 3, 3, 0, 7, 299, 1] * 50, 300)
+    names = ("exchange", "market", "symbol")
+    block = bytearray(leb128(len(names)) + leb128(len(batch)))  # a Native block: columns, rows
+    for name in names:  # then per column its name, its type and its data
+        for text in (name, "LowCardinality(String)"):
+            block += leb128(len(text)) + text.encode()
+        block += encode_column(batch, kind("trade").column(name), "LowCardinality(String)").data.tobytes()
+    path = tmp_path / "block.native"
+    path.write_bytes(bytes(block))
+    got = chdb.query(f"SELECT {', '.join(names)} FROM file('{path}', 'Native')", "JSONCompact").bytes()
+    rows = json.loads(got)["data"]
+    assert rows == [list(r) for r in zip(*(batch.column(n).tolist() for n in names))]

@@ -12,10 +12,14 @@ server's insert block names as ``String`` or a fixed-width number is encoded who
   by code; for batches built from columns, from an Arrow array of the values) with
   ``numpy.repeat`` index arithmetic;
 * ``Array(Float64)`` (book_snapshot levels): the rows' end offsets, then the values of the
-  (rows, depth) array as they lie (the driver writes such a column row by row in Python).
+  (rows, depth) array as they lie (the driver writes such a column row by row in Python);
+* ``LowCardinality(String)`` instrument columns (servers from 19.3): the distinct texts of the
+  instruments a batch uses as the dictionary, a key per row from the instrument codes (the
+  driver hashes a ``str`` per row).
 
-Any other type (``LowCardinality(String)``) is left to the driver's own column writer, so every server and schema variant still works; the fast path is an
-encoding of the same values, not a different table. ``NativeClient.execute`` takes an
+Any other type (and a ``LowCardinality(String)`` column without codes) is left to the
+driver's own column writer, so every server and schema variant still works; the fast path is
+an encoding of the same values, not a different table. ``NativeClient.execute`` takes an
 ``EncodedColumns`` as the data of an ``INSERT ... VALUES``: the server's sample block
 decides the encoding of each column, which is checked against what the batch holds.
 """
@@ -119,6 +123,47 @@ def encode_instrument(batch: Batch, name: str) -> np.ndarray:
     return _gather_rows(template, t_off, t_len, codes)
 
 
+# LowCardinality's Native form (as clickhouse-driver writes it): the column's state prefix, the
+# keys' serialization version (1: shared dictionaries with additional keys); then a flags word
+# (the keys' width, 0-3 for UInt8-UInt64, with "has additional keys" and "need update
+# dictionary"), the dictionary as a String column, the row count and one key per row.
+_LC_KEYS_VERSION = 1
+_LC_FLAGS = (1 << 9) | (1 << 10)
+_LC_KEY_TYPES = ("<u1", "<u2", "<u4", "<u8")
+
+
+def encode_low_cardinality(batch: Batch, name: str) -> np.ndarray | None:
+    """An instrument column as a Native ``LowCardinality(String)`` column, from the instrument
+    codes: the distinct texts of the instruments used, in the order they first appear, as the
+    dictionary, and per row its text's key. None for a column without codes (the driver
+    writes those)."""
+    st = batch.storage
+    if not (st and name in INSTRUMENT_COLUMNS):
+        return None
+    codes = np.asarray(st["instrument"], dtype=np.int64)
+    head = np.array([_LC_KEYS_VERSION], dtype="<u8").view(np.uint8)
+    if not len(codes):
+        return head
+    table = batch.instruments.tables()[name]
+    used, first = np.unique(codes, return_index=True)
+    key_of_code = np.zeros(int(used[-1]) + 1, dtype=np.int64)
+    dictionary: dict[str, int] = {}  # text -> key, in order of first appearance (instruments share texts)
+    for code in used[np.argsort(first, kind="stable")].tolist():
+        key_of_code[code] = dictionary.setdefault(table[code], len(dictionary))
+    width = 0 if len(dictionary) < 1 << 8 else 1 if len(dictionary) < 1 << 16 else 2 if len(dictionary) < 1 << 32 else 3
+    texts = [t.encode("utf-8") for t in dictionary]
+    lengths = np.array([len(t) for t in texts], dtype=np.int64)
+    arena = np.frombuffer(b"".join(texts), dtype=np.uint8)
+    offsets = np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.int64)
+    return np.concatenate([
+        head,
+        np.array([_LC_FLAGS | width, len(dictionary)], dtype="<u8").view(np.uint8),
+        encode_strings(arena, offsets, lengths),
+        np.array([len(codes)], dtype="<u8").view(np.uint8),
+        key_of_code[codes].astype(_LC_KEY_TYPES[width]).view(np.uint8),
+    ])
+
+
 def encode_text(batch: Batch, name: str) -> np.ndarray:
     """Any text column of the batch as a Native ``String`` column."""
     st = batch.storage
@@ -171,6 +216,10 @@ def encode_column(batch: Batch, column: Column, server_type: str, values: np.nda
         return Raw(np.ascontiguousarray(data, dtype=dtype).view(np.uint8))
     if server_type == "String" and column.is_text:
         return Raw(encode_text(batch, column.name))
+    if server_type == "LowCardinality(String)" and column.is_text:
+        encoded = encode_low_cardinality(batch, column.name)
+        if encoded is not None:
+            return Raw(encoded)
     if server_type == "Array(Float64)" and column.type == "f8[]" and values is None:
         return Raw(encode_levels(batch, column.name))
     return values if values is not None else driver_values(batch, column)
