@@ -44,10 +44,11 @@ one slot per ladder slot; in the far store, moved with the level); a text longer
 levels' texts are copied slot by slot, from a few contiguous runs of memory, and no Python
 object is made or read per level.
 
-The watched top. The top levels a book_snapshot row copies (``TopBuffer``) and the OKX
-checksum come from one walk down both sides, kept between messages; each side remembers the
-key of its last level walked, and only a change at or above that key makes the walk happen
-again (a change further down alters neither).
+The watched top. The top levels a book_snapshot row copies (``TopBuffer``) and the texts the
+OKX checksum covers come from one walk down each side, kept between messages; each side
+remembers the key of its last level walked, and only a change at or above that key makes
+that side's walk happen again (a change further down alters neither). The checksum is then
+gathered from both sides' kept texts.
 """
 
 cimport cython
@@ -907,6 +908,50 @@ cdef Py_ssize_t crc_level_flush(char* buf, Py_ssize_t n, uint32_t* crc, const Le
     return n + 1
 
 
+cdef Py_ssize_t walk_side(const Side* s, double sign, Py_ssize_t depth, Py_ssize_t crc_levels, double* prices,
+                          double* amounts, LevelText* texts, double* last) noexcept nogil:
+    """One walk down a side: its top ``depth`` levels into ``prices``/``amounts`` (NaN-padded),
+    copies of its top ``crc_levels`` levels' texts into ``texts`` (books with texts; returns
+    how many), and into ``last`` the key of the last level walked (-inf when it has fewer)."""
+    cdef Py_ssize_t j = 0, n_texts = 0, walk = depth if depth > crc_levels else crc_levels
+    cdef Cursor c
+    cdef double key = -INFINITY, amount
+    cdef const LevelText* t = NULL
+    last[0] = -INFINITY
+    cursor_start(s, &c)
+    while j < walk and cursor_next(s, &c, &key, &amount, &t):
+        if j < depth:
+            prices[j] = sign * key
+            amounts[j] = amount
+        if j < crc_levels:
+            texts[j] = t[0]
+            n_texts += 1
+        j += 1
+    if j == walk and walk > 0:
+        last[0] = key
+    while j < depth:
+        prices[j] = NAN
+        amounts[j] = NAN
+        j += 1
+    return n_texts
+
+
+cdef int64_t checksum_of(const LevelText* bids, Py_ssize_t nb, const LevelText* asks, Py_ssize_t na) noexcept nogil:
+    """The OKX checksum of kept texts: CRC32 of ``bidPx:bidSz:askPx:askSz:...`` (a side that
+    runs out is left out) as a signed int32."""
+    cdef char buf[CRC_BUFFER]
+    cdef Py_ssize_t j, n = 0
+    cdef uint32_t crc = CRC_XOR
+    for j in range(nb if nb > na else na):
+        if j < nb:
+            n = crc_level(buf, n, &crc, &bids[j])
+        if j < na:
+            n = crc_level(buf, n, &crc, &asks[j])
+    if n:
+        n -= 1  # no ':' after the last text
+    return as_signed(crc_update(crc, buf, n) ^ CRC_XOR)
+
+
 def crc32_signed(bytes data) -> int:
     """CRC32 of ``data`` as a signed 32-bit integer (the engine's own CRC, for tests)."""
     return as_signed(crc_update(CRC_XOR, data, len(data)) ^ CRC_XOR)
@@ -1127,6 +1172,13 @@ cdef class LevelBook:
     cdef double* kept_top  # bid_price, bid_amount, ask_price, ask_amount: kept_depth each
     cdef Py_ssize_t kept_depth
     cdef int64_t kept_checksum
+    # (books with texts) each side's checksummed levels' texts as last walked, bids then asks
+    # (CHECKSUM_LEVELS each), and how many each side has: a message that reaches one side's
+    # watched levels walks that side only, and the checksum is gathered from both copies.
+    # A copied heap text stays valid while its level is unchanged, which is what an unstale
+    # side's copies are (any change to one of them is at or above the side's watch).
+    cdef LevelText* kept_texts
+    cdef Py_ssize_t kept_texts_n[2]
 
     def storage(self) -> dict:
         """Where the levels live (for tests and tuning): ladder and far-store counts per side."""
@@ -1168,6 +1220,7 @@ cdef class LevelBook:
         levels_free(&self.bids.far)
         levels_free(&self.asks.far)
         PyMem_Free(self.kept_top)
+        PyMem_Free(self.kept_texts)
 
     cdef int _use_tick(self, double tick) except -1:
         cdef Side* sides[2]
@@ -1403,72 +1456,39 @@ cdef class LevelBook:
         return self.kept_checksum
 
     cdef int refresh_top(self, Py_ssize_t depth) except -1:
-        """Make the watched top current for ``depth`` levels (0: the checksum only)."""
+        """Make the watched top current for ``depth`` levels (0: the checksum only): walk
+        again the sides whose watched levels changed, then (books with texts) gather the
+        checksum from both sides' kept texts."""
         cdef void* p
-        if depth != self.kept_depth:
+        cdef Py_ssize_t crc_levels = CHECKSUM_LEVELS if self.keep_texts else 0
+        cdef bint walked = False
+        if depth != self.kept_depth or (self.keep_texts and self.kept_texts == NULL):
             p = PyMem_Realloc(self.kept_top, (4 * depth if depth else 1) * sizeof(double))
             if p == NULL:
                 raise MemoryError()
             self.kept_top = <double*>p
             self.kept_depth = depth
+            if self.keep_texts and self.kept_texts == NULL:
+                self.kept_texts = <LevelText*>PyMem_Malloc(2 * CHECKSUM_LEVELS * sizeof(LevelText))
+                if self.kept_texts == NULL:
+                    raise MemoryError()
             self.bids.stale = True
-        if self.bids.stale or self.asks.stale:
-            self.kept_checksum = self.walk_top(depth, CHECKSUM_LEVELS if self.keep_texts else 0, self.kept_top, True)
+            self.asks.stale = True
+        if self.bids.stale:
+            self.kept_texts_n[0] = walk_side(&self.bids, 1.0, depth, crc_levels, self.kept_top, self.kept_top + depth,
+                                             self.kept_texts, &self.bids.watch)
             self.bids.stale = False
+            walked = True
+        if self.asks.stale:
+            self.kept_texts_n[1] = walk_side(&self.asks, -1.0, depth, crc_levels, self.kept_top + 2 * depth,
+                                             self.kept_top + 3 * depth, self.kept_texts + CHECKSUM_LEVELS,
+                                             &self.asks.watch)
             self.asks.stale = False
+            walked = True
+        if walked and self.keep_texts:
+            self.kept_checksum = checksum_of(self.kept_texts, self.kept_texts_n[0],
+                                             self.kept_texts + CHECKSUM_LEVELS, self.kept_texts_n[1])
         return 0
-
-    cdef int64_t walk_top(self, Py_ssize_t depth, Py_ssize_t crc_levels, double* top, bint watch) noexcept:
-        """One walk down both sides: the top ``depth`` levels into ``top`` (bid prices, bid
-        amounts, ask prices, ask amounts; NaN-padded), and the OKX checksum of the top
-        ``crc_levels`` levels' texts, returned: CRC32 of ``bidPx:bidSz:askPx:askSz:...`` (a
-        side that runs out is left out) as a signed int32. With ``watch``, each side's
-        ``watch`` becomes the key of its last level walked (-inf when it has fewer)."""
-        cdef Py_ssize_t j, walk = depth if depth > crc_levels else crc_levels
-        cdef char buf[CRC_BUFFER]  # the checksum's input, ``text:text:...``, CRC'd in large runs
-        cdef Py_ssize_t n = 0
-        cdef uint32_t crc = CRC_XOR
-        cdef Cursor cb, ca
-        cdef double key, amount
-        cdef const LevelText* t
-        cdef bint more_bids = True, more_asks = True
-        if watch:
-            self.bids.watch = -INFINITY
-            self.asks.watch = -INFINITY
-        cursor_start(&self.bids, &cb)
-        cursor_start(&self.asks, &ca)
-        for j in range(walk):
-            if more_bids:
-                more_bids = cursor_next(&self.bids, &cb, &key, &amount, &t)
-                if more_bids:
-                    if j < depth:
-                        top[j] = key
-                        top[depth + j] = amount
-                    if j < crc_levels:
-                        n = crc_level(buf, n, &crc, t)
-                    if watch and j == walk - 1:
-                        self.bids.watch = key
-            if more_asks:
-                more_asks = cursor_next(&self.asks, &ca, &key, &amount, &t)
-                if more_asks:
-                    if j < depth:
-                        top[2 * depth + j] = -key
-                        top[3 * depth + j] = amount
-                    if j < crc_levels:
-                        n = crc_level(buf, n, &crc, t)
-                    if watch and j == walk - 1:
-                        self.asks.watch = key
-            if not (more_bids or more_asks):
-                break
-        for j in range(side_count(&self.bids), depth):
-            top[j] = NAN
-            top[depth + j] = NAN
-        for j in range(side_count(&self.asks), depth):
-            top[2 * depth + j] = NAN
-            top[3 * depth + j] = NAN
-        if n:
-            n -= 1  # no ':' after the last text
-        return as_signed(crc_update(crc, buf, n) ^ CRC_XOR)
 
     def top(self, Py_ssize_t depth) -> tuple:
         """(bid_price, bid_amount, ask_price, ask_amount) float64 arrays of length depth,
@@ -1521,9 +1541,22 @@ cdef class LevelBook:
     def checksum(self, Py_ssize_t levels=OKX_CHECKSUM_LEVELS) -> int:
         """OKX checksum: CRC32 of ``bidPx:bidSz:askPx:askSz:...`` over the top ``levels`` levels
         (a side that runs out is left out), from the latest original texts, as a signed int32."""
+        cdef LevelText* texts
+        cdef Py_ssize_t nb, na
+        cdef double last
         if not self.keep_texts:
             raise ValueError("checksums need level texts: make the book with keep_texts=True")
-        return self.walk_top(0, levels, NULL, False)
+        if levels < 0:
+            raise ValueError("levels must be >= 0")
+        texts = <LevelText*>PyMem_Malloc((2 * levels if levels else 1) * sizeof(LevelText))
+        if texts == NULL:
+            raise MemoryError()
+        nb = walk_side(&self.bids, 1.0, 0, levels, NULL, NULL, texts, &last)
+        na = walk_side(&self.asks, -1.0, 0, levels, NULL, NULL, texts + levels, &last)
+        try:
+            return checksum_of(texts, nb, texts + levels, na)
+        finally:
+            PyMem_Free(texts)
 
 # ================================================================ book_snapshot rows
 
