@@ -749,22 +749,6 @@ cdef int side_settle(Side* s) except -1:
     return 0
 
 
-cdef void side_top(const Side* s, double sign, Py_ssize_t depth, double* prices, double* amounts) noexcept nogil:
-    cdef Cursor c
-    cdef double key, amount
-    cdef const LevelText* unused
-    cdef Py_ssize_t j = 0
-    cursor_start(s, &c)
-    while j < depth and cursor_next(s, &c, &key, &amount, &unused):
-        prices[j] = sign * key
-        amounts[j] = amount
-        j += 1
-    while j < depth:
-        prices[j] = NAN
-        amounts[j] = NAN
-        j += 1
-
-
 cdef void side_clear(Side* s) noexcept:
     cdef Py_ssize_t i
     ladder_release_all(&s.lad)
@@ -1209,6 +1193,10 @@ cdef class LevelBook:
         self.asks.stale = True
         levels_reserve(&self.bids.far, MIN_CAPACITY, keep_texts)
         levels_reserve(&self.asks.far, MIN_CAPACITY, keep_texts)
+        if keep_texts:
+            self.kept_texts = <LevelText*>PyMem_Malloc(2 * CHECKSUM_LEVELS * sizeof(LevelText))
+            if self.kept_texts == NULL:
+                raise MemoryError()
         if tick > 0.0 and ladder_width:
             self._use_tick(tick)
 
@@ -1437,8 +1425,9 @@ cdef class LevelBook:
 
     cdef void write_top(self, Py_ssize_t depth, double* bid_price, double* bid_amount,
                         double* ask_price, double* ask_amount) noexcept:
-        side_top(&self.bids, 1.0, depth, bid_price, bid_amount)
-        side_top(&self.asks, -1.0, depth, ask_price, ask_amount)
+        cdef double last
+        walk_side(&self.bids, 1.0, depth, 0, bid_price, bid_amount, NULL, &last)
+        walk_side(&self.asks, -1.0, depth, 0, ask_price, ask_amount, NULL, &last)
 
     cdef int write_top_kept(self, Py_ssize_t depth, double* bid_price, double* bid_amount,
                             double* ask_price, double* ask_amount) except -1:
@@ -1462,16 +1451,12 @@ cdef class LevelBook:
         cdef void* p
         cdef Py_ssize_t crc_levels = CHECKSUM_LEVELS if self.keep_texts else 0
         cdef bint walked = False
-        if depth != self.kept_depth or (self.keep_texts and self.kept_texts == NULL):
+        if depth != self.kept_depth:
             p = PyMem_Realloc(self.kept_top, (4 * depth if depth else 1) * sizeof(double))
             if p == NULL:
                 raise MemoryError()
             self.kept_top = <double*>p
             self.kept_depth = depth
-            if self.keep_texts and self.kept_texts == NULL:
-                self.kept_texts = <LevelText*>PyMem_Malloc(2 * CHECKSUM_LEVELS * sizeof(LevelText))
-                if self.kept_texts == NULL:
-                    raise MemoryError()
             self.bids.stale = True
             self.asks.stale = True
         if self.bids.stale:

@@ -575,3 +575,12 @@ def test_texts_are_held_inline_or_on_the_heap_and_follow_their_levels() -> None:
     finally:
         tracemalloc.stop()
     assert [sys.getrefcount(t) for t in texts] == before
+
+
+def test_a_checksum_over_a_negative_number_of_levels_is_refused() -> None:
+    book = LevelBook(keep_texts=True)
+    book.apply(DeltaRows(np.array([1, -1], np.int8), [1.5, 2.5], [1.0, 2.0], ["1.5", "2.5"], ["1", "2"]), 0, 2)
+    assert book.checksum(1) == book.checksum(25) == int(np.uint32(zlib.crc32(b"1.5:1:2.5:2")).astype(np.int32))
+    assert book.checksum(0) == 0
+    with pytest.raises(ValueError, match="levels must be >= 0"):
+        book.checksum(-1)
