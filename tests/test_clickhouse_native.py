@@ -121,21 +121,90 @@ def test_low_cardinality_instrument_columns_equal_the_drivers_encoding(codes: li
         assert encoded.data.tobytes() == _driver_bytes("LowCardinality(String)", batch.column(name).tolist()), name
 
 
-def test_low_cardinality_instrument_columns_read_back_by_clickhouse(tmp_path) -> None:
-    """The same bytes in a Native-format block read by ClickHouse itself (chdb, in process)."""
+def _read_back_low_cardinality(batch, names: tuple[str, ...], tmp_path) -> list[list]:
+    """The batch's columns ``names`` encoded as LowCardinality(String) in a Native-format
+    block, read back by ClickHouse itself (chdb, in process)."""
     chdb = pytest.importorskip("chdb", reason="chdb is not installed")
-    from marketprism_fast.records import kind
     from marketprism_fast.sinks.clickhouse.native import encode_column
 
-    batch = _instrument_batch([7, 3, 3, 0, 7, 299, 1] * 50, 300)
-    names = ("exchange", "market", "symbol")
     block = bytearray(leb128(len(names)) + leb128(len(batch)))  # a Native block: columns, rows
     for name in names:  # then per column its name, its type and its data
         for text in (name, "LowCardinality(String)"):
             block += leb128(len(text)) + text.encode()
-        block += encode_column(batch, kind("trade").column(name), "LowCardinality(String)").data.tobytes()
+        block += encode_column(batch, batch.kind.column(name), "LowCardinality(String)").data.tobytes()
     path = tmp_path / "block.native"
     path.write_bytes(bytes(block))
     got = chdb.query(f"SELECT {', '.join(names)} FROM file('{path}', 'Native')", "JSONCompact").bytes()
-    rows = json.loads(got)["data"]
+    return json.loads(got)["data"]
+
+
+def test_low_cardinality_instrument_columns_read_back_by_clickhouse(tmp_path) -> None:
+    """The same bytes read by ClickHouse itself."""
+    batch = _instrument_batch([7, 3, 3, 0, 7, 299, 1] * 50, 300)
+    names = ("exchange", "market", "symbol")
+    rows = _read_back_low_cardinality(batch, names, tmp_path)
+    assert rows == [list(r) for r in zip(*(batch.column(n).tolist() for n in names))]
+
+
+def _kline_and_liquidation_batches() -> dict[str, "Batch"]:
+    """Compiled kline and liquidation batches (their interval and status texts in the record
+    buffer's arena), from Binance USD-M frames."""
+    from marketprism_fast.parser import make_parser
+
+    def kline(i: int, interval: str) -> bytes:
+        return (
+            b'{"e":"kline","E":1672515782136,"s":"BTCUSDT","k":{"t":1672515780000,"T":1672515839999,"s":"BTCUSDT",'
+            b'"i":"' + interval.encode() + b'","f":100,"L":200,"o":"1.0","c":"2.0","h":"2.5","l":"1.5","v":"1000",'
+            b'"n":' + str(i).encode() + b',"x":false,"q":"1.0","V":"500","Q":"0.5","B":"0"}}'
+        )
+
+    def liquidation(i: int, status: str) -> bytes:
+        return (
+            b'{"e":"forceOrder","E":1568014460893,"o":{"s":"BTCUSDT","S":"SELL","o":"LIMIT","f":"IOC","q":"0.014",'
+            b'"p":"9910","ap":"9910","X":"' + status.encode() + b'","l":"0.014","z":"0.014","T":' + str(i).encode() + b'}}'
+        )
+
+    intervals = ["1m", "5m", "1m", "1h", "1d", "5m", "1M"] * 9
+    statuses = ["FILLED", "NEW", "FILLED", "PARTIALLY_FILLED"] * 11
+    parser = make_parser("binance_usdm", implementation="compiled", capacity=1024)
+    parser.feed_many([kline(i, v) for i, v in enumerate(intervals)] + [liquidation(i, s) for i, s in enumerate(statuses)], 1)
+    batches = {b.kind.name: b for b in parser.take()}
+    assert batches["kline"].column("interval").tolist() == intervals
+    assert batches["liquidation"].column("status").tolist() == statuses
+    assert batches["kline"].texts("interval") is not None  # arena texts: the compiled path
+    return batches
+
+
+def test_low_cardinality_text_columns_equal_the_drivers_encoding() -> None:
+    """Text columns other than the instrument's (a kline's interval, a liquidation's status) as
+    LowCardinality(String) by dictionary encoding: the driver's bytes, from compiled batches
+    and from batches of columns (a dictionary past 255 entries widens the keys); no rows gives
+    the driver's empty column; a column holding nulls is left to the driver."""
+    from marketprism_fast.batch import Batch
+    from marketprism_fast.records import kind
+    from marketprism_fast.sinks.clickhouse.native import Raw, encode_column
+
+    batches = _kline_and_liquidation_batches()
+    rng = np.random.default_rng(3)
+    wide = [f"{int(v)}m" for v in rng.integers(0, 600, 2000)]
+    cases = [
+        (batches["kline"], "interval"), (batches["liquidation"], "status"),
+        (Batch.from_columns("kline", "okx", {"interval": wide}), "interval"),
+        (Batch.from_columns("kline", "okx", {"interval": np.array([], dtype=object)}), "interval"),
+        (batches["kline"].select(np.array([], dtype=np.int64)), "interval"),
+    ]
+    for batch, name in cases:
+        encoded = encode_column(batch, kind(batch.kind.name).column(name), "LowCardinality(String)")
+        assert isinstance(encoded, Raw), name
+        assert encoded.data.tobytes() == _driver_bytes("LowCardinality(String)", batch.column(name).tolist()), name
+    holes = Batch.from_columns("kline", "okx", {"interval": np.array(["1m", None, "5m"], dtype=object)})
+    assert not isinstance(encode_column(holes, kind("kline").column("interval"), "LowCardinality(String)"), Raw)
+
+
+def test_low_cardinality_text_columns_read_back_by_clickhouse(tmp_path) -> None:
+    """A compiled kline batch's interval and instrument columns as LowCardinality, read by
+    ClickHouse itself."""
+    batch = _kline_and_liquidation_batches()["kline"]
+    names = ("interval", "symbol")
+    rows = _read_back_low_cardinality(batch, names, tmp_path)
     assert rows == [list(r) for r in zip(*(batch.column(n).tolist() for n in names))]

@@ -13,11 +13,11 @@ server's insert block names as ``String`` or a fixed-width number is encoded who
   ``numpy.repeat`` index arithmetic;
 * ``Array(Float64)`` (book_snapshot levels): the rows' end offsets, then the values of the
   (rows, depth) array as they lie (the driver writes such a column row by row in Python);
-* ``LowCardinality(String)`` instrument columns (servers from 19.3): the distinct texts of the
-  instruments a batch uses as the dictionary, a key per row from the instrument codes (the
-  driver hashes a ``str`` per row).
+* ``LowCardinality(String)`` columns (servers from 19.3): the distinct texts as the dictionary,
+  a key per row; for instrument columns from the instrument codes, for the others (interval,
+  status) by Arrow's dictionary encoding (the driver hashes a ``str`` per row).
 
-Any other type (and a ``LowCardinality(String)`` column without codes) is left to the
+Any other type is left to the
 driver's own column writer, so every server and schema variant still works; the fast path is
 an encoding of the same values, not a different table. ``NativeClient.execute`` takes an
 ``EncodedColumns`` as the data of an ``INSERT ... VALUES``: the server's sample block
@@ -133,35 +133,57 @@ _LC_KEY_TYPES = ("<u1", "<u2", "<u4", "<u8")
 
 
 def encode_low_cardinality(batch: Batch, name: str) -> np.ndarray | None:
-    """An instrument column as a Native ``LowCardinality(String)`` column, from the instrument
-    codes: the distinct texts of the instruments used, in the order they first appear, as the
-    dictionary, and per row its text's key. None for a column without codes (the driver
+    """A text column as a Native ``LowCardinality(String)`` column: the distinct texts, in the
+    order they first appear, as the dictionary, and per row its text's key. Instrument columns
+    are built from the instrument codes; other columns (a kline's interval, a status) by
+    Arrow's dictionary encoding of the column. None for a column holding nulls (the driver
     writes those)."""
     st = batch.storage
-    if not (st and name in INSTRUMENT_COLUMNS):
-        return None
-    codes = np.asarray(st["instrument"], dtype=np.int64)
     head = np.array([_LC_KEYS_VERSION], dtype="<u8").view(np.uint8)
-    if not len(codes):
+    if not len(batch):
         return head
+    if st and name in INSTRUMENT_COLUMNS:
+        texts, keys = _instrument_dictionary(batch, name)
+        encoded = [t.encode("utf-8") for t in texts]
+        lengths = np.array([len(t) for t in encoded], dtype=np.int64)
+        arena = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        offsets = np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.int64)
+    else:
+        from ..arrow import text_array
+
+        column = text_array(batch, name)
+        if column.null_count:
+            return None
+        if not pa.types.is_dictionary(column.type):
+            column = column.dictionary_encode()
+        dictionary = column.dictionary.cast(pa.large_string())
+        ends = np.frombuffer(dictionary.buffers()[1], dtype=np.int64)[dictionary.offset : dictionary.offset + len(dictionary) + 1]
+        data = dictionary.buffers()[2]
+        arena = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+        offsets, lengths = ends[:-1], np.diff(ends)
+        keys = column.indices.to_numpy(zero_copy_only=False)
+    size = len(lengths)
+    width = 0 if size < 1 << 8 else 1 if size < 1 << 16 else 2 if size < 1 << 32 else 3
+    return np.concatenate([
+        head,
+        np.array([_LC_FLAGS | width, size], dtype="<u8").view(np.uint8),
+        encode_strings(arena, offsets, lengths),
+        np.array([len(keys)], dtype="<u8").view(np.uint8),
+        keys.astype(_LC_KEY_TYPES[width]).view(np.uint8),
+    ])
+
+
+def _instrument_dictionary(batch: Batch, name: str) -> tuple[list[str], np.ndarray]:
+    """The distinct texts of an instrument column in order of first appearance (instruments
+    share exchange and market texts) and per row its text's key, from the codes."""
+    codes = np.asarray(batch.storage["instrument"], dtype=np.int64)
     table = batch.instruments.tables()[name]
     used, first = np.unique(codes, return_index=True)
     key_of_code = np.zeros(int(used[-1]) + 1, dtype=np.int64)
-    dictionary: dict[str, int] = {}  # text -> key, in order of first appearance (instruments share texts)
+    dictionary: dict[str, int] = {}  # text -> key
     for code in used[np.argsort(first, kind="stable")].tolist():
         key_of_code[code] = dictionary.setdefault(table[code], len(dictionary))
-    width = 0 if len(dictionary) < 1 << 8 else 1 if len(dictionary) < 1 << 16 else 2 if len(dictionary) < 1 << 32 else 3
-    texts = [t.encode("utf-8") for t in dictionary]
-    lengths = np.array([len(t) for t in texts], dtype=np.int64)
-    arena = np.frombuffer(b"".join(texts), dtype=np.uint8)
-    offsets = np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.int64)
-    return np.concatenate([
-        head,
-        np.array([_LC_FLAGS | width, len(dictionary)], dtype="<u8").view(np.uint8),
-        encode_strings(arena, offsets, lengths),
-        np.array([len(codes)], dtype="<u8").view(np.uint8),
-        key_of_code[codes].astype(_LC_KEY_TYPES[width]).view(np.uint8),
-    ])
+    return list(dictionary), key_of_code[codes]
 
 
 def encode_text(batch: Batch, name: str) -> np.ndarray:
@@ -180,7 +202,8 @@ def encode_text(batch: Batch, name: str) -> np.ndarray:
 
 def driver_values(batch: Batch, column: Column) -> np.ndarray:
     """The column as clickhouse-driver's writers take it (types this module does not encode
-    itself: ``LowCardinality(String)``; and the checks that compare both encodings)."""
+    itself: a ``LowCardinality(String)`` column holding nulls; and the checks that compare both
+    encodings)."""
     from .. import arrow
 
     if column.is_text:
@@ -216,7 +239,7 @@ def encode_column(batch: Batch, column: Column, server_type: str, values: np.nda
         return Raw(np.ascontiguousarray(data, dtype=dtype).view(np.uint8))
     if server_type == "String" and column.is_text:
         return Raw(encode_text(batch, column.name))
-    if server_type == "LowCardinality(String)" and column.is_text:
+    if server_type == "LowCardinality(String)" and column.is_text and values is None:
         encoded = encode_low_cardinality(batch, column.name)
         if encoded is not None:
             return Raw(encoded)
