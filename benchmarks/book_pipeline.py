@@ -138,10 +138,9 @@ def measure(pipeline: Pipeline, pairs: int = 15) -> dict:
     }
 
 
-def books_alone(pipeline: Pipeline, rounds: int = 20) -> float:
-    """µs per book message of the builder alone: the workload parsed once, its book_delta
-    batches held; a fresh builder per round applies them all (and takes its output); the best
-    round's CPU time."""
+def book_delta_batches(pipeline: Pipeline) -> list[list]:
+    """The workload parsed once (its REST snapshots first), chunk by chunk: each chunk's
+    book_delta batches."""
     parser = make_parser(pipeline.venue, pipeline.registry, implementation="compiled", capacity=65536, book_markers=True)
     batches = []
     for body, symbol in pipeline.snapshots:
@@ -149,6 +148,14 @@ def books_alone(pipeline: Pipeline, rounds: int = 20) -> float:
     for i in range(0, len(pipeline.frames), CHUNK_FRAMES):
         parser.feed_many(pipeline.frames[i : i + CHUNK_FRAMES], TS_RECV)
         batches.append([b for b in parser.take() if b.kind.name == "book_delta"])
+    return batches
+
+
+def books_alone(pipeline: Pipeline, rounds: int = 20) -> float:
+    """µs per book message of the builder alone: the workload parsed once, its book_delta
+    batches held; a fresh builder per round applies them all (and takes its output); the best
+    round's CPU time."""
+    batches = book_delta_batches(pipeline)
     best = float("inf")
     messages = 0
     for _ in range(rounds):

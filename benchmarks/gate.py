@@ -1,4 +1,4 @@
-"""Performance-regression gate: decode speed as ratios measured in one run, against a baseline.
+"""Performance-regression gate: decode and book-builder speed as ratios measured in one run, against a baseline.
 
     .venv/bin/python benchmarks/gate.py                    # compare with benchmarks/gate_baseline.json
     .venv/bin/python benchmarks/gate.py --update-baseline  # write this run's ratios as the baseline
@@ -10,6 +10,11 @@ the ratio moves with the parser's code and hardly with the machine's speed or lo
 are interleaved (parser, reference, parser, ...) and the median of the per-round ratios is
 kept. A workload fails when its ratio is more than ``--margin`` (default 30 %) above the
 baseline's; the exit status is then 1 and the failing rows say by how much.
+
+The ``books_*`` workloads gate the book builder the same way: its CPU time applying the
+book_delta batches of a recorded session (parsed beforehand, as ``book_pipeline.py --alone``
+does: a fresh builder, a 20-level snapshot after every update, OKX checksums verified) over
+``json.loads`` of those sessions' frames, per frame.
 
 Refreshing the baseline is legitimate when the reference itself changed (a new Python), when
 the machine class changed, or when a change made the parser faster (lock the gain in). It is
@@ -64,6 +69,15 @@ WORKLOADS = (
 )
 
 
+@dataclass(frozen=True)
+class BookWorkload:
+    name: str
+    pipeline: str  # the book_pipeline.py workload: okx_books, usdm_depth
+
+
+BOOK_WORKLOADS = (BookWorkload("books_okx", "okx_books"), BookWorkload("books_usdm_depth", "usdm_depth"))
+
+
 def frames_of(w: Workload) -> list[bytes]:
     frames = [f for f in session_frames(w.venue, w.session) if w.needle in f]
     if not frames:
@@ -101,20 +115,47 @@ def parse_reference(frames: list[bytes]) -> None:
         loads(frame)
 
 
+def books_compiled(w: BookWorkload, slowed: bool) -> tuple[Callable[[list[bytes]], None], list[bytes]]:
+    """The builder over the workload's book_delta batches (parsed here, once), and the
+    workload's frames. ``slowed`` (the self-test): every batch applied by two more fresh
+    builders too, three times the work, as a regression would add."""
+    import book_pipeline
+
+    from marketprism_fast.books import BookBuilder
+
+    pipeline = getattr(book_pipeline, w.pipeline)()
+    batches = book_pipeline.book_delta_batches(pipeline)
+
+    def run(frames: list[bytes]) -> None:
+        builders = [BookBuilder(pipeline.venue, pipeline.registry, depth=20, every_update=True) for _ in range(3 if slowed else 1)]
+        for chunk in batches:
+            for builder in builders:
+                for batch in chunk:
+                    builder.apply(batch)
+                builder.take()
+        stats = builders[0].stats()
+        assert stats["checksum_failures"] == 0 and not stats["gaps"], stats
+
+    return run, pipeline.frames[:FRAMES_PER_WORKLOAD]
+
+
 def cpu_ns(fn: Callable[[list[bytes]], None], frames: list[bytes]) -> int:
     start = time.thread_time_ns()
     fn(frames)
     return time.thread_time_ns() - start
 
 
-def measure(w: Workload, rounds: int, slowed: bool) -> dict:
-    frames = frames_of(w)
-    parse = parse_compiled(w.venue, slowed)
-    parse(frames)  # warm: interned symbols, grown buffers, caches
+def measure(w: Workload | BookWorkload, rounds: int, slowed: bool) -> dict:
+    if isinstance(w, BookWorkload):
+        ours_fn, frames = books_compiled(w, slowed)
+    else:
+        frames = frames_of(w)
+        ours_fn = parse_compiled(w.venue, slowed)
+    ours_fn(frames)  # warm: interned symbols, grown buffers, caches
     parse_reference(frames)
     ratios, ours, theirs = [], [], []
     for _ in range(rounds):
-        a = cpu_ns(parse, frames)
+        a = cpu_ns(ours_fn, frames)
         b = cpu_ns(parse_reference, frames)
         ours.append(a)
         theirs.append(b)
@@ -143,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     wanted = {s for s in args.only.split(",") if s}
-    workloads = [w for w in WORKLOADS if not wanted or w.name in wanted]
+    workloads = [w for w in (*WORKLOADS, *BOOK_WORKLOADS) if not wanted or w.name in wanted]
     baseline = json.loads(args.baseline.read_text())["ratios"] if args.baseline.exists() else {}
     results, failed = {}, []
     print(f"{'workload':<20} {'ns/frame':>9} {'json ns':>9} {'ratio':>7} {'baseline':>9} {'change':>8}  verdict")
