@@ -144,10 +144,7 @@ def encode_low_cardinality(batch: Batch, name: str) -> np.ndarray | None:
         return head
     if st and name in INSTRUMENT_COLUMNS:
         texts, keys = _instrument_dictionary(batch, name)
-        encoded = [t.encode("utf-8") for t in texts]
-        lengths = np.array([len(t) for t in encoded], dtype=np.int64)
-        arena = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-        offsets = np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.int64)
+        dictionary = pa.array(texts, pa.string())
     else:
         from ..arrow import text_array
 
@@ -156,18 +153,14 @@ def encode_low_cardinality(batch: Batch, name: str) -> np.ndarray | None:
             return None
         if not pa.types.is_dictionary(column.type):
             column = column.dictionary_encode()
-        dictionary = column.dictionary.cast(pa.large_string())
-        ends = np.frombuffer(dictionary.buffers()[1], dtype=np.int64)[dictionary.offset : dictionary.offset + len(dictionary) + 1]
-        data = dictionary.buffers()[2]
-        arena = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
-        offsets, lengths = ends[:-1], np.diff(ends)
+        dictionary = column.dictionary
         keys = column.indices.to_numpy(zero_copy_only=False)
-    size = len(lengths)
+    size = len(dictionary)
     width = 0 if size < 1 << 8 else 1 if size < 1 << 16 else 2 if size < 1 << 32 else 3
     return np.concatenate([
         head,
         np.array([_LC_FLAGS | width, size], dtype="<u8").view(np.uint8),
-        encode_strings(arena, offsets, lengths),
+        _encode_arrow_strings(dictionary),
         np.array([len(keys)], dtype="<u8").view(np.uint8),
         keys.astype(_LC_KEY_TYPES[width]).view(np.uint8),
     ])
@@ -194,7 +187,12 @@ def encode_text(batch: Batch, name: str) -> np.ndarray:
     refs = batch.texts(name)
     if refs is not None:
         return encode_strings(*refs)
-    arr = pa.array(batch.column(name), pa.large_string())
+    return _encode_arrow_strings(pa.array(batch.column(name), pa.large_string()))
+
+
+def _encode_arrow_strings(arr: pa.Array) -> np.ndarray:
+    """An Arrow string array (without nulls) as a Native ``String`` column, from its buffers."""
+    arr = arr.cast(pa.large_string())
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
     data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
     return encode_strings(data, offsets[:-1], np.diff(offsets))
