@@ -68,13 +68,14 @@ def trade_batch(n: int) -> Batch:
     return day_batch("trade", n, seed=1)
 
 
-def measure(sink: str, contender: str, rows: int, run, baseline: str) -> dict:
+def measure(sink: str, contender: str, rows: int, run, baseline: str, repeat: int = 1) -> dict:
+    """The median of ROUNDS calls of ``run``, which handles ``rows`` rows ``repeat`` times."""
     times = []
     for _ in range(ROUNDS):
         started = time.perf_counter()
         run()
         times.append(time.perf_counter() - started)
-    median = statistics.median(times)
+    median = statistics.median(times) / repeat
     row = {"suite": "sinks", "sink": sink, "contender": contender, "rows": rows, "seconds": median,
            "rows_per_s": rows / median, "baseline": baseline}
     RESULTS.append(row)
@@ -165,6 +166,55 @@ def test_clickhouse_book_snapshot_levels_whole_vs_driver_rows(rows: int, clickho
         writer.connect()
         measure("clickhouse book_snapshot", name, rows, lambda: writer.insert(fresh(batch)), "levels by the driver")
         writer.disconnect()
+
+
+def kline_batch(n: int) -> Batch:
+    """``n`` compiled klines of BTCUSDT over six intervals (the texts in the buffer's arena)."""
+    from marketprism_fast.parser import make_parser
+
+    intervals = (b"1m", b"5m", b"15m", b"1h", b"4h", b"1d")
+    parser = make_parser("binance_usdm", implementation="compiled", capacity=65536)
+    parser.feed_many([
+        b'{"e":"kline","E":1672515782136,"s":"BTCUSDT","k":{"t":1672515780000,"T":1672515839999,"s":"BTCUSDT","i":"'
+        + intervals[i % 6] + b'","f":100,"L":200,"o":"1.0","c":"2.0","h":"2.5","l":"1.5","v":"1000","n":' + str(i).encode()
+        + b',"x":false,"q":"1.0","V":"500","Q":"0.5","B":"0"}}'
+        for i in range(n)
+    ], 1)
+    (batch,) = [b for b in parser.take() if b.kind.name == "kline"]
+    return batch
+
+
+@pytest.mark.parametrize("rows", (2_000, 20_000))
+def test_clickhouse_low_cardinality_interval_whole_vs_driver(rows: int, report) -> None:
+    """A compiled kline batch's ``interval`` column as Native ``LowCardinality(String)`` bytes
+    (servers from 19.3): the sink's dictionary encoding against the driver's column writer
+    (a ``str`` per row), both into memory, 20 encodings a round."""
+    from clickhouse_driver.bufferedwriter import BufferedWriter
+    from clickhouse_driver.columns.service import write_column
+    from clickhouse_driver.context import Context
+
+    class Discard(BufferedWriter):
+        def write_into_stream(self) -> None:
+            self.position = 0
+
+    context = Context()
+    context.settings = {}
+    context.client_settings = {
+        "use_numpy": False, "strings_as_bytes": False, "strings_encoding": "utf-8", "input_format_null_as_default": False,
+    }
+    batch = kline_batch(rows)
+    column = kind_of("kline").column("interval")
+
+    def sink() -> None:
+        for _ in range(20):
+            native.encode_column(batch, column, "LowCardinality(String)")
+
+    def driver() -> None:
+        for _ in range(20):
+            write_column(context, "interval", "LowCardinality(String)", native.driver_values(batch, column), Discard(1 << 20))
+
+    for name, run in (("encoded whole (sink)", sink), ("the driver's writer", driver)):
+        measure("clickhouse kline interval, LowCardinality", name, rows, run, "the driver's writer", repeat=20)
 
 
 @pytest.mark.parametrize("rows", SIZES)
