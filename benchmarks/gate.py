@@ -184,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     wanted = {s for s in args.only.split(",") if s}
+    known = [w.name for w in (*WORKLOADS, *BOOK_WORKLOADS)]
+    if unknown := sorted(wanted - set(known)):
+        print(f"gate: --only names no workload {', '.join(unknown)} (workloads: {', '.join(known)})", file=sys.stderr)
+        return 2
     workloads = [w for w in (*WORKLOADS, *BOOK_WORKLOADS) if not wanted or w.name in wanted]
     baseline = json.loads(args.baseline.read_text())["ratios"] if args.baseline.exists() else {}
     results, failed = {}, []

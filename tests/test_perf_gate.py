@@ -44,3 +44,10 @@ def test_gate_passes_on_the_real_parser_and_builder(workloads: str) -> None:
     run = subprocess.run([*GATE, workloads], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "gate: passed" in run.stdout
+
+
+def test_gate_refuses_a_workload_it_does_not_have() -> None:
+    """A misspelt ``--only`` is an error naming it, not a pass over nothing."""
+    run = subprocess.run([*GATE, "books_okx,books_okz"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "books_okz" in run.stderr and "gate: passed" not in run.stdout
