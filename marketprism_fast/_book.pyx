@@ -91,6 +91,10 @@ cdef enum:
     # far store instead of spreading over megabytes of mostly empty slots.
     LADDER_BYTES_PER_LEVEL = 128
     CHECKSUM_LEVELS = 25  # levels per side in an OKX checksum
+    # A message of at most this many rows patches each change that reaches a side's watched
+    # top into it; a longer one makes the side stale (walked again when next read), which is
+    # cheaper once many of its changes reach the top (a depth stream's ~70 levels a message).
+    PATCH_ROWS = 16
 
 OKX_CHECKSUM_LEVELS = CHECKSUM_LEVELS
 
@@ -319,13 +323,19 @@ cdef void levels_free(Levels* s) noexcept:
     memset(s, 0, sizeof(Levels))
 
 
-cdef inline void levels_move(Levels* s, Py_ssize_t dst, Py_ssize_t src, Py_ssize_t count) noexcept nogil:
+cdef inline void columns_move(double* keys, double* amounts, LevelText* texts, Py_ssize_t dst, Py_ssize_t src,
+                              Py_ssize_t count) noexcept nogil:
+    """Move ``count`` levels of key, amount and (unless NULL) text columns from ``src`` to ``dst``."""
     if count <= 0:
         return
-    memmove(&s.keys[dst], &s.keys[src], count * sizeof(double))
-    memmove(&s.amounts[dst], &s.amounts[src], count * sizeof(double))
-    if s.texts != NULL:
-        memmove(&s.texts[dst], &s.texts[src], count * sizeof(LevelText))
+    memmove(&keys[dst], &keys[src], count * sizeof(double))
+    memmove(&amounts[dst], &amounts[src], count * sizeof(double))
+    if texts != NULL:
+        memmove(&texts[dst], &texts[src], count * sizeof(LevelText))
+
+
+cdef inline void levels_move(Levels* s, Py_ssize_t dst, Py_ssize_t src, Py_ssize_t count) noexcept nogil:
+    columns_move(s.keys, s.amounts, s.texts, dst, src, count)
 
 
 cdef inline void levels_shift_start(Levels* s, Py_ssize_t by) noexcept nogil:
@@ -488,12 +498,23 @@ cdef struct Side:
     double inv_tick  # den / num
     double tick_num  # the tick is tick_num / tick_den: integers, tick_den a power of ten
     double tick_den
-    # The book's watched top (LevelBook.refresh_top): ``watch`` is the key of the side's last
-    # watched level (-inf while the side has fewer). Only a change at or above it can alter
-    # the watched levels (a level below it that comes or goes, or changes its amount, is not
-    # among them), so only such a change makes them ``stale``.
+    # The side's watched top (LevelBook.refresh_top): its best ``top_n`` levels (keys, amounts
+    # and, books with texts, copies of their texts), ``top_n < top_cap`` only when the side
+    # holds fewer. ``watch`` is the key of the last of ``top_cap`` watched levels (-inf while
+    # the side has fewer). Only a change at or above it can alter the watched levels (a level
+    # below it that comes or goes, or changes its amount, is not among them): such a change
+    # in a short message is patched in (side_top_patch, ``patched``); anything else that
+    # reaches them makes them ``stale``, walked again when next read. A copied heap text stays
+    # valid while its level is unchanged, which is what every watched level's copy is (a
+    # change to one is patched, or the side is stale).
     double watch
     bint stale
+    bint patched  # a patch changed the watched top since the checksum was last gathered
+    double* top_keys
+    double* top_amounts
+    LevelText* top_texts  # NULL unless the book keeps texts
+    Py_ssize_t top_n
+    Py_ssize_t top_cap
 
 
 cdef inline Py_ssize_t slot_of(const Side* s, double key) noexcept nogil:
@@ -749,6 +770,149 @@ cdef int side_settle(Side* s) except -1:
     return 0
 
 
+cdef int side_top_alloc(Side* s, Py_ssize_t cap, bint texts) except -1:
+    """Room for ``cap`` watched levels, none kept yet (the side is stale: walked when next read)."""
+    cdef Py_ssize_t n = cap if cap else 1
+    side_top_free(s)
+    s.top_keys = <double*>PyMem_Malloc(n * sizeof(double))
+    s.top_amounts = <double*>PyMem_Malloc(n * sizeof(double))
+    s.top_texts = <LevelText*>PyMem_Malloc(n * sizeof(LevelText)) if texts else NULL
+    if s.top_keys == NULL or s.top_amounts == NULL or (texts and s.top_texts == NULL):
+        side_top_free(s)
+        raise MemoryError()
+    s.top_cap = cap
+    return 0
+
+
+cdef void side_top_free(Side* s) noexcept:
+    """No watched levels, and no room for them (the side is stale)."""
+    PyMem_Free(s.top_keys)
+    PyMem_Free(s.top_amounts)
+    PyMem_Free(s.top_texts)
+    s.top_keys = NULL
+    s.top_amounts = NULL
+    s.top_texts = NULL
+    s.top_cap = 0
+    s.top_n = 0
+    s.watch = -INFINITY
+    s.stale = True
+
+
+cdef void side_walk_top(Side* s) noexcept nogil:
+    """The watched top walked afresh from the side's levels."""
+    cdef Py_ssize_t j = 0
+    cdef Cursor c
+    cdef double key = -INFINITY, amount
+    cdef const LevelText* t = NULL
+    cursor_start(s, &c)
+    while j < s.top_cap and cursor_next(s, &c, &key, &amount, &t):
+        s.top_keys[j] = key
+        s.top_amounts[j] = amount
+        if s.top_texts != NULL:
+            s.top_texts[j] = t[0]
+        j += 1
+    s.top_n = j
+    s.watch = key if j == s.top_cap and j > 0 else -INFINITY
+    s.stale = False
+    s.patched = True
+
+
+cdef const LevelText* side_text_at(const Side* s, double key) noexcept nogil:
+    """The stored text of the level ``key`` (which the side holds; books with texts)."""
+    cdef Py_ssize_t slot = slot_of(s, key)
+    if is_grid_key(s, slot, key) and ladder_has(&s.lad, slot):
+        return &s.lad.texts[slot]
+    return &s.far.texts[lower_bound(s.far.keys, s.far.n, key)]
+
+
+cdef bint side_below(const Side* s, double key, double* out_key, double* out_amount,
+                     const LevelText** text) noexcept nogil:
+    """The side's best level below ``key`` (key, amount and, books with texts, stored text);
+    False when it holds none."""
+    cdef Py_ssize_t slot = -1, j
+    cdef double d
+    if s.lad.count:
+        d = key * s.inv_tick - s.lad.base + 0.5
+        if d >= <double>s.lad.width:
+            slot = s.lad.top
+        elif d >= 0.0:
+            slot = ladder_prev(&s.lad, <Py_ssize_t>d)
+        while slot >= 0 and slot_key(s, slot) >= key:  # the slot of ``key`` itself (or above it)
+            slot = ladder_prev(&s.lad, slot - 1)
+    j = lower_bound(s.far.keys, s.far.n, key) - 1  # the far store's best key below ``key``
+    if slot >= 0 and (j < 0 or slot_key(s, slot) > s.far.keys[j]):
+        out_key[0] = slot_key(s, slot)
+        out_amount[0] = s.lad.amounts[slot]
+        if s.lad.texts != NULL:
+            text[0] = &s.lad.texts[slot]
+        return True
+    if j >= 0:
+        out_key[0] = s.far.keys[j]
+        out_amount[0] = s.far.amounts[j]
+        if s.far.texts != NULL:
+            text[0] = &s.far.texts[j]
+        return True
+    return False
+
+
+cdef bint top_patched(Side* s, double key, double amount, bint evicted) noexcept nogil:
+    """After a change that reached the side's watched top: patch it in (True), unless the side
+    is stale or a level was evicted (the evicted level may be a watched one, or the change
+    not stored): False, the side is to be walked again."""
+    if s.stale or evicted:
+        return False
+    side_top_patch(s, key, amount)
+    return True
+
+
+cdef void side_top_patch(Side* s, double key, double amount) noexcept nogil:
+    """A change just applied at ``key`` >= ``s.watch`` (the side not stale, no level evicted):
+    the watched top follows it, as a walk would leave it: an amount (and text) changed in
+    place, a level removed (the ones below move up and the side's next level joins at the
+    bottom) or a new one inserted (the ones below move down, the last drops out when full)."""
+    cdef Py_ssize_t p = 0, n = s.top_n, cap = s.top_cap
+    cdef double last, below_key, below_amount
+    cdef const LevelText* t = NULL
+    if cap == 0:
+        return
+    s.patched = True
+    while p < n and s.top_keys[p] > key:
+        p += 1
+    if p < n and s.top_keys[p] == key:
+        if amount != 0.0:
+            s.top_amounts[p] = amount
+            if s.top_texts != NULL:
+                s.top_texts[p] = side_text_at(s, key)[0]
+            return
+        last = s.top_keys[n - 1]
+        columns_move(s.top_keys, s.top_amounts, s.top_texts, p, p + 1, n - p - 1)
+        s.top_n = n - 1
+        if n < cap:  # the side held fewer than it watches: nothing below joins
+            return
+        if side_below(s, last, &below_key, &below_amount, &t):
+            s.top_keys[n - 1] = below_key
+            s.top_amounts[n - 1] = below_amount
+            if s.top_texts != NULL:
+                s.top_texts[n - 1] = t[0]
+            s.top_n = n
+            s.watch = below_key
+        else:
+            s.watch = -INFINITY
+        return
+    if amount == 0.0:  # a level the side does not hold
+        return
+    if n == cap:
+        n -= 1
+    columns_move(s.top_keys, s.top_amounts, s.top_texts, p + 1, p, n - p)
+    s.top_keys[p] = key
+    s.top_amounts[p] = amount
+    if s.top_texts != NULL:
+        s.top_texts[p] = side_text_at(s, key)[0]
+    s.top_n = n + 1
+    if s.top_n == cap:
+        s.watch = s.top_keys[cap - 1]
+
+
 cdef void side_clear(Side* s) noexcept:
     cdef Py_ssize_t i
     ladder_release_all(&s.lad)
@@ -934,6 +1098,18 @@ cdef int64_t checksum_of(const LevelText* bids, Py_ssize_t nb, const LevelText* 
     if n:
         n -= 1  # no ':' after the last text
     return as_signed(crc_update(crc, buf, n) ^ CRC_XOR)
+
+
+cdef void write_watched(const Side* s, double sign, Py_ssize_t depth, double* prices,
+                               double* amounts) noexcept nogil:
+    """A side's top ``depth`` levels from its watched top (depth <= top_cap), NaN-padded."""
+    cdef Py_ssize_t j, n = s.top_n if s.top_n < depth else depth
+    for j in range(n):
+        prices[j] = sign * s.top_keys[j]
+        amounts[j] = s.top_amounts[j]
+    for j in range(n, depth):
+        prices[j] = NAN
+        amounts[j] = NAN
 
 
 def crc32_signed(bytes data) -> int:
@@ -1149,20 +1325,11 @@ cdef class LevelBook:
     cdef readonly double tick
     cdef readonly bint keep_texts
     cdef readonly uint64_t evicted
-    # The watched top, kept between messages (refresh_top): the top ``kept_depth`` levels as
-    # write_top writes them, and (books with texts) the OKX checksum, both from one walk.
-    # Walked again only after a change reached a side's watched levels (Side.watch): a
-    # message that changes only levels further down reuses both.
-    cdef double* kept_top  # bid_price, bid_amount, ask_price, ask_amount: kept_depth each
+    # The watched top of each side (Side.top_*), kept between messages (refresh_top): enough
+    # levels for the last snapshot depth asked (``kept_depth``) and (books with texts) the
+    # OKX checksum, which is gathered again only after a side's watched levels changed.
     cdef Py_ssize_t kept_depth
     cdef int64_t kept_checksum
-    # (books with texts) each side's checksummed levels' texts as last walked, bids then asks
-    # (CHECKSUM_LEVELS each), and how many each side has: a message that reaches one side's
-    # watched levels walks that side only, and the checksum is gathered from both copies.
-    # A copied heap text stays valid while its level is unchanged, which is what an unstale
-    # side's copies are (any change to one of them is at or above the side's watch).
-    cdef LevelText* kept_texts
-    cdef Py_ssize_t kept_texts_n[2]
 
     def storage(self) -> dict:
         """Where the levels live (for tests and tuning): ladder and far-store counts per side."""
@@ -1193,10 +1360,6 @@ cdef class LevelBook:
         self.asks.stale = True
         levels_reserve(&self.bids.far, MIN_CAPACITY, keep_texts)
         levels_reserve(&self.asks.far, MIN_CAPACITY, keep_texts)
-        if keep_texts:
-            self.kept_texts = <LevelText*>PyMem_Malloc(2 * CHECKSUM_LEVELS * sizeof(LevelText))
-            if self.kept_texts == NULL:
-                raise MemoryError()
         if tick > 0.0 and ladder_width:
             self._use_tick(tick)
 
@@ -1207,8 +1370,8 @@ cdef class LevelBook:
         ladder_free(&self.asks.lad)
         levels_free(&self.bids.far)
         levels_free(&self.asks.far)
-        PyMem_Free(self.kept_top)
-        PyMem_Free(self.kept_texts)
+        side_top_free(&self.bids)
+        side_top_free(&self.asks)
 
     cdef int _use_tick(self, double tick) except -1:
         cdef Side* sides[2]
@@ -1303,7 +1466,13 @@ cdef class LevelBook:
 
     cdef int apply_valid(self, DeltaRows rows, Py_ssize_t start, Py_ssize_t stop) except -1:
         """``apply`` for rows already checked: in range, valid (``first_invalid`` < 0), with
-        texts when the book keeps them (the builder's core checks each message once)."""
+        texts when the book keeps them (the builder's core checks each message once).
+
+        A change at or above a side's watch reaches its watched top (Side.watch). In a short
+        message (PATCH_ROWS) each such change is patched into the top (``top_patched``), so
+        that the next snapshot or checksum reads it without walking the side again; in a
+        longer one, where many changes reach the top, the side is made stale instead (walked
+        once when next read), as it is when a patch cannot follow the change."""
         cdef Py_ssize_t i
         cdef int8_t sd
         cdef SrcText text
@@ -1311,9 +1480,9 @@ cdef class LevelBook:
         cdef const int8_t* sides
         cdef const double* prices
         cdef const double* amounts
-        # a change at or above a side's watch makes its kept top stale (see Side.watch)
-        cdef double bid_watch = self.bids.watch, ask_watch = self.asks.watch
-        cdef bint bids_reached = False, asks_reached = False
+        cdef bint bids_reached = False, asks_reached = False, completed = False, reach
+        cdef bint patching = stop - start <= PATCH_ROWS
+        cdef uint64_t evicted
         if start == stop:
             return 0
         sides = &rows.side[0]
@@ -1327,16 +1496,24 @@ cdef class LevelBook:
                     sd = sides[i]
                     if src != NULL:
                         rows.text_of(i, &text)
+                    evicted = self.evicted
                     if sd == 1:
-                        bids_reached |= prices[i] >= bid_watch
+                        reach = prices[i] >= self.bids.watch
                         side_set(&self.bids, prices[i], amounts[i], src, self.max_levels, &self.evicted)
+                        if reach:
+                            bids_reached |= not (patching and top_patched(&self.bids, prices[i], amounts[i],
+                                                                          self.evicted != evicted))
                     elif sd == -1:
-                        asks_reached |= -prices[i] >= ask_watch
+                        reach = -prices[i] >= self.asks.watch
                         side_set(&self.asks, -prices[i], amounts[i], src, self.max_levels, &self.evicted)
+                        if reach:
+                            asks_reached |= not (patching and top_patched(&self.asks, -prices[i], amounts[i],
+                                                                          self.evicted != evicted))
+            completed = True
         finally:  # (also when a level could not be stored: what was applied counts)
-            if bids_reached:
+            if bids_reached or not completed:
                 self.bids.stale = True
-            if asks_reached:
+            if asks_reached or not completed:
                 self.asks.stale = True
         return self.settle()
 
@@ -1433,10 +1610,8 @@ cdef class LevelBook:
                             double* ask_price, double* ask_amount) except -1:
         """``write_top`` from the watched top (walked again only when it is stale)."""
         self.refresh_top(depth)
-        memcpy(bid_price, self.kept_top, depth * sizeof(double))
-        memcpy(bid_amount, self.kept_top + depth, depth * sizeof(double))
-        memcpy(ask_price, self.kept_top + 2 * depth, depth * sizeof(double))
-        memcpy(ask_amount, self.kept_top + 3 * depth, depth * sizeof(double))
+        write_watched(&self.bids, 1.0, depth, bid_price, bid_amount)
+        write_watched(&self.asks, -1.0, depth, ask_price, ask_amount)
         return 0
 
     cdef int64_t checksum_kept(self) except? -1:
@@ -1446,33 +1621,23 @@ cdef class LevelBook:
 
     cdef int refresh_top(self, Py_ssize_t depth) except -1:
         """Make the watched top current for ``depth`` levels (0: the checksum only): walk
-        again the sides whose watched levels changed, then (books with texts) gather the
-        checksum from both sides' kept texts."""
-        cdef void* p
+        again the sides that are stale, then (books with texts), when either side's watched
+        levels changed, gather the checksum from both sides' copies of their texts."""
         cdef Py_ssize_t crc_levels = CHECKSUM_LEVELS if self.keep_texts else 0
-        cdef bint walked = False
-        if depth != self.kept_depth:
-            p = PyMem_Realloc(self.kept_top, (4 * depth if depth else 1) * sizeof(double))
-            if p == NULL:
-                raise MemoryError()
-            self.kept_top = <double*>p
-            self.kept_depth = depth
-            self.bids.stale = True
-            self.asks.stale = True
+        cdef Py_ssize_t cap = depth if depth > crc_levels else crc_levels
+        self.kept_depth = depth
+        if cap != self.bids.top_cap:
+            side_top_alloc(&self.bids, cap, self.keep_texts)
+            side_top_alloc(&self.asks, cap, self.keep_texts)
         if self.bids.stale:
-            self.kept_texts_n[0] = walk_side(&self.bids, 1.0, depth, crc_levels, self.kept_top, self.kept_top + depth,
-                                             self.kept_texts, &self.bids.watch)
-            self.bids.stale = False
-            walked = True
+            side_walk_top(&self.bids)
         if self.asks.stale:
-            self.kept_texts_n[1] = walk_side(&self.asks, -1.0, depth, crc_levels, self.kept_top + 2 * depth,
-                                             self.kept_top + 3 * depth, self.kept_texts + CHECKSUM_LEVELS,
-                                             &self.asks.watch)
-            self.asks.stale = False
-            walked = True
-        if walked and self.keep_texts:
-            self.kept_checksum = checksum_of(self.kept_texts, self.kept_texts_n[0],
-                                             self.kept_texts + CHECKSUM_LEVELS, self.kept_texts_n[1])
+            side_walk_top(&self.asks)
+        if self.keep_texts and (self.bids.patched or self.asks.patched):
+            self.kept_checksum = checksum_of(self.bids.top_texts, min(self.bids.top_n, crc_levels),
+                                             self.asks.top_texts, min(self.asks.top_n, crc_levels))
+        self.bids.patched = False
+        self.asks.patched = False
         return 0
 
     def top(self, Py_ssize_t depth) -> tuple:
@@ -1522,6 +1687,13 @@ cdef class LevelBook:
             out.append((data[:price_n].decode("utf-8", "replace"),
                         data[price_n + 1:n].decode("utf-8", "replace")))
         return out
+
+    def watched_checksum(self) -> int:
+        """The OKX checksum as the builder verifies it: from the watched top (patched change by
+        change, or walked again), not from a fresh walk as ``checksum()``; the two agree."""
+        if not self.keep_texts:
+            raise ValueError("checksums need level texts: make the book with keep_texts=True")
+        return self.checksum_kept()
 
     def checksum(self, Py_ssize_t levels=OKX_CHECKSUM_LEVELS) -> int:
         """OKX checksum: CRC32 of ``bidPx:bidSz:askPx:askSz:...`` over the top ``levels`` levels

@@ -210,6 +210,57 @@ def test_bounded_book_evicts_the_worst_levels(shape: dict, stream, max_levels: i
     assert book.levels(ASK) == model.levels(ASK)
 
 
+@pytest.mark.parametrize("shape", ENGINE_SHAPES[:4])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream=streams(), depth=st.sampled_from([1, 3, 30]), texts=st.booleans(), max_levels=st.sampled_from([4, 10_000]))
+def test_watched_top_is_the_walked_top_after_every_message(shape: dict, stream, depth: int, texts: bool,
+                                                           max_levels: int) -> None:
+    """What snapshots (and OKX checksums) read, the watched top patched change by change in short
+    messages, is after every message what a fresh walk gives: at any depth (fewer levels than
+    the checksum's 25, more), with texts or without, in a bounded book too."""
+    tick, messages = stream
+    book = make_book(shape, tick, keep_texts=texts, max_levels=max_levels)
+    buffer = TopBuffer(depth)
+    wanted = []
+    for message in messages:
+        book.apply(rows_of(message, texts=texts), 0, len(message))
+        buffer.append(book)
+        wanted.append(book.top(depth))
+        if texts:
+            assert book.watched_checksum() == book.checksum()
+    for column, got in enumerate(buffer.take()):
+        assert all(same_arrays(row, want[column]) for row, want in zip(got, wanted))
+
+
+@pytest.mark.parametrize("ladder_width", [0, 64, 1024])
+def test_watched_top_follows_a_long_session_of_short_messages(ladder_width: int) -> None:
+    """A deep book (far more levels than the 25 watched) changed by thousands of short messages
+    near its top: removals that pull the next level up into the watched top, inserts that push
+    the last one out, amount changes, changes below the watch, the odd long message. After each,
+    the snapshot row and the checksum the builder would verify equal a fresh walk's."""
+    rng = np.random.default_rng(7)
+    book = LevelBook(keep_texts=True, tick=0.5 if ladder_width else 0.0, ladder_width=ladder_width,
+                     max_ladder_width=max(ladder_width, 64))
+    book.apply(rows_of([(BID, 1000.0 - 0.5 * i, 1.0 + i) for i in range(80)]
+                       + [(ASK, 1000.5 + 0.5 * i, 2.0 + i) for i in range(80)], texts=True), 0, 160)
+    buffer = TopBuffer(20)
+    wanted = []
+    for n in range(3000):
+        rows = []
+        for _ in range(int(rng.integers(1, 40 if n % 50 == 0 else 6))):
+            side = BID if rng.random() < 0.5 else ASK
+            ticks = int(rng.integers(0, 60))
+            price = 1000.0 - 0.5 * ticks if side == BID else 1000.5 + 0.5 * ticks
+            amount = 0.0 if rng.random() < 0.4 else float(rng.integers(1, 1000)) / 8
+            rows.append((side, price, amount))
+        book.apply(rows_of(rows, texts=True), 0, len(rows))
+        buffer.append(book)
+        wanted.append(book.top(20))
+        assert book.watched_checksum() == book.checksum(), f"message {n}"
+    for column, got in enumerate(buffer.take()):
+        assert all(same_arrays(row, want[column]) for row, want in zip(got, wanted))
+
+
 # ---------------------------------------------------------------- edges
 
 def test_levels_are_float_keys() -> None:
