@@ -1476,7 +1476,7 @@ cdef class LevelBook:
         cdef Py_ssize_t i
         cdef int8_t sd
         cdef SrcText text
-        cdef const SrcText* src = &text if self.keep_texts else NULL
+        cdef SrcText* src = &text if self.keep_texts else NULL  # the row's texts, read into ``text``
         cdef const int8_t* sides
         cdef const double* prices
         cdef const double* amounts
@@ -1490,12 +1490,12 @@ cdef class LevelBook:
         amounts = &rows.amount[0]
         try:
             if rows.interleaved(start, stop):  # sides alternate row by row: see apply_interleaved
-                self.apply_interleaved(rows, start, stop, &bids_reached, &asks_reached)
+                self.apply_interleaved(rows, start, stop, sides, prices, amounts, src, &bids_reached, &asks_reached)
             else:  # a venue's message: its bids, then its asks (a branch on the side predicts well)
                 for i in range(start, stop):
                     sd = sides[i]
                     if src != NULL:
-                        rows.text_of(i, &text)
+                        rows.text_of(i, src)
                     evicted = self.evicted
                     if sd == 1:
                         reach = prices[i] >= self.bids.watch
@@ -1517,18 +1517,15 @@ cdef class LevelBook:
                 self.asks.stale = True
         return self.settle()
 
-    cdef int apply_interleaved(self, DeltaRows rows, Py_ssize_t start, Py_ssize_t stop, bint* bids_reached,
+    cdef int apply_interleaved(self, DeltaRows rows, Py_ssize_t start, Py_ssize_t stop, const int8_t* sides,
+                               const double* prices, const double* amounts, SrcText* src, bint* bids_reached,
                                bint* asks_reached) except -1:
         """``apply_valid``'s loop for rows whose sides alternate at random: the side is picked by
-        index, since a branch on it would mispredict every other row."""
+        index, since a branch on it would mispredict every other row. (On an exception
+        ``apply_valid`` makes both sides stale.)"""
         cdef Py_ssize_t i, k
         cdef int8_t sd
         cdef double key
-        cdef SrcText text
-        cdef const SrcText* src = &text if self.keep_texts else NULL
-        cdef const int8_t* sides = &rows.side[0]
-        cdef const double* prices = &rows.price[0]
-        cdef const double* amounts = &rows.amount[0]
         cdef Side* by_side[3]  # by side + 1: asks, (a marker row), bids
         cdef double sign[3]
         cdef double watch[3]
@@ -1537,20 +1534,18 @@ cdef class LevelBook:
         sign[0], sign[1], sign[2] = -1.0, 0.0, 1.0
         watch[0], watch[1], watch[2] = self.asks.watch, INFINITY, self.bids.watch
         reached[0], reached[1], reached[2] = False, False, False
-        try:
-            for i in range(start, stop):
-                sd = sides[i]
-                if sd == 0:
-                    continue
-                if src != NULL:
-                    rows.text_of(i, &text)
-                k = sd + 1
-                key = prices[i] * sign[k]
-                reached[k] |= key >= watch[k]
-                side_set(by_side[k], key, amounts[i], src, self.max_levels, &self.evicted)
-        finally:
-            bids_reached[0] = reached[2]
-            asks_reached[0] = reached[0]
+        for i in range(start, stop):
+            sd = sides[i]
+            if sd == 0:
+                continue
+            if src != NULL:
+                rows.text_of(i, src)
+            k = sd + 1
+            key = prices[i] * sign[k]
+            reached[k] |= key >= watch[k]
+            side_set(by_side[k], key, amounts[i], src, self.max_levels, &self.evicted)
+        bids_reached[0] = reached[2]
+        asks_reached[0] = reached[0]
         return 0
 
     cdef int settle(self) except -1:
