@@ -1330,6 +1330,9 @@ cdef class LevelBook:
     # OKX checksum, which is gathered again only after a side's watched levels changed.
     cdef Py_ssize_t kept_depth
     cdef int64_t kept_checksum
+    # the watched top was read since the last message: patching the next one's changes into
+    # it pays (a book read after every message); otherwise its sides are left stale
+    cdef bint top_read
 
     def storage(self) -> dict:
         """Where the levels live (for tests and tuning): ladder and far-store counts per side."""
@@ -1469,10 +1472,11 @@ cdef class LevelBook:
         texts when the book keeps them (the builder's core checks each message once).
 
         A change at or above a side's watch reaches its watched top (Side.watch). In a short
-        message (PATCH_ROWS) each such change is patched into the top (``top_patched``), so
-        that the next snapshot or checksum reads it without walking the side again; in a
-        longer one, where many changes reach the top, the side is made stale instead (walked
-        once when next read), as it is when a patch cannot follow the change."""
+        message (PATCH_ROWS) to a book whose top was read since the last one, each such change
+        is patched into the top (``top_patched``), so that the next snapshot or checksum reads
+        it without walking the side again; otherwise (many changes that reach the top, or a
+        top nobody may read before the next message) the side is made stale instead, walked
+        once when next read, as it is when a patch cannot follow the change."""
         cdef Py_ssize_t i
         cdef int8_t sd
         cdef SrcText text
@@ -1481,10 +1485,11 @@ cdef class LevelBook:
         cdef const double* prices
         cdef const double* amounts
         cdef bint bids_reached = False, asks_reached = False, completed = False, reach
-        cdef bint patching = stop - start <= PATCH_ROWS
+        cdef bint patching = self.top_read and stop - start <= PATCH_ROWS
         cdef uint64_t evicted
         if start == stop:
             return 0
+        self.top_read = False
         sides = &rows.side[0]
         prices = &rows.price[0]
         amounts = &rows.amount[0]
@@ -1633,6 +1638,7 @@ cdef class LevelBook:
                                              self.asks.top_texts, min(self.asks.top_n, crc_levels))
         self.bids.patched = False
         self.asks.patched = False
+        self.top_read = True
         return 0
 
     def top(self, Py_ssize_t depth) -> tuple:

@@ -212,18 +212,22 @@ def test_bounded_book_evicts_the_worst_levels(shape: dict, stream, max_levels: i
 
 @pytest.mark.parametrize("shape", ENGINE_SHAPES[:4])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(stream=streams(), depth=st.sampled_from([1, 3, 30]), texts=st.booleans(), max_levels=st.sampled_from([4, 10_000]))
+@given(stream=streams(), depth=st.sampled_from([1, 3, 30]), texts=st.booleans(), max_levels=st.sampled_from([4, 10_000]),
+       unread=st.sets(st.integers(0, 11), max_size=6))
 def test_watched_top_is_the_walked_top_after_every_message(shape: dict, stream, depth: int, texts: bool,
-                                                           max_levels: int) -> None:
+                                                           max_levels: int, unread: set[int]) -> None:
     """What snapshots (and OKX checksums) read, the watched top patched change by change in short
-    messages, is after every message what a fresh walk gives: at any depth (fewer levels than
-    the checksum's 25, more), with texts or without, in a bounded book too."""
+    messages (or left stale after a message nobody read it after), is what a fresh walk gives:
+    at any depth (fewer levels than the checksum's 25, more), with texts or without, in a
+    bounded book too."""
     tick, messages = stream
     book = make_book(shape, tick, keep_texts=texts, max_levels=max_levels)
     buffer = TopBuffer(depth)
     wanted = []
-    for message in messages:
+    for n, message in enumerate(messages):
         book.apply(rows_of(message, texts=texts), 0, len(message))
+        if n in unread:
+            continue
         buffer.append(book)
         wanted.append(book.top(depth))
         if texts:
