@@ -323,19 +323,13 @@ cdef void levels_free(Levels* s) noexcept:
     memset(s, 0, sizeof(Levels))
 
 
-cdef inline void columns_move(double* keys, double* amounts, LevelText* texts, Py_ssize_t dst, Py_ssize_t src,
-                              Py_ssize_t count) noexcept nogil:
-    """Move ``count`` levels of key, amount and (unless NULL) text columns from ``src`` to ``dst``."""
+cdef inline void levels_move(Levels* s, Py_ssize_t dst, Py_ssize_t src, Py_ssize_t count) noexcept nogil:
     if count <= 0:
         return
-    memmove(&keys[dst], &keys[src], count * sizeof(double))
-    memmove(&amounts[dst], &amounts[src], count * sizeof(double))
-    if texts != NULL:
-        memmove(&texts[dst], &texts[src], count * sizeof(LevelText))
-
-
-cdef inline void levels_move(Levels* s, Py_ssize_t dst, Py_ssize_t src, Py_ssize_t count) noexcept nogil:
-    columns_move(s.keys, s.amounts, s.texts, dst, src, count)
+    memmove(&s.keys[dst], &s.keys[src], count * sizeof(double))
+    memmove(&s.amounts[dst], &s.amounts[src], count * sizeof(double))
+    if s.texts != NULL:
+        memmove(&s.texts[dst], &s.texts[src], count * sizeof(LevelText))
 
 
 cdef inline void levels_shift_start(Levels* s, Py_ssize_t by) noexcept nogil:
@@ -490,6 +484,12 @@ cdef void ladder_free(Ladder* lad) noexcept:
 
 # ================================================================ one side: ladder + far store
 
+cdef struct TopLevel:  # a watched level: key, amount and (books with texts) a copy of its text
+    double key
+    double amount
+    LevelText text
+
+
 cdef struct Side:
     Ladder lad
     Levels far
@@ -510,9 +510,7 @@ cdef struct Side:
     double watch
     bint stale
     bint patched  # a patch changed the watched top since the checksum was last gathered
-    double* top_keys
-    double* top_amounts
-    LevelText* top_texts  # NULL unless the book keeps texts
+    TopLevel* top
     Py_ssize_t top_n
     Py_ssize_t top_cap
 
@@ -770,15 +768,11 @@ cdef int side_settle(Side* s) except -1:
     return 0
 
 
-cdef int side_top_alloc(Side* s, Py_ssize_t cap, bint texts) except -1:
+cdef int side_top_alloc(Side* s, Py_ssize_t cap) except -1:
     """Room for ``cap`` watched levels, none kept yet (the side is stale: walked when next read)."""
-    cdef Py_ssize_t n = cap if cap else 1
     side_top_free(s)
-    s.top_keys = <double*>PyMem_Malloc(n * sizeof(double))
-    s.top_amounts = <double*>PyMem_Malloc(n * sizeof(double))
-    s.top_texts = <LevelText*>PyMem_Malloc(n * sizeof(LevelText)) if texts else NULL
-    if s.top_keys == NULL or s.top_amounts == NULL or (texts and s.top_texts == NULL):
-        side_top_free(s)
+    s.top = <TopLevel*>PyMem_Malloc((cap if cap else 1) * sizeof(TopLevel))
+    if s.top == NULL:
         raise MemoryError()
     s.top_cap = cap
     return 0
@@ -786,33 +780,35 @@ cdef int side_top_alloc(Side* s, Py_ssize_t cap, bint texts) except -1:
 
 cdef void side_top_free(Side* s) noexcept:
     """No watched levels, and no room for them (the side is stale)."""
-    PyMem_Free(s.top_keys)
-    PyMem_Free(s.top_amounts)
-    PyMem_Free(s.top_texts)
-    s.top_keys = NULL
-    s.top_amounts = NULL
-    s.top_texts = NULL
+    PyMem_Free(s.top)
+    s.top = NULL
     s.top_cap = 0
     s.top_n = 0
     s.watch = -INFINITY
     s.stale = True
 
 
-cdef void side_walk_top(Side* s) noexcept nogil:
-    """The watched top walked afresh from the side's levels."""
+cdef Py_ssize_t walk_top(const Side* s, TopLevel* out, Py_ssize_t cap, double* last) noexcept nogil:
+    """The side's best ``cap`` levels into ``out``, texts copied (books with texts); returns
+    how many, and into ``last`` the key of the cap-th (-inf when the side has fewer)."""
     cdef Py_ssize_t j = 0
     cdef Cursor c
     cdef double key = -INFINITY, amount
     cdef const LevelText* t = NULL
     cursor_start(s, &c)
-    while j < s.top_cap and cursor_next(s, &c, &key, &amount, &t):
-        s.top_keys[j] = key
-        s.top_amounts[j] = amount
-        if s.top_texts != NULL:
-            s.top_texts[j] = t[0]
+    while j < cap and cursor_next(s, &c, &key, &amount, &t):
+        out[j].key = key
+        out[j].amount = amount
+        if t != NULL:
+            out[j].text = t[0]
         j += 1
-    s.top_n = j
-    s.watch = key if j == s.top_cap and j > 0 else -INFINITY
+    last[0] = key if j == cap and j > 0 else -INFINITY
+    return j
+
+
+cdef void side_walk_top(Side* s) noexcept nogil:
+    """The watched top walked afresh from the side's levels."""
+    s.top_n = walk_top(s, s.top, s.top_cap, &s.watch)
     s.stale = False
     s.patched = True
 
@@ -871,31 +867,31 @@ cdef void side_top_patch(Side* s, double key, double amount) noexcept nogil:
     place, a level removed (the ones below move up and the side's next level joins at the
     bottom) or a new one inserted (the ones below move down, the last drops out when full)."""
     cdef Py_ssize_t p = 0, n = s.top_n, cap = s.top_cap
-    cdef double last, below_key, below_amount
+    cdef TopLevel* top = s.top
+    cdef double last
     cdef const LevelText* t = NULL
+    cdef bint texts = s.far.texts != NULL
     if cap == 0:
         return
     s.patched = True
-    while p < n and s.top_keys[p] > key:
+    while p < n and top[p].key > key:
         p += 1
-    if p < n and s.top_keys[p] == key:
+    if p < n and top[p].key == key:
         if amount != 0.0:
-            s.top_amounts[p] = amount
-            if s.top_texts != NULL:
-                s.top_texts[p] = side_text_at(s, key)[0]
+            top[p].amount = amount
+            if texts:
+                top[p].text = side_text_at(s, key)[0]
             return
-        last = s.top_keys[n - 1]
-        columns_move(s.top_keys, s.top_amounts, s.top_texts, p, p + 1, n - p - 1)
+        last = top[n - 1].key
+        memmove(&top[p], &top[p + 1], (n - p - 1) * sizeof(TopLevel))
         s.top_n = n - 1
         if n < cap:  # the side held fewer than it watches: nothing below joins
             return
-        if side_below(s, last, &below_key, &below_amount, &t):
-            s.top_keys[n - 1] = below_key
-            s.top_amounts[n - 1] = below_amount
-            if s.top_texts != NULL:
-                s.top_texts[n - 1] = t[0]
+        if side_below(s, last, &top[n - 1].key, &top[n - 1].amount, &t):
+            if t != NULL:
+                top[n - 1].text = t[0]
             s.top_n = n
-            s.watch = below_key
+            s.watch = top[n - 1].key
         else:
             s.watch = -INFINITY
         return
@@ -903,14 +899,14 @@ cdef void side_top_patch(Side* s, double key, double amount) noexcept nogil:
         return
     if n == cap:
         n -= 1
-    columns_move(s.top_keys, s.top_amounts, s.top_texts, p + 1, p, n - p)
-    s.top_keys[p] = key
-    s.top_amounts[p] = amount
-    if s.top_texts != NULL:
-        s.top_texts[p] = side_text_at(s, key)[0]
+    memmove(&top[p + 1], &top[p], (n - p) * sizeof(TopLevel))
+    top[p].key = key
+    top[p].amount = amount
+    if texts:
+        top[p].text = side_text_at(s, key)[0]
     s.top_n = n + 1
     if s.top_n == cap:
-        s.watch = s.top_keys[cap - 1]
+        s.watch = top[cap - 1].key
 
 
 cdef void side_clear(Side* s) noexcept:
@@ -1056,57 +1052,45 @@ cdef Py_ssize_t crc_level_flush(char* buf, Py_ssize_t n, uint32_t* crc, const Le
     return n + 1
 
 
-cdef Py_ssize_t walk_side(const Side* s, double sign, Py_ssize_t depth, Py_ssize_t crc_levels, double* prices,
-                          double* amounts, LevelText* texts, double* last) noexcept nogil:
-    """One walk down a side: its top ``depth`` levels into ``prices``/``amounts`` (NaN-padded),
-    copies of its top ``crc_levels`` levels' texts into ``texts`` (books with texts; returns
-    how many), and into ``last`` the key of the last level walked (-inf when it has fewer)."""
-    cdef Py_ssize_t j = 0, n_texts = 0, walk = depth if depth > crc_levels else crc_levels
-    cdef Cursor c
-    cdef double key = -INFINITY, amount
-    cdef const LevelText* t = NULL
-    last[0] = -INFINITY
-    cursor_start(s, &c)
-    while j < walk and cursor_next(s, &c, &key, &amount, &t):
-        if j < depth:
-            prices[j] = sign * key
-            amounts[j] = amount
-        if j < crc_levels:
-            texts[j] = t[0]
-            n_texts += 1
-        j += 1
-    if j == walk and walk > 0:
-        last[0] = key
-    while j < depth:
-        prices[j] = NAN
-        amounts[j] = NAN
-        j += 1
-    return n_texts
-
-
-cdef int64_t checksum_of(const LevelText* bids, Py_ssize_t nb, const LevelText* asks, Py_ssize_t na) noexcept nogil:
-    """The OKX checksum of kept texts: CRC32 of ``bidPx:bidSz:askPx:askSz:...`` (a side that
-    runs out is left out) as a signed int32."""
+cdef int64_t checksum_of(const TopLevel* bids, Py_ssize_t nb, const TopLevel* asks, Py_ssize_t na) noexcept nogil:
+    """The OKX checksum of walked levels' texts: CRC32 of ``bidPx:bidSz:askPx:askSz:...`` (a
+    side that runs out is left out) as a signed int32."""
     cdef char buf[CRC_BUFFER]
     cdef Py_ssize_t j, n = 0
     cdef uint32_t crc = CRC_XOR
     for j in range(nb if nb > na else na):
         if j < nb:
-            n = crc_level(buf, n, &crc, &bids[j])
+            n = crc_level(buf, n, &crc, &bids[j].text)
         if j < na:
-            n = crc_level(buf, n, &crc, &asks[j])
+            n = crc_level(buf, n, &crc, &asks[j].text)
     if n:
         n -= 1  # no ':' after the last text
     return as_signed(crc_update(crc, buf, n) ^ CRC_XOR)
 
 
-cdef void write_watched(const Side* s, double sign, Py_ssize_t depth, double* prices,
-                               double* amounts) noexcept nogil:
-    """A side's top ``depth`` levels from its watched top (depth <= top_cap), NaN-padded."""
-    cdef Py_ssize_t j, n = s.top_n if s.top_n < depth else depth
+cdef TopLevel* walk_both(const Side* bids, const Side* asks, Py_ssize_t cap, Py_ssize_t* nb,
+                        Py_ssize_t* na) except NULL:
+    """Both sides' best ``cap`` levels walked afresh into a new array (the caller frees it):
+    the bids at 0, the asks at ``cap``; how many each has into ``nb``/``na``."""
+    cdef double last
+    cdef TopLevel* walked = <TopLevel*>PyMem_Malloc((2 * cap if cap else 1) * sizeof(TopLevel))
+    if walked == NULL:
+        raise MemoryError()
+    nb[0] = walk_top(bids, walked, cap, &last)
+    na[0] = walk_top(asks, walked + cap, cap, &last)
+    return walked
+
+
+cdef void write_levels(const TopLevel* levels, Py_ssize_t n, double sign, Py_ssize_t depth, double* prices,
+                       double* amounts) noexcept nogil:
+    """The first ``depth`` of ``n`` walked levels as prices (times ``sign``: asks are kept
+    negated) and amounts, NaN-padded."""
+    cdef Py_ssize_t j
+    if n > depth:
+        n = depth
     for j in range(n):
-        prices[j] = sign * s.top_keys[j]
-        amounts[j] = s.top_amounts[j]
+        prices[j] = sign * levels[j].key
+        amounts[j] = levels[j].amount
     for j in range(n, depth):
         prices[j] = NAN
         amounts[j] = NAN
@@ -1600,18 +1584,12 @@ cdef class LevelBook:
             out[2] = NAN
             out[3] = NAN
 
-    cdef void write_top(self, Py_ssize_t depth, double* bid_price, double* bid_amount,
-                        double* ask_price, double* ask_amount) noexcept:
-        cdef double last
-        walk_side(&self.bids, 1.0, depth, 0, bid_price, bid_amount, NULL, &last)
-        walk_side(&self.asks, -1.0, depth, 0, ask_price, ask_amount, NULL, &last)
-
     cdef int write_top_kept(self, Py_ssize_t depth, double* bid_price, double* bid_amount,
                             double* ask_price, double* ask_amount) except -1:
         """``write_top`` from the watched top (walked again only when it is stale)."""
         self.refresh_top(depth)
-        write_watched(&self.bids, 1.0, depth, bid_price, bid_amount)
-        write_watched(&self.asks, -1.0, depth, ask_price, ask_amount)
+        write_levels(self.bids.top, self.bids.top_n, 1.0, depth, bid_price, bid_amount)
+        write_levels(self.asks.top, self.asks.top_n, -1.0, depth, ask_price, ask_amount)
         return 0
 
     cdef int64_t checksum_kept(self) except? -1:
@@ -1627,15 +1605,15 @@ cdef class LevelBook:
         cdef Py_ssize_t cap = depth if depth > crc_levels else crc_levels
         self.kept_depth = depth
         if cap != self.bids.top_cap:
-            side_top_alloc(&self.bids, cap, self.keep_texts)
-            side_top_alloc(&self.asks, cap, self.keep_texts)
+            side_top_alloc(&self.bids, cap)
+            side_top_alloc(&self.asks, cap)
         if self.bids.stale:
             side_walk_top(&self.bids)
         if self.asks.stale:
             side_walk_top(&self.asks)
         if self.keep_texts and (self.bids.patched or self.asks.patched):
-            self.kept_checksum = checksum_of(self.bids.top_texts, min(self.bids.top_n, crc_levels),
-                                             self.asks.top_texts, min(self.asks.top_n, crc_levels))
+            self.kept_checksum = checksum_of(self.bids.top, min(self.bids.top_n, crc_levels),
+                                             self.asks.top, min(self.asks.top_n, crc_levels))
         self.bids.patched = False
         self.asks.patched = False
         self.top_read = True
@@ -1648,8 +1626,13 @@ cdef class LevelBook:
             raise ValueError("depth must be >= 0")
         out = np.empty((4, depth), dtype=np.float64)
         cdef double[:, ::1] v = out
+        cdef Py_ssize_t nb, na
+        cdef TopLevel* levels
         if depth:
-            self.write_top(depth, &v[0, 0], &v[1, 0], &v[2, 0], &v[3, 0])
+            levels = walk_both(&self.bids, &self.asks, depth, &nb, &na)
+            write_levels(levels, nb, 1.0, depth, &v[0, 0], &v[1, 0])
+            write_levels(levels + depth, na, -1.0, depth, &v[2, 0], &v[3, 0])
+            PyMem_Free(levels)
         return (out[0], out[1], out[2], out[3])
 
     cdef Side* _side(self, int side) except NULL:
@@ -1699,22 +1682,17 @@ cdef class LevelBook:
     def checksum(self, Py_ssize_t levels=OKX_CHECKSUM_LEVELS) -> int:
         """OKX checksum: CRC32 of ``bidPx:bidSz:askPx:askSz:...`` over the top ``levels`` levels
         (a side that runs out is left out), from the latest original texts, as a signed int32."""
-        cdef LevelText* texts
+        cdef TopLevel* walked
         cdef Py_ssize_t nb, na
-        cdef double last
         if not self.keep_texts:
             raise ValueError("checksums need level texts: make the book with keep_texts=True")
         if levels < 0:
             raise ValueError("levels must be >= 0")
-        texts = <LevelText*>PyMem_Malloc((2 * levels if levels else 1) * sizeof(LevelText))
-        if texts == NULL:
-            raise MemoryError()
-        nb = walk_side(&self.bids, 1.0, 0, levels, NULL, NULL, texts, &last)
-        na = walk_side(&self.asks, -1.0, 0, levels, NULL, NULL, texts + levels, &last)
+        walked = walk_both(&self.bids, &self.asks, levels, &nb, &na)
         try:
-            return checksum_of(texts, nb, texts + levels, na)
+            return checksum_of(walked, nb, walked + levels, na)
         finally:
-            PyMem_Free(texts)
+            PyMem_Free(walked)
 
 # ================================================================ book_snapshot rows
 
