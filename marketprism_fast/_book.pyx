@@ -151,16 +151,24 @@ cdef inline void short_copy(char* dst, const char* src, Py_ssize_t n) noexcept n
         dst[n - 1] = src[n - 1]
 
 
+cdef inline bint text_store_inline(LevelText* t, const SrcText* src) noexcept nogil:
+    """Write ``price:amount`` into the slot itself when it fits (True); False: it does not."""
+    cdef Py_ssize_t total = src.price_n + 1 + src.amount_n
+    if total > TEXT_INLINE:
+        return False
+    t.n = <uint8_t>total
+    t.price_n = <uint8_t>src.price_n
+    short_copy(t.text, src.price, src.price_n)
+    t.text[src.price_n] = b":"
+    short_copy(&t.text[src.price_n + 1], src.amount, src.amount_n)
+    return True
+
+
 cdef inline int text_store(LevelText* t, const SrcText* src) except -1:
     """Write ``price:amount`` into an empty slot (one holding no heap text)."""
     cdef Py_ssize_t total = src.price_n + 1 + src.amount_n
     cdef HeapText h
-    if total <= TEXT_INLINE:
-        t.n = <uint8_t>total
-        t.price_n = <uint8_t>src.price_n
-        short_copy(t.text, src.price, src.price_n)
-        t.text[src.price_n] = b":"
-        short_copy(&t.text[src.price_n + 1], src.amount, src.amount_n)
+    if text_store_inline(t, src):
         return 0
     t.n = 0
     h.data = <char*>PyMem_Malloc(total)
@@ -813,6 +821,13 @@ cdef void side_walk_top(Side* s) noexcept nogil:
     s.patched = True
 
 
+cdef inline void top_text(const Side* s, TopLevel* level, const SrcText* src) noexcept nogil:
+    """A patched watched level's text (books with texts: ``src``, the change's texts, just
+    stored): written from ``src`` when it fits a slot, else a copy of the stored heap text."""
+    if src != NULL and not text_store_inline(&level.text, src):
+        level.text = side_text_at(s, level.key)[0]
+
+
 cdef const LevelText* side_text_at(const Side* s, double key) noexcept nogil:
     """The stored text of the level ``key`` (which the side holds; books with texts)."""
     cdef Py_ssize_t slot = slot_of(s, key)
@@ -851,17 +866,18 @@ cdef bint side_below(const Side* s, double key, double* out_key, double* out_amo
     return False
 
 
-cdef bint top_patched(Side* s, double key, double amount, bint evicted) noexcept nogil:
-    """After a change that reached the side's watched top: patch it in (True), unless the side
-    is stale or a level was evicted (the evicted level may be a watched one, or the change
-    not stored): False, the side is to be walked again."""
+cdef bint top_patched(Side* s, double key, double amount, const SrcText* src, bint evicted) noexcept nogil:
+    """After a change that reached the side's watched top (``src``: its texts, books with
+    texts): patch it in (True), unless the side is stale or a level was evicted (the evicted
+    level may be a watched one, or the change not stored): False, the side is to be walked
+    again."""
     if s.stale or evicted:
         return False
-    side_top_patch(s, key, amount)
+    side_top_patch(s, key, amount, src)
     return True
 
 
-cdef void side_top_patch(Side* s, double key, double amount) noexcept nogil:
+cdef void side_top_patch(Side* s, double key, double amount, const SrcText* src) noexcept nogil:
     """A change just applied at ``key`` >= ``s.watch`` (the side not stale, no level evicted):
     the watched top follows it, as a walk would leave it: an amount (and text) changed in
     place, a level removed (the ones below move up and the side's next level joins at the
@@ -870,7 +886,6 @@ cdef void side_top_patch(Side* s, double key, double amount) noexcept nogil:
     cdef TopLevel* top = s.top
     cdef double last
     cdef const LevelText* t = NULL
-    cdef bint texts = s.far.texts != NULL
     if cap == 0:
         return
     s.patched = True
@@ -879,8 +894,7 @@ cdef void side_top_patch(Side* s, double key, double amount) noexcept nogil:
     if p < n and top[p].key == key:
         if amount != 0.0:
             top[p].amount = amount
-            if texts:
-                top[p].text = side_text_at(s, key)[0]
+            top_text(s, &top[p], src)
             return
         last = top[n - 1].key
         memmove(&top[p], &top[p + 1], (n - p - 1) * sizeof(TopLevel))
@@ -902,8 +916,7 @@ cdef void side_top_patch(Side* s, double key, double amount) noexcept nogil:
     memmove(&top[p + 1], &top[p], (n - p) * sizeof(TopLevel))
     top[p].key = key
     top[p].amount = amount
-    if texts:
-        top[p].text = side_text_at(s, key)[0]
+    top_text(s, &top[p], src)
     s.top_n = n + 1
     if s.top_n == cap:
         s.watch = top[cap - 1].key
@@ -1490,13 +1503,13 @@ cdef class LevelBook:
                         reach = prices[i] >= self.bids.watch
                         side_set(&self.bids, prices[i], amounts[i], src, self.max_levels, &self.evicted)
                         if reach:
-                            bids_reached |= not (patching and top_patched(&self.bids, prices[i], amounts[i],
+                            bids_reached |= not (patching and top_patched(&self.bids, prices[i], amounts[i], src,
                                                                           self.evicted != evicted))
                     elif sd == -1:
                         reach = -prices[i] >= self.asks.watch
                         side_set(&self.asks, -prices[i], amounts[i], src, self.max_levels, &self.evicted)
                         if reach:
-                            asks_reached |= not (patching and top_patched(&self.asks, -prices[i], amounts[i],
+                            asks_reached |= not (patching and top_patched(&self.asks, -prices[i], amounts[i], src,
                                                                           self.evicted != evicted))
             completed = True
         finally:  # (also when a level could not be stored: what was applied counts)
