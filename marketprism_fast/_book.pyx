@@ -1322,7 +1322,7 @@ cdef class LevelBook:
     cdef readonly double tick
     cdef readonly bint keep_texts
     cdef readonly uint64_t evicted
-    # The watched top of each side (Side.top_*), kept between messages (refresh_top): enough
+    # The watched top of each side (Side.top), kept between messages (refresh_top): enough
     # levels for the last snapshot depth asked (``kept_depth``) and (books with texts) the
     # OKX checksum, which is gathered again only after a side's watched levels changed.
     cdef Py_ssize_t kept_depth
