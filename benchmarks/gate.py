@@ -117,24 +117,16 @@ def parse_reference(frames: list[bytes]) -> None:
 
 def books_compiled(w: BookWorkload, slowed: bool) -> tuple[Callable[[list[bytes]], None], list[bytes]]:
     """The builder over the workload's book_delta batches (parsed here, once), and the
-    workload's frames. ``slowed`` (the self-test): every batch applied by two more fresh
+    workload's frames. ``slowed`` (the self-test): the batches applied by two more fresh
     builders too, three times the work, as a regression would add."""
     import book_pipeline
-
-    from marketprism_fast.books import BookBuilder
 
     pipeline = getattr(book_pipeline, w.pipeline)()
     batches = book_pipeline.book_delta_batches(pipeline)
 
     def run(frames: list[bytes]) -> None:
-        builders = [BookBuilder(pipeline.venue, pipeline.registry, depth=20, every_update=True) for _ in range(3 if slowed else 1)]
-        for chunk in batches:
-            for builder in builders:
-                for batch in chunk:
-                    builder.apply(batch)
-                builder.take()
-        stats = builders[0].stats()
-        assert stats["checksum_failures"] == 0 and not stats["gaps"], stats
+        for _ in range(3 if slowed else 1):
+            book_pipeline.build_books(pipeline, batches)
 
     return run, pipeline.frames[:FRAMES_PER_WORKLOAD]
 

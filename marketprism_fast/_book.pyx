@@ -1469,7 +1469,8 @@ cdef class LevelBook:
         texts when the book keeps them (the builder's core checks each message once).
 
         A change at or above a side's watch reaches its watched top (Side.watch). In a short
-        message (PATCH_ROWS) to a book whose top was read since the last one, each such change
+        message (PATCH_ROWS) in a venue's order (not interleaved) to a book whose top was read
+        since the last one, each such change
         is patched into the top (``top_patched``), so that the next snapshot or checksum reads
         it without walking the side again; otherwise (many changes that reach the top, or a
         top nobody may read before the next message) the side is made stale instead, walked
@@ -1599,7 +1600,8 @@ cdef class LevelBook:
 
     cdef int write_top_kept(self, Py_ssize_t depth, double* bid_price, double* bid_amount,
                             double* ask_price, double* ask_amount) except -1:
-        """``write_top`` from the watched top (walked again only when it is stale)."""
+        """The top ``depth`` levels, as ``top()`` gives them, from the watched top (walked
+        again only when it is stale)."""
         self.refresh_top(depth)
         write_levels(self.bids.top, self.bids.top_n, 1.0, depth, bid_price, bid_amount)
         write_levels(self.asks.top, self.asks.top_n, -1.0, depth, ask_price, ask_amount)
