@@ -267,6 +267,14 @@ def test_watched_top_follows_a_long_session_of_short_messages(ladder_width: int)
 
 # ---------------------------------------------------------------- edges
 
+def test_checksums_of_a_book_without_texts_are_refused() -> None:
+    book = LevelBook()
+    book.apply(rows_of([(BID, 1.0, 1.0)]), 0, 1)
+    for checksum in (book.checksum, book.watched_checksum):
+        with pytest.raises(ValueError, match="checksums need level texts: make the book with keep_texts=True"):
+            checksum()
+
+
 def test_levels_are_float_keys() -> None:
     book = LevelBook()
     book.apply(rows_of([(BID, 0.1 + 0.2, 1.0), (BID, 0.3, 2.0), (ASK, 0.0, 5.0)]), 0, 3)
