@@ -990,46 +990,57 @@ cdef inline uint32_t crc_table_update(uint32_t crc, const char* data, Py_ssize_t
 
 cdef extern from "_crc32_clmul.h" nogil:
     uint32_t mpf_crc32_clmul(uint32_t crc, const unsigned char* buf, size_t length)
+    uint32_t mpf_crc32_vpclmul(uint32_t crc, const unsigned char* buf, size_t length)
     int mpf_crc32_clmul_available()
+    int mpf_crc32_vpclmul_available()
 
 
-cdef bint CRC_CLMUL_CPU = mpf_crc32_clmul_available() != 0  # this CPU has pclmulqdq and sse4.1
-cdef bint CRC_CLMUL = CRC_CLMUL_CPU  # in use
+cdef enum:  # the CRC32 implementations, slowest first
+    CRC_TABLE = 0  # slicing-by-8, anywhere
+    CRC_CLMUL = 1  # carry-less multiplication, 128 bits at a time (pclmulqdq, sse4.1)
+    CRC_VPCLMUL = 2  # the same, 512 bits at a time (avx512f, vpclmulqdq)
+
+CRC_NAMES = ("table", "clmul", "vpclmul")
+# the fastest this CPU has, chosen at import; tests switch (crc32_implementation)
+cdef int CRC_BEST = (CRC_VPCLMUL if mpf_crc32_vpclmul_available() else
+                     CRC_CLMUL if mpf_crc32_clmul_available() else CRC_TABLE)
+cdef int CRC_IMPL = CRC_BEST  # in use
 
 
 cdef inline uint32_t crc_update(uint32_t crc, const char* data, Py_ssize_t n) noexcept nogil:
     """The CRC register after ``data``: carry-less multiply folding over whole 16-byte blocks
     when the CPU has it (64 bytes at least), the table for the rest."""
     cdef Py_ssize_t bulk
-    if CRC_CLMUL and n >= 64:
+    if CRC_IMPL != CRC_TABLE and n >= 64:
         bulk = n & ~(<Py_ssize_t>15)
-        crc = mpf_crc32_clmul(crc, <const unsigned char*>data, <size_t>bulk)
+        if CRC_IMPL == CRC_VPCLMUL:
+            crc = mpf_crc32_vpclmul(crc, <const unsigned char*>data, <size_t>bulk)
+        else:
+            crc = mpf_crc32_clmul(crc, <const unsigned char*>data, <size_t>bulk)
         data += bulk
         n -= bulk
     return crc_table_update(crc, data, n)
 
 
 def crc32_implementation(name=None) -> str:
-    """The CRC32 in use: ``"clmul"`` (carry-less multiplication, chosen at import when the CPU
-    has it) or ``"table"`` (slicing-by-8). ``name`` switches to one ("clmul" only where the
-    CPU has it): tests compare the two. Returns the one in use before the call."""
-    global CRC_CLMUL
-    before = "clmul" if CRC_CLMUL else "table"
+    """The CRC32 in use: ``"vpclmul"`` or ``"clmul"`` (carry-less multiplication, 512 or 128
+    bits at a time: the fastest the CPU has, chosen at import) or ``"table"`` (slicing-by-8).
+    ``name`` switches to one of ``crc32_implementations()``: tests compare them. Returns the
+    one in use before the call."""
+    global CRC_IMPL
+    before = CRC_NAMES[CRC_IMPL]
     if name is not None:
-        if name == "table":
-            CRC_CLMUL = False
-        elif name == "clmul":
-            if not CRC_CLMUL_CPU:
-                raise ValueError("this CPU has no pclmulqdq/sse4.1: only the table CRC is available")
-            CRC_CLMUL = True
-        else:
-            raise ValueError(f"CRC32 implementation is 'clmul' or 'table', got {name!r}")
+        if name not in CRC_NAMES:
+            raise ValueError(f"CRC32 implementation is one of {', '.join(CRC_NAMES)}, got {name!r}")
+        if CRC_NAMES.index(name) > CRC_BEST:
+            raise ValueError(f"this CPU cannot run the {name} CRC32: it has {', '.join(crc32_implementations())}")
+        CRC_IMPL = CRC_NAMES.index(name)
     return before
 
 
-def crc32_clmul_available() -> bool:
-    """True where the CPU running this has carry-less multiplication (pclmulqdq, sse4.1)."""
-    return CRC_CLMUL_CPU
+def crc32_implementations() -> list:
+    """The CRC32 implementations this CPU runs, slowest first (the last is the one chosen)."""
+    return list(CRC_NAMES[: CRC_BEST + 1])
 
 
 cdef enum:

@@ -15,8 +15,8 @@ from marketprism_fast._book import (
     DeltaRows,
     LevelBook,
     TopBuffer,
-    crc32_clmul_available,
     crc32_implementation,
+    crc32_implementations,
     crc32_signed,
 )
 
@@ -540,29 +540,37 @@ def zlib_signed(data: bytes) -> int:
 
 
 def test_crc32_implementations_agree_on_every_length(table_crc) -> None:
-    """Both CRCs equal zlib's on random bytes of every length 0..300 (the carry-less one
-    takes whole 16-byte blocks from 64 bytes on, the table the tail), at every alignment."""
+    """Every CRC this CPU runs equals zlib's on random bytes of every length 0..600 (the
+    carry-less ones take whole 16-byte blocks from 64 bytes on, folded 64 bytes at a time,
+    the table the tail), at every alignment."""
     rng = np.random.default_rng(7)
-    data = rng.integers(0, 256, 300 + 16, dtype=np.uint8).tobytes()
-    for length in range(301):
+    data = rng.integers(0, 256, 600 + 16, dtype=np.uint8).tobytes()
+    for length in range(601):
         for offset in (0, 1, 7, 15):
             chunk = data[offset : offset + length]
             want = zlib_signed(chunk)
-            crc32_implementation("table")
-            assert crc32_signed(chunk) == want, ("table", length, offset)
-            if crc32_clmul_available():
-                crc32_implementation("clmul")
-                assert crc32_signed(chunk) == want, ("clmul", length, offset)
+            for name in crc32_implementations():
+                crc32_implementation(name)
+                assert crc32_signed(chunk) == want, (name, length, offset)
 
 
 def test_crc32_implementation_switch() -> None:
+    """The fastest CRC the CPU runs is the one in use; any it runs can be switched to, and
+    one it does not (or no such name) is refused with an error naming what it has."""
+    available = crc32_implementations()
     in_use = crc32_implementation()
-    assert in_use == ("clmul" if crc32_clmul_available() else "table")
+    assert available[0] == "table" and in_use == available[-1]
+    assert set(available) <= {"table", "clmul", "vpclmul"}
     assert crc32_implementation("table") == in_use
     assert crc32_implementation() == "table"
     crc32_implementation(in_use)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="one of table, clmul, vpclmul"):
         crc32_implementation("crc")
+    missing = [name for name in ("clmul", "vpclmul") if name not in available]
+    for name in missing:
+        with pytest.raises(ValueError, match=f"cannot run the {name} CRC32: it has"):
+            crc32_implementation(name)
+    assert crc32_implementation() == in_use
 
 
 def test_okx_checksum_interleaves_texts_and_leaves_out_a_short_side() -> None:

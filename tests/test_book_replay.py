@@ -232,19 +232,25 @@ def test_okx_every_checksum_verifies(venue: str, sessions: tuple[str, ...]) -> N
 
 
 @pytest.mark.parametrize("venue,sessions", cases("okx"))
-def test_okx_checksums_verify_with_the_table_crc(venue: str, sessions: tuple[str, ...]) -> None:
-    """The slicing-by-8 CRC (the fallback where the CPU has no carry-less multiplication)
-    verifies every checksum of the corpus as the CRC in use does, and emits the same rows."""
-    from marketprism_fast._book import crc32_implementation
+def test_okx_checksums_verify_with_every_crc(venue: str, sessions: tuple[str, ...]) -> None:
+    """Every CRC this CPU runs besides the one in use (the slicing-by-8 table, the fallback
+    where the CPU has no carry-less multiplication, at least) verifies every checksum of the
+    corpus as the one in use does, and emits the same rows."""
+    from marketprism_fast._book import crc32_implementation, crc32_implementations
 
-    before = crc32_implementation("table")
-    try:
-        run = replay(load_capture(venue, sessions), depth=20)
-    finally:
-        crc32_implementation(before)
-    assert run.builder.stats() == replay_session(venue, sessions).builder.stats()
-    assert run.builder.stats()["checksum_failures"] == 0
-    assert per_symbol(run.books) == per_symbol(replay_session(venue, sessions).books)
+    expected = replay_session(venue, sessions)
+    in_use = crc32_implementation()
+    others = [name for name in crc32_implementations() if name != in_use]
+    assert "table" in others
+    for name in others:
+        crc32_implementation(name)
+        try:
+            run = replay(load_capture(venue, sessions), depth=20)
+        finally:
+            crc32_implementation(in_use)
+        assert run.builder.stats() == expected.builder.stats(), name
+        assert run.builder.stats()["checksum_failures"] == 0, name
+        assert per_symbol(run.books) == per_symbol(expected.books), name
 
 
 @pytest.mark.parametrize("venue,sessions", cases("deribit"))
