@@ -108,25 +108,44 @@ static uint32_t mpf_crc32_clmul(uint32_t crc, const unsigned char *buf, size_t l
     return mpf_crc32_lanes(x1, x2, x3, x4, buf, len);
 }
 
-/* mpf_crc32_clmul with its four 128-bit lanes in one 512-bit register: one VPCLMULQDQ folds
- * all four (the CPU's carry-less multiplier is the bound: a quarter of the instructions). */
+/* mpf_crc32_clmul with its four 128-bit lanes in a 512-bit register: one VPCLMULQDQ folds
+ * all four (the CPU's carry-less multiplier is the bound: a quarter of the instructions).
+ * From 128 bytes on, two such registers take alternate 64-byte blocks, each folded 1024 bits
+ * forward (the constants: x^(1024+32) and x^(1024-32) mod P, bit-reflected, as k1/k2 are for
+ * 512 bits), so that two chains of multiplications run side by side; the first is then folded
+ * onto the second. */
 __attribute__((target("avx512f,vpclmulqdq,pclmul,sse4.1")))
 static uint32_t mpf_crc32_vpclmul(uint32_t crc, const unsigned char *buf, size_t len)
 {
     const __m512i k1k2 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x01c6e41596LL, 0x0154442bd4LL));
-    __m512i x, lo, hi;
+    const __m512i fold1024 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x014a7fe880LL, 0x01e88ef372LL));
+    __m512i x, y;
+
+#define MPF_FOLD(acc, k, data) _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128((acc), (k), 0x00), \
+    _mm512_clmulepi64_epi128((acc), (k), 0x11), (data), 0x96) /* the xor of three */
 
     x = _mm512_xor_si512(_mm512_loadu_si512((const void *)buf),
                          _mm512_inserti32x4(_mm512_setzero_si512(), _mm_cvtsi32_si128((int)crc), 0));
     buf += 64;
     len -= 64;
+    if (len >= 64) {
+        y = _mm512_loadu_si512((const void *)buf);
+        buf += 64;
+        len -= 64;
+        while (len >= 128) {
+            x = MPF_FOLD(x, fold1024, _mm512_loadu_si512((const void *)buf));
+            y = MPF_FOLD(y, fold1024, _mm512_loadu_si512((const void *)(buf + 64)));
+            buf += 128;
+            len -= 128;
+        }
+        x = MPF_FOLD(x, k1k2, y);
+    }
     while (len >= 64) {
-        lo = _mm512_clmulepi64_epi128(x, k1k2, 0x00);
-        hi = _mm512_clmulepi64_epi128(x, k1k2, 0x11);
-        x = _mm512_ternarylogic_epi64(lo, hi, _mm512_loadu_si512((const void *)buf), 0x96); /* xor of three */
+        x = MPF_FOLD(x, k1k2, _mm512_loadu_si512((const void *)buf));
         buf += 64;
         len -= 64;
     }
+#undef MPF_FOLD
     return mpf_crc32_lanes(_mm512_extracti32x4_epi32(x, 0), _mm512_extracti32x4_epi32(x, 1),
                            _mm512_extracti32x4_epi32(x, 2), _mm512_extracti32x4_epi32(x, 3), buf, len);
 }
