@@ -234,9 +234,7 @@ cdef inline Py_ssize_t lower_bound(const double* keys, Py_ssize_t n, double key)
         hi = lo
         step <<= 1
         lo = hi - step
-    # keys[hi] >= key and (lo < 0 or keys[lo] < key): the answer is among the ``count``
-    # indices from ``lo`` on, the last of which (hi) qualifies. Halved without a branch on the
-    # comparison (a conditional move: which way a search goes is a coin toss to a predictor).
+    # keys[hi] >= key and (lo < 0 or keys[lo] < key): the answer is in (lo, hi]
     lo = lo + 1 if lo >= 0 else 0
     count = hi - lo
     while count > 0:
