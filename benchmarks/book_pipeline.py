@@ -19,13 +19,13 @@ book_delta batch goes through
 median of the per-pair ratios (rate with books / rate without), so that a slow moment of the
 shared machine hits both sides of a pair.
 
-The builder is fresh for every pass: a USD-M book must start from the REST snapshot fed first
-(a builder that has seen the stream drops a replay of it as old). A fresh builder's output
-buffers are new memory in every pass (~800 page faults a pass on okx_books), which a node's
-long-lived builder pays once. okx_books can also be measured through one builder kept across
-passes (every repetition opens with its snapshots, so the kept builder resyncs and verifies
-every checksum again): ``measure(..., kept=True)``, reported beside the fresh one as the
-steady state a running node sees. Times are the process's CPU time
+By default the builder is fresh for every pass: a USD-M book must start from the REST
+snapshot fed first (a builder that has seen the stream drops a replay of it as old). A fresh
+builder's output buffers are new memory in every pass (~800 page faults a pass on
+okx_books), which a node's long-lived builder pays once. okx_books can also be measured
+through one builder kept across passes (every repetition opens with its snapshots, so the
+kept builder resyncs and verifies every checksum again): ``measure(..., kept=True)``,
+reported beside the fresh one as the steady state a running node sees. Times are the process's CPU time
 (``time.process_time``): the work is single-threaded and does no I/O, and CPU time does not
 count the slices another process takes from a shared core.
 """
