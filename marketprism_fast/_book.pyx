@@ -109,10 +109,7 @@ cdef enum:
 
 
 cdef struct LevelText:  # 32 bytes: a level's latest ``price:amount``, the checksum's unit
-    # bytes in ``text`` (TEXT_HEAP: a HeapText is stored at ``text + 6``); an inline text
-    # shorter than the slot is followed by a ':' (at text[n], not counted), so that the
-    # checksum gathers it with the text's copy instead of a store of its own
-    uint8_t n
+    uint8_t n  # bytes in ``text`` (TEXT_HEAP: a HeapText is stored at ``text + 6``)
     uint8_t price_n  # the price's bytes (before the ':'), when inline
     char text[TEXT_INLINE]
 
@@ -155,8 +152,7 @@ cdef inline void short_copy(char* dst, const char* src, Py_ssize_t n) noexcept n
 
 
 cdef inline bint text_store_inline(LevelText* t, const SrcText* src) noexcept nogil:
-    """Write ``price:amount`` (and a ':' after it when there is room) into the slot itself
-    when it fits (True); False: it does not."""
+    """Write ``price:amount`` into the slot itself when it fits (True); False: it does not."""
     cdef Py_ssize_t total = src.price_n + 1 + src.amount_n
     if total > TEXT_INLINE:
         return False
@@ -165,8 +161,6 @@ cdef inline bint text_store_inline(LevelText* t, const SrcText* src) noexcept no
     short_copy(t.text, src.price, src.price_n)
     t.text[src.price_n] = b":"
     short_copy(&t.text[src.price_n + 1], src.amount, src.amount_n)
-    if total < TEXT_INLINE:
-        t.text[total] = b":"
     return True
 
 
@@ -970,29 +964,6 @@ cdef void init_crc_table() noexcept:
 init_crc_table()
 
 
-# CRC_LEAD[k]: the register that k zero bytes take to CRC_XOR, the initial one. An input
-# started from it after k zero bytes gets the CRC it gets from CRC_XOR without them: the
-# checksum pads its input to whole 16-byte blocks that way, and the carry-less fold takes it
-# all, with no byte-wise tail.
-cdef uint32_t CRC_LEAD[16]
-
-
-cdef void init_crc_lead() noexcept:
-    cdef uint32_t y, b, top_to_byte[256]
-    cdef int k
-    for b in range(256):  # CRC_TABLES[0]'s top bytes are a permutation of 0..255
-        top_to_byte[CRC_TABLES[0][b] >> 24] = b
-    CRC_LEAD[0] = CRC_XOR
-    for k in range(1, 16):
-        # the register before one zero byte (y = T[c & 0xFF] ^ (c >> 8), whose top byte is T's)
-        y = CRC_LEAD[k - 1]
-        b = top_to_byte[y >> 24]
-        CRC_LEAD[k] = ((y ^ CRC_TABLES[0][b]) << 8) | b
-
-
-init_crc_lead()
-
-
 cdef inline uint32_t load_le32(const uint8_t* p) noexcept nogil:
     return (<uint32_t>p[0]) | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) | (<uint32_t>p[3] << 24)
 
@@ -1084,10 +1055,9 @@ cdef inline Py_ssize_t crc_level(char* buf, Py_ssize_t n, uint32_t* crc, const L
     and a length kept in memory would be reloaded after every copy."""
     if n > CRC_BUFFER - TEXT_INLINE - 2 or t.n == TEXT_HEAP:
         return crc_level_flush(buf, n, crc, t)
-    memcpy(&buf[n], t.text, TEXT_INLINE)  # the text, and the ':' after it when shorter than the slot
+    memcpy(&buf[n], t.text, TEXT_INLINE)
     n += t.n
-    if t.n == TEXT_INLINE:  # a text that fills its slot: no ':' after it there
-        buf[n] = b":"
+    buf[n] = b":"
     return n + 1
 
 
@@ -1109,11 +1079,9 @@ cdef Py_ssize_t crc_level_flush(char* buf, Py_ssize_t n, uint32_t* crc, const Le
 cdef int64_t checksum_of(const TopLevel* bids, Py_ssize_t nb, const TopLevel* asks, Py_ssize_t na) noexcept nogil:
     """The OKX checksum of walked levels' texts: CRC32 of ``bidPx:bidSz:askPx:askSz:...`` (a
     side that runs out is left out) as a signed int32."""
-    cdef char area[16 + CRC_BUFFER]
-    cdef char* buf = area + 16  # (room for the leading zeros)
-    cdef Py_ssize_t j, n = 0, lead
+    cdef char buf[CRC_BUFFER]
+    cdef Py_ssize_t j, n = 0
     cdef uint32_t crc = CRC_XOR
-    memset(area, 0, 16)
     for j in range(nb if nb > na else na):
         if j < nb:
             n = crc_level(buf, n, &crc, &bids[j].text)
@@ -1121,9 +1089,6 @@ cdef int64_t checksum_of(const TopLevel* bids, Py_ssize_t nb, const TopLevel* as
             n = crc_level(buf, n, &crc, &asks[j].text)
     if n:
         n -= 1  # no ':' after the last text
-    if crc == CRC_XOR and n >= 64:  # zeros ahead to whole 16-byte blocks, from CRC_LEAD
-        lead = (-n) & 15
-        return as_signed(crc_update(CRC_LEAD[lead], buf - lead, n + lead) ^ CRC_XOR)
     return as_signed(crc_update(crc, buf, n) ^ CRC_XOR)
 
 
