@@ -1494,11 +1494,11 @@ cdef class LevelBook:
 
         A change at or above a side's watch reaches its watched top (Side.watch). In a short
         message (PATCH_ROWS) in a venue's order (not interleaved) to a book whose top was read
-        since the last one, each such change
-        is patched into the top (``top_patched``), so that the next snapshot or checksum reads
-        it without walking the side again; otherwise (many changes that reach the top, or a
-        top nobody may read before the next message) the side is made stale instead, walked
-        once when next read, as it is when a patch cannot follow the change."""
+        since the last one, each such change is patched into the top (``top_patched``), so
+        that the next snapshot or checksum reads it without walking the side again; otherwise
+        (many changes that reach the top, or a top nobody may read before the next message)
+        the side is made stale instead, walked once when next read, as it is when a patch
+        cannot follow the change."""
         cdef Py_ssize_t i
         cdef int8_t sd
         cdef SrcText text
