@@ -1022,6 +1022,16 @@ cdef inline uint32_t crc_update(uint32_t crc, const char* data, Py_ssize_t n) no
     return crc_table_update(crc, data, n)
 
 
+cdef int implementation_index(str what, tuple names, int best, name) except -1:
+    """The index of implementation ``name`` among ``names`` (slowest first), which this CPU
+    runs up to ``best``; a one-line ValueError otherwise."""
+    if name not in names:
+        raise ValueError(f"{what} implementation is one of {', '.join(names)}, got {name!r}")
+    if names.index(name) > best:
+        raise ValueError(f"this CPU cannot run the {name} {what}: it has {', '.join(names[: best + 1])}")
+    return names.index(name)
+
+
 def crc32_implementation(name=None) -> str:
     """The CRC32 in use: ``"vpclmul"`` or ``"clmul"`` (carry-less multiplication, 512 or 128
     bits at a time: the fastest the CPU has, chosen at import) or ``"table"`` (slicing-by-8).
@@ -1030,11 +1040,7 @@ def crc32_implementation(name=None) -> str:
     global CRC_IMPL
     before = CRC_NAMES[CRC_IMPL]
     if name is not None:
-        if name not in CRC_NAMES:
-            raise ValueError(f"CRC32 implementation is one of {', '.join(CRC_NAMES)}, got {name!r}")
-        if CRC_NAMES.index(name) > CRC_BEST:
-            raise ValueError(f"this CPU cannot run the {name} CRC32: it has {', '.join(crc32_implementations())}")
-        CRC_IMPL = CRC_NAMES.index(name)
+        CRC_IMPL = implementation_index("CRC32", CRC_NAMES, CRC_BEST, name)
     return before
 
 
@@ -1129,6 +1135,44 @@ def crc32_signed(bytes data) -> int:
 
 cdef extern from "numpy/arrayobject.h":
     void* PyArray_DATA(object)
+
+
+cdef extern from "_rows_scan.h" nogil:
+    Py_ssize_t mpf_message_end_scalar(const uint32_t* frame, const uint32_t* code, Py_ssize_t start, Py_ssize_t n)
+    Py_ssize_t mpf_message_end_avx512(const uint32_t* frame, const uint32_t* code, Py_ssize_t start, Py_ssize_t n)
+    Py_ssize_t mpf_first_invalid_scalar(const int8_t* side, const double* price, const double* amount,
+                                        const uint8_t* text_bad, Py_ssize_t start, Py_ssize_t stop,
+                                        Py_ssize_t* turns)
+    Py_ssize_t mpf_first_invalid_avx512(const int8_t* side, const double* price, const double* amount,
+                                        const uint8_t* text_bad, Py_ssize_t start, Py_ssize_t stop,
+                                        Py_ssize_t* turns)
+    int mpf_rows_scan_avx512_available()
+
+
+cdef enum:  # the row scans (message end, validity), slowest first
+    SCAN_SCALAR = 0
+    SCAN_AVX512 = 1
+
+SCAN_NAMES = ("scalar", "avx512")
+cdef int SCAN_BEST = SCAN_AVX512 if mpf_rows_scan_avx512_available() else SCAN_SCALAR
+cdef int ROWS_SCAN_IMPL = SCAN_BEST  # in use
+
+
+def rows_scan_implementation(name=None) -> str:
+    """The row scans in use (where a message ends, whether its rows are valid): ``"avx512"``
+    (16 or 8 rows a step, where the CPU has it: chosen at import) or ``"scalar"``. ``name``
+    switches to one of ``rows_scan_implementations()``: tests compare them. Returns the one in
+    use before the call."""
+    global ROWS_SCAN_IMPL
+    before = SCAN_NAMES[ROWS_SCAN_IMPL]
+    if name is not None:
+        ROWS_SCAN_IMPL = implementation_index("row scan", SCAN_NAMES, SCAN_BEST, name)
+    return before
+
+
+def rows_scan_implementations() -> list:
+    """The row scan implementations this CPU runs, slowest first (the last is the one chosen)."""
+    return list(SCAN_NAMES[: SCAN_BEST + 1])
 
 
 @cython.final
@@ -1278,23 +1322,18 @@ cdef class DeltaRows:
         Valid: side +1/-1 with a finite price and a finite amount >= 0 (and, with texts given
         as str, str texts), or side 0 (a marker row).
         """
-        cdef Py_ssize_t i, turns = 0
-        cdef int8_t sd, last = 0
-        cdef double p, a
+        cdef Py_ssize_t bad, turns = 0
         self._check_range(start, stop)
         self.checked_stop = -1
-        for i in range(start, stop):
-            sd = self.side[i]
-            turns += sd != last
-            last = sd
-            if sd == 0:
-                continue
-            p = self.price[i]
-            a = self.amount[i]
-            if (sd != 1 and sd != -1) or not isfinite(p) or not isfinite(a) or a < 0.0:
-                return i
-            if self.text_bad != NULL and self.text_bad[i]:
-                return i
+        if start < stop:
+            if ROWS_SCAN_IMPL == SCAN_AVX512:
+                bad = mpf_first_invalid_avx512(&self.side[0], &self.price[0], &self.amount[0], self.text_bad,
+                                               start, stop, &turns)
+            else:
+                bad = mpf_first_invalid_scalar(&self.side[0], &self.price[0], &self.amount[0], self.text_bad,
+                                               start, stop, &turns)
+            if bad >= 0:
+                return bad
         self.checked_start = start
         self.checked_stop = stop
         self.checked_turns = turns

@@ -212,12 +212,10 @@ cdef class BookCore:
                 self.checksum[row], self.ts_event[row], self.ts_recv[row], self.frame[row])
 
     cdef inline Py_ssize_t _message_end(self, Py_ssize_t row) noexcept nogil:
-        cdef uint32_t fr = self.frame[row]
-        cdef uint32_t code = self.codes[row]
-        row += 1
-        while row < self.n and self.frame[row] == fr and self.codes[row] == code:
-            row += 1
-        return row
+        """The first row after ``row``'s message: rows of one message share frame and instrument."""
+        if ROWS_SCAN_IMPL == SCAN_AVX512:
+            return mpf_message_end_avx512(self.frame, self.codes, row, self.n)
+        return mpf_message_end_scalar(self.frame, self.codes, row, self.n)
 
     cpdef Py_ssize_t run(self, Py_ssize_t row) except -2:
         """Carry out the messages from ``row`` on until one needs the builder; returns its first

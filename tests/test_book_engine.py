@@ -18,6 +18,8 @@ from marketprism_fast._book import (
     crc32_implementation,
     crc32_implementations,
     crc32_signed,
+    rows_scan_implementation,
+    rows_scan_implementations,
 )
 
 BID, ASK = 1, -1
@@ -655,3 +657,62 @@ def test_a_checksum_over_a_negative_number_of_levels_is_refused() -> None:
     assert book.checksum(0) == 0
     with pytest.raises(ValueError, match="levels must be >= 0"):
         book.checksum(-1)
+
+
+def model_first_invalid(side, price, amount) -> int:
+    """The first row that is not a valid level change (side 0: a marker row, always valid)."""
+    for i, (s, p, a) in enumerate(zip(side, price, amount)):
+        if s != 0 and (s not in (1, -1) or not math.isfinite(p) or not (math.isfinite(a) and a >= 0.0)):
+            return i
+    return -1
+
+
+@pytest.fixture
+def every_rows_scan():
+    """The row scan implementations this CPU runs (the one in use restored after)."""
+    before = rows_scan_implementation()
+    yield rows_scan_implementations()
+    rows_scan_implementation(before)
+
+
+def test_rows_scan_implementations_find_the_same_invalid_row(every_rows_scan) -> None:
+    """Every row scan this CPU runs finds the model's first invalid row, or none, in ranges of
+    every length 0..40 at every offset into the batch (the vector ones take 8 rows a step and
+    mask the tail), whatever row is bad and however it is bad."""
+    rng = np.random.default_rng(11)
+    n = 64
+    bad_values = [(BID, math.nan, 1.0), (ASK, math.inf, 1.0), (ASK, -math.inf, 1.0), (BID, 1.0, -1.0),
+                  (BID, 1.0, math.nan), (ASK, 1.0, math.inf), (2, 1.0, 1.0), (-3, 1.0, 1.0)]
+    for trial in range(300):
+        side = rng.choice(np.array([BID, ASK, 0], dtype=np.int8), n, p=[0.45, 0.45, 0.1])
+        price = rng.uniform(1.0, 100.0, n)
+        amount = rng.choice([0.0, 1.5, 2.0], n)
+        price[side == 0] = math.nan  # a marker row's level fields are not read
+        if trial % 3:
+            for at in rng.integers(0, n, rng.integers(1, 3)):
+                side[at], price[at], amount[at] = bad_values[rng.integers(len(bad_values))]
+        rows = DeltaRows(side, price, amount)
+        for start in (0, 1, 5, 13):
+            for stop in range(start, min(n, start + 41)):
+                want = model_first_invalid(side[start:stop], price[start:stop], amount[start:stop])
+                got = {}
+                for name in every_rows_scan:
+                    rows_scan_implementation(name)
+                    got[name] = rows.first_invalid(start, stop)
+                assert set(got.values()) == {-1 if want < 0 else start + want}, (trial, start, stop, got)
+
+
+def test_rows_scan_implementation_switch() -> None:
+    """The fastest row scan the CPU runs is the one in use; one it does not run (or no such
+    name) is refused with an error naming what it has."""
+    available = rows_scan_implementations()
+    in_use = rows_scan_implementation()
+    assert available[0] == "scalar" and in_use == available[-1] and set(available) <= {"scalar", "avx512"}
+    assert rows_scan_implementation("scalar") == in_use
+    assert rows_scan_implementation(in_use) == "scalar"
+    with pytest.raises(ValueError, match="row scan implementation is one of scalar, avx512, got 'sse'"):
+        rows_scan_implementation("sse")
+    if "avx512" not in available:
+        with pytest.raises(ValueError, match="cannot run the avx512 row scan: it has scalar"):
+            rows_scan_implementation("avx512")
+    assert rows_scan_implementation() == in_use

@@ -231,6 +231,24 @@ def test_okx_every_checksum_verifies(venue: str, sessions: tuple[str, ...]) -> N
     assert run.markers == len(rowless_book_messages(load_capture(venue, sessions)))
 
 
+def replays_with_every(switch, names: list[str], venue: str, sessions: tuple[str, ...]) -> tuple[Replay, list[str]]:
+    """Replay the sessions with every implementation in ``names`` besides the one in use
+    (``switch``: the module's switch for them, restored after); each run's stats and rows must
+    equal the run with the one in use. Returns that run and the implementations compared."""
+    expected = replay_session(venue, sessions)
+    in_use = switch()
+    others = [name for name in names if name != in_use]
+    for name in others:
+        switch(name)
+        try:
+            run = replay(load_capture(venue, sessions), depth=20)
+        finally:
+            switch(in_use)
+        assert run.builder.stats() == expected.builder.stats(), name
+        assert repr(run.books) == repr(expected.books), name
+    return expected, others
+
+
 @pytest.mark.parametrize("venue,sessions", cases("okx"))
 def test_okx_checksums_verify_with_every_crc(venue: str, sessions: tuple[str, ...]) -> None:
     """Every CRC this CPU runs besides the one in use (the slicing-by-8 table, the fallback
@@ -238,19 +256,9 @@ def test_okx_checksums_verify_with_every_crc(venue: str, sessions: tuple[str, ..
     corpus as the one in use does, and emits the same rows."""
     from marketprism_fast._book import crc32_implementation, crc32_implementations
 
-    expected = replay_session(venue, sessions)
-    in_use = crc32_implementation()
-    others = [name for name in crc32_implementations() if name != in_use]
-    assert "table" in others
-    for name in others:
-        crc32_implementation(name)
-        try:
-            run = replay(load_capture(venue, sessions), depth=20)
-        finally:
-            crc32_implementation(in_use)
-        assert run.builder.stats() == expected.builder.stats(), name
-        assert run.builder.stats()["checksum_failures"] == 0, name
-        assert per_symbol(run.books) == per_symbol(expected.books), name
+    expected, compared = replays_with_every(crc32_implementation, crc32_implementations(), venue, sessions)
+    assert "table" in compared
+    assert expected.builder.stats()["checksum_failures"] == 0
 
 
 @pytest.mark.parametrize("venue,sessions", cases("deribit"))
@@ -265,3 +273,14 @@ def test_deribit_change_ids_chain(venue: str, sessions: tuple[str, ...]) -> None
     for symbol in messages:
         ids = [r["update_id"] for r in run.rows_of(symbol)]
         assert ids == sorted(ids)
+
+
+@pytest.mark.parametrize("venue,sessions", cases("binance_usdm", rest_snapshots=True) + cases("okx"))
+def test_books_replay_the_same_with_every_row_scan(venue: str, sessions: tuple[str, ...]) -> None:
+    """Every row scan this CPU runs besides the one in use (where a message ends, whether its
+    rows are valid: the scalar one at least, where the CPU has a vector one) builds the same
+    books, row for row, from USD-M's ~70-row depth messages as from OKX's few-row ones."""
+    from marketprism_fast._book import rows_scan_implementation, rows_scan_implementations
+
+    _, compared = replays_with_every(rows_scan_implementation, rows_scan_implementations(), venue, sessions)
+    assert compared == [] if rows_scan_implementations() == ["scalar"] else "scalar" in compared

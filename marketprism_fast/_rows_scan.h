@@ -1,0 +1,156 @@
+/* The two scans the book builder makes over a batch's level rows before it applies a message:
+ * where the message ends (mpf_message_end) and whether its rows are valid level changes
+ * (mpf_first_invalid). A depth stream's message is ~70 rows, so a row-at-a-time loop with a
+ * branch per test costs as much as a sixth of applying them; these take 16 (message end) or
+ * 8 (validity) rows per step with AVX-512 where the CPU has it (short messages, as OKX
+ * books' ~4 rows, a row at a time: a vector step is not worth its setup for them).
+ *
+ * Only the *_avx512 functions are compiled for AVX-512 (the rest of the build keeps its
+ * flags); mpf_rows_scan_avx512_available() says whether the CPU running them has it. Every
+ * load stays inside [start, n) or [start, stop): the tails are masked, never read past.
+ */
+#ifndef MPF_ROWS_SCAN_H
+#define MPF_ROWS_SCAN_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* First row >= start + 1 whose frame or instrument code differs from row start's, or n. */
+static inline ptrdiff_t mpf_message_end_scalar(const uint32_t *frame, const uint32_t *code,
+                                               ptrdiff_t start, ptrdiff_t n)
+{
+    const uint32_t fr = frame[start], co = code[start];
+    ptrdiff_t row = start + 1;
+    while (row < n && frame[row] == fr && code[row] == co)
+        row++;
+    return row;
+}
+
+/* Whether row i is not a valid level change: a side other than +1, -1 or 0 (a marker row,
+ * always valid), a price that is not finite, an amount that is not finite and >= 0, or a bad
+ * text (text_bad, when given). */
+static inline int mpf_row_invalid(const int8_t *side, const double *price, const double *amount,
+                                  const uint8_t *text_bad, ptrdiff_t i)
+{
+    const int sd = side[i];
+    const double p = price[i], a = amount[i];
+    const int bad = ((sd != 1) & (sd != -1)) | !(fabs(p) < INFINITY) | !(a >= 0.0) | !(a < INFINITY)
+        | (text_bad != NULL && text_bad[i]);
+    return (sd != 0) & bad;
+}
+
+/* The first invalid row of [start, stop) (mpf_row_invalid), or -1; *turns: how many rows'
+ * side differs from the row before (the row before start counts as side 0), counted over the
+ * whole range when it is valid. */
+static ptrdiff_t mpf_first_invalid_scalar(const int8_t *side, const double *price, const double *amount,
+                                          const uint8_t *text_bad, ptrdiff_t start, ptrdiff_t stop,
+                                          ptrdiff_t *turns)
+{
+    ptrdiff_t i, t = 0;
+    int8_t last = 0;
+    for (i = start; i < stop; i++) {
+        t += side[i] != last;
+        last = side[i];
+        if (mpf_row_invalid(side, price, amount, text_bad, i))
+            return i;
+    }
+    *turns = t;
+    return -1;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MPF_HAVE_AVX512_SCAN 1
+#include <immintrin.h>
+
+/* Messages up to this many rows are scanned a row at a time: a vector step is not worth its
+ * setup for them. */
+#define MPF_SCAN_SHORT 8
+
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static ptrdiff_t mpf_message_end_avx512(const uint32_t *frame, const uint32_t *code, ptrdiff_t start,
+                                        ptrdiff_t n)
+{
+    const uint32_t f0 = frame[start], c0 = code[start];
+    const __m512i fr = _mm512_set1_epi32((int)f0), co = _mm512_set1_epi32((int)c0);
+    ptrdiff_t row = start + 1, head = start + 1 + MPF_SCAN_SHORT;
+    /* a short message (OKX books: ~4 rows) ends sooner than the vector is set up */
+    for (; row < n && row < head; row++)
+        if (frame[row] != f0 || code[row] != c0)
+            return row;
+    while (row < n) {
+        const ptrdiff_t left = n - row;
+        const __mmask16 in = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        const __mmask16 same = _mm512_mask_cmpeq_epi32_mask(
+            _mm512_mask_cmpeq_epi32_mask(in, _mm512_maskz_loadu_epi32(in, frame + row), fr),
+            _mm512_maskz_loadu_epi32(in, code + row), co);
+        if (same != in)  /* the first row not in the message */
+            return row + __builtin_ctz((unsigned)(uint16_t)~same);
+        row += 16;
+    }
+    return n;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static ptrdiff_t mpf_first_invalid_avx512(const int8_t *side, const double *price, const double *amount,
+                                          const uint8_t *text_bad, ptrdiff_t start, ptrdiff_t stop,
+                                          ptrdiff_t *turns)
+{
+    const __m512d inf = _mm512_set1_pd(INFINITY), zero = _mm512_setzero_pd();
+    const __m128i one = _mm_set1_epi8(1), minus_one = _mm_set1_epi8(-1), zero8 = _mm_setzero_si128();
+    ptrdiff_t i, t = 0;
+    __mmask8 bad = 0;
+    int8_t before = 0;  /* the side of the row before the block */
+    if (stop - start <= MPF_SCAN_SHORT)
+        return mpf_first_invalid_scalar(side, price, amount, text_bad, start, stop, turns);
+    for (i = start; i < stop; i += 8) {
+        const ptrdiff_t left = stop - i;
+        const __mmask8 in = left >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << left) - 1);
+        const __m128i sd = _mm_maskz_loadu_epi8((__mmask16)in, side + i);
+        /* the sides shifted by one row: row k's predecessor */
+        const __m128i prev = _mm_insert_epi8(_mm_bslli_si128(sd, 1), before, 0);
+        const __mmask16 differs = _mm_mask_cmpneq_epi8_mask((__mmask16)in, sd, prev);
+        const __mmask16 level = _mm_mask_cmpneq_epi8_mask((__mmask16)in, sd, zero8);
+        const __mmask16 side_ok = _mm_cmpeq_epi8_mask(sd, one) | _mm_cmpeq_epi8_mask(sd, minus_one);
+        const __m512d p = _mm512_maskz_loadu_pd(in, price + i), a = _mm512_maskz_loadu_pd(in, amount + i);
+        __mmask8 ok = _mm512_cmp_pd_mask(_mm512_abs_pd(p), inf, _CMP_LT_OQ)
+            & _mm512_cmp_pd_mask(a, zero, _CMP_GE_OQ) & _mm512_cmp_pd_mask(a, inf, _CMP_LT_OQ)
+            & (__mmask8)side_ok;
+        if (text_bad != NULL)
+            ok &= (__mmask8)_mm_cmpeq_epi8_mask(_mm_maskz_loadu_epi8((__mmask16)in, text_bad + i), zero8);
+        bad |= (__mmask8)level & (__mmask8)~ok;
+        t += __builtin_popcount((unsigned)(uint8_t)differs);
+        before = side[i + (left >= 8 ? 7 : left - 1)];
+    }
+    if (bad)
+        return mpf_first_invalid_scalar(side, price, amount, text_bad, start, stop, turns);
+    *turns = t;
+    return -1;
+}
+
+static int mpf_rows_scan_avx512_available(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512vl");
+}
+
+#else
+#define MPF_HAVE_AVX512_SCAN 0
+static ptrdiff_t mpf_message_end_avx512(const uint32_t *frame, const uint32_t *code, ptrdiff_t start,
+                                        ptrdiff_t n)
+{
+    return mpf_message_end_scalar(frame, code, start, n);
+}
+
+static ptrdiff_t mpf_first_invalid_avx512(const int8_t *side, const double *price, const double *amount,
+                                          const uint8_t *text_bad, ptrdiff_t start, ptrdiff_t stop,
+                                          ptrdiff_t *turns)
+{
+    return mpf_first_invalid_scalar(side, price, amount, text_bad, start, stop, turns);
+}
+
+static int mpf_rows_scan_avx512_available(void) { return 0; }
+#endif
+
+#endif /* MPF_ROWS_SCAN_H */
