@@ -758,6 +758,53 @@ cdef int side_set_rest(Side* s, Py_ssize_t slot, bint on_grid, double key, doubl
     return 0
 
 
+cdef Py_ssize_t side_run(Side* s, const int8_t* sides, const double* prices, const double* amounts,
+                         Py_ssize_t i, Py_ssize_t stop, int8_t sd, double sign, Py_ssize_t max_levels,
+                         bint* reached) noexcept nogil:
+    """``side_set`` for rows from ``i`` on while they are side ``sd``'s (keys: price * ``sign``)
+    and each key is its ladder slot's grid key, in a book without texts: such a row sets,
+    replaces or removes the slot's level, or removes nothing, and which of these it is, is
+    computed rather than branched on (a depth stream's rows are each of them in no order a
+    predictor learns). Returns the first row it leaves to ``side_set``: another side's, one
+    off the ladder's grid, or a new level where the side may hold no more. ``reached``: a key
+    at or above the side's watch was seen (the caller's to act on)."""
+    cdef Ladder* lad = &s.lad
+    # the side's fields in locals: a store to the ladder's amounts could alias a double field
+    cdef double inv_tick = s.inv_tick, base = lad.base, num = s.tick_num, den = s.tick_den
+    cdef double width = <double>lad.width, watch = s.watch, key, d, amount
+    cdef uint64_t* bits = lad.bits
+    cdef double* slot_amounts = lad.amounts
+    cdef Py_ssize_t slot, top = lad.top, count = lad.count, full = max_levels - s.far.n
+    cdef uint64_t had, has, bit
+    cdef bint reach = False, top_gone = False
+    while i < stop and sides[i] == sd:
+        key = prices[i] * sign
+        d = key * inv_tick - base + 0.5
+        if not (d >= 0.0 and d < width):
+            break
+        slot = <Py_ssize_t>d
+        if key != ((base + <double>slot) * num) / den:  # slot_key
+            break
+        amount = amounts[i]
+        bit = (<uint64_t>1) << (slot & 63)
+        had = (bits[slot >> 6] & bit) != 0
+        has = amount != 0.0
+        if has & (had ^ 1) & (count >= full):  # side_set evicts (or drops) for a new level here
+            break
+        bits[slot >> 6] ^= bit & (<uint64_t>0 - (had ^ has))
+        count += <Py_ssize_t>has - <Py_ssize_t>had
+        slot_amounts[slot] = amount  # (a slot without its bit holds no level: its amount is not read)
+        top_gone |= had & (has ^ 1) & (slot == top)
+        top = slot if has & (slot > top) else top
+        reach |= key >= watch
+        i += 1
+    lad.count = count
+    # a removed top: the highest occupied slot at or below it (or the higher one set since)
+    lad.top = ladder_prev(lad, top) if top_gone else top
+    reached[0] |= reach
+    return i
+
+
 cdef int side_settle(Side* s) except -1:
     """After a message: keep the top of the book in the upper part of the window, and widen
     the window (doubled, up to its bound) while more than a fifth as many levels wait in the
@@ -1559,6 +1606,9 @@ cdef class LevelBook:
             if rows.interleaved(start, stop):  # sides alternate row by row: see apply_interleaved
                 bids_changed = asks_changed = True
                 self.apply_interleaved(rows, start, stop, sides, prices, amounts, src, &bids_reached, &asks_reached)
+            elif src == NULL and not patching:  # without texts or patches: see apply_runs
+                self.apply_runs(start, stop, sides, prices, amounts, &bids_changed, &asks_changed,
+                                &bids_reached, &asks_reached)
             else:  # a venue's message: its bids, then its asks (a branch on the side predicts well)
                 for i in range(start, stop):
                     sd = sides[i]
@@ -1586,6 +1636,34 @@ cdef class LevelBook:
             if asks_reached or not completed:
                 self.asks.stale = True
         return self.settle(bids_changed, asks_changed)
+
+    cdef int apply_runs(self, Py_ssize_t start, Py_ssize_t stop, const int8_t* sides, const double* prices,
+                        const double* amounts, bint* bids_changed, bint* asks_changed, bint* bids_reached,
+                        bint* asks_reached) except -1:
+        """``apply_valid``'s loop for a book without texts and a message it does not patch in:
+        each side's rows in runs (``side_run``), the rows a run leaves through ``side_set``."""
+        cdef Py_ssize_t i = start
+        cdef int8_t sd
+        cdef Side* side
+        cdef double sign
+        cdef bint* reached
+        while i < stop:
+            sd = sides[i]
+            if sd == 0:  # a marker row
+                i += 1
+                continue
+            if sd == 1:
+                side, sign, reached = &self.bids, 1.0, bids_reached
+                bids_changed[0] = True
+            else:
+                side, sign, reached = &self.asks, -1.0, asks_reached
+                asks_changed[0] = True
+            i = side_run(side, sides, prices, amounts, i, stop, sd, sign, self.max_levels, reached)
+            if i < stop and sides[i] == sd:
+                reached[0] |= prices[i] * sign >= side.watch
+                side_set(side, prices[i] * sign, amounts[i], NULL, self.max_levels, &self.evicted)
+                i += 1
+        return 0
 
     cdef int apply_interleaved(self, DeltaRows rows, Py_ssize_t start, Py_ssize_t stop, const int8_t* sides,
                                const double* prices, const double* amounts, SrcText* src, bint* bids_reached,

@@ -107,7 +107,9 @@ def streams(draw):
             p += tick / 3
         return float(str(p)) if p > 0 else float(str(tick))
 
-    messages = draw(st.lists(st.lists(ROWS, max_size=16), min_size=1, max_size=12))
+    # up to 16 rows: patched into a read top; longer: a side made stale (and, without texts,
+    # applied in branch-free runs)
+    messages = draw(st.lists(st.lists(ROWS, max_size=draw(st.sampled_from([16, 40]))), min_size=1, max_size=12))
     return float(tick), [[(side, price(side, place, ticks), amount) for side, place, ticks, amount in m] for m in messages]
 
 
