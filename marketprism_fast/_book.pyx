@@ -765,9 +765,11 @@ cdef Py_ssize_t side_run(Side* s, const int8_t* sides, const double* prices, con
     and each key is its ladder slot's grid key, in a book without texts: such a row sets,
     replaces or removes the slot's level, or removes nothing, and which of these it is, is
     computed rather than branched on (a depth stream's rows are each of them in no order a
-    predictor learns). Returns the first row it leaves to ``side_set``: another side's, one
-    off the ladder's grid, or a new level where the side may hold no more. ``reached``: a key
-    at or above the side's watch was seen (the caller's to act on)."""
+    predictor learns). Returns the first row it leaves: another side's, one off the ladder's
+    grid, or a new level where the side may hold no more. ``reached``: a key
+    at or above the side's watch was seen (the caller's to act on). The row it stops at is
+    never a level in the ladder (its key is off the ladder's grid, or it is a new level), so it
+    is ``side_set_rest``'s."""
     cdef Ladder* lad = &s.lad
     # the side's fields in locals: a store to the ladder's amounts could alias a double field
     cdef double inv_tick = s.inv_tick, base = lad.base, num = s.tick_num, den = s.tick_den
@@ -1641,8 +1643,9 @@ cdef class LevelBook:
                         const double* amounts, bint* bids_changed, bint* asks_changed, bint* bids_reached,
                         bint* asks_reached) except -1:
         """``apply_valid``'s loop for a book without texts and a message it does not patch in:
-        each side's rows in runs (``side_run``), the rows a run leaves through ``side_set``."""
-        cdef Py_ssize_t i = start
+        each side's rows in runs (``side_run``), the rows a run leaves through ``side_set_rest``."""
+        cdef Py_ssize_t i = start, slot
+        cdef double key
         cdef int8_t sd
         cdef Side* side
         cdef double sign
@@ -1659,9 +1662,12 @@ cdef class LevelBook:
                 side, sign, reached = &self.asks, -1.0, asks_reached
                 asks_changed[0] = True
             i = side_run(side, sides, prices, amounts, i, stop, sd, sign, self.max_levels, reached)
-            if i < stop and sides[i] == sd:
-                reached[0] |= prices[i] * sign >= side.watch
-                side_set(side, prices[i] * sign, amounts[i], NULL, self.max_levels, &self.evicted)
+            if i < stop and sides[i] == sd:  # never a level in the ladder: see side_run
+                key = prices[i] * sign
+                slot = slot_of(side, key)
+                reached[0] |= key >= side.watch
+                side_set_rest(side, slot, is_grid_key(side, slot, key), key, amounts[i], NULL, self.max_levels,
+                              &self.evicted)
                 i += 1
         return 0
 
