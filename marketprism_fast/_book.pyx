@@ -1187,14 +1187,11 @@ cdef extern from "numpy/arrayobject.h":
 
 
 cdef extern from "_rows_scan.h" nogil:
-    Py_ssize_t mpf_message_end_scalar(const uint32_t* frame, const uint32_t* code, Py_ssize_t start, Py_ssize_t n)
-    Py_ssize_t mpf_message_end_avx512(const uint32_t* frame, const uint32_t* code, Py_ssize_t start, Py_ssize_t n)
-    Py_ssize_t mpf_first_invalid_scalar(const int8_t* side, const double* price, const double* amount,
-                                        const uint8_t* text_bad, Py_ssize_t start, Py_ssize_t stop,
-                                        Py_ssize_t* turns)
-    Py_ssize_t mpf_first_invalid_avx512(const int8_t* side, const double* price, const double* amount,
-                                        const uint8_t* text_bad, Py_ssize_t start, Py_ssize_t stop,
-                                        Py_ssize_t* turns)
+    Py_ssize_t mpf_message_end(const uint32_t* frame, const uint32_t* code, Py_ssize_t start, Py_ssize_t n,
+                               bint vector)
+    Py_ssize_t mpf_first_invalid(const int8_t* side, const double* price, const double* amount,
+                                 const uint8_t* text_bad, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t* turns,
+                                 bint vector)
     int mpf_rows_scan_avx512_available()
 
 
@@ -1375,12 +1372,8 @@ cdef class DeltaRows:
         self._check_range(start, stop)
         self.checked_stop = -1
         if start < stop:
-            if ROWS_SCAN_IMPL == SCAN_AVX512:
-                bad = mpf_first_invalid_avx512(&self.side[0], &self.price[0], &self.amount[0], self.text_bad,
-                                               start, stop, &turns)
-            else:
-                bad = mpf_first_invalid_scalar(&self.side[0], &self.price[0], &self.amount[0], self.text_bad,
-                                               start, stop, &turns)
+            bad = mpf_first_invalid(&self.side[0], &self.price[0], &self.amount[0], self.text_bad, start, stop,
+                                    &turns, ROWS_SCAN_IMPL == SCAN_AVX512)
             if bad >= 0:
                 return bad
         self.checked_start = start

@@ -16,6 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Messages up to this many rows are scanned a row at a time, inline: a call and a vector step
+ * are not worth their setup for them. */
+#define MPF_SCAN_SHORT 8
+
 /* First row >= start + 1 whose frame or instrument code differs from row start's, or n. */
 static inline ptrdiff_t mpf_message_end_scalar(const uint32_t *frame, const uint32_t *code,
                                                ptrdiff_t start, ptrdiff_t n)
@@ -43,7 +47,7 @@ static inline int mpf_row_invalid(const int8_t *side, const double *price, const
 /* The first invalid row of [start, stop) (mpf_row_invalid), or -1; *turns: how many rows'
  * side differs from the row before (the row before start counts as side 0), counted over the
  * whole range when it is valid. */
-static ptrdiff_t mpf_first_invalid_scalar(const int8_t *side, const double *price, const double *amount,
+static inline ptrdiff_t mpf_first_invalid_scalar(const int8_t *side, const double *price, const double *amount,
                                           const uint8_t *text_bad, ptrdiff_t start, ptrdiff_t stop,
                                           ptrdiff_t *turns)
 {
@@ -63,21 +67,12 @@ static ptrdiff_t mpf_first_invalid_scalar(const int8_t *side, const double *pric
 #define MPF_HAVE_AVX512_SCAN 1
 #include <immintrin.h>
 
-/* Messages up to this many rows are scanned a row at a time: a vector step is not worth its
- * setup for them. */
-#define MPF_SCAN_SHORT 8
-
 __attribute__((target("avx512f,avx512bw,avx512vl")))
 static ptrdiff_t mpf_message_end_avx512(const uint32_t *frame, const uint32_t *code, ptrdiff_t start,
                                         ptrdiff_t n)
 {
-    const uint32_t f0 = frame[start], c0 = code[start];
-    const __m512i fr = _mm512_set1_epi32((int)f0), co = _mm512_set1_epi32((int)c0);
-    ptrdiff_t row = start + 1, head = start + 1 + MPF_SCAN_SHORT;
-    /* a short message (OKX books: ~4 rows) ends sooner than the vector is set up */
-    for (; row < n && row < head; row++)
-        if (frame[row] != f0 || code[row] != c0)
-            return row;
+    const __m512i fr = _mm512_set1_epi32((int)frame[start]), co = _mm512_set1_epi32((int)code[start]);
+    ptrdiff_t row = start + 1;
     while (row < n) {
         const ptrdiff_t left = n - row;
         const __mmask16 in = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
@@ -101,8 +96,6 @@ static ptrdiff_t mpf_first_invalid_avx512(const int8_t *side, const double *pric
     ptrdiff_t i, t = 0;
     __mmask8 bad = 0;
     int8_t before = 0;  /* the side of the row before the block */
-    if (stop - start <= MPF_SCAN_SHORT)
-        return mpf_first_invalid_scalar(side, price, amount, text_bad, start, stop, turns);
     for (i = start; i < stop; i += 8) {
         const ptrdiff_t left = stop - i;
         const __mmask8 in = left >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << left) - 1);
@@ -152,5 +145,29 @@ static ptrdiff_t mpf_first_invalid_avx512(const int8_t *side, const double *pric
 
 static int mpf_rows_scan_avx512_available(void) { return 0; }
 #endif
+
+/* The scans as the builder calls them: a short message's rows inline, one at a time; a
+ * longer one's with AVX-512 when ``vector`` (the CPU has it and it is in use). */
+static inline ptrdiff_t mpf_message_end(const uint32_t *frame, const uint32_t *code, ptrdiff_t start,
+                                        ptrdiff_t n, int vector)
+{
+    const ptrdiff_t head = n - start > MPF_SCAN_SHORT + 1 ? start + 1 + MPF_SCAN_SHORT : n;
+    ptrdiff_t row;
+    for (row = start + 1; row < head; row++)
+        if (frame[row] != frame[start] || code[row] != code[start])
+            return row;
+    if (row == n)
+        return n;
+    return vector ? mpf_message_end_avx512(frame, code, row - 1, n) : mpf_message_end_scalar(frame, code, row - 1, n);
+}
+
+static inline ptrdiff_t mpf_first_invalid(const int8_t *side, const double *price, const double *amount,
+                                          const uint8_t *text_bad, ptrdiff_t start, ptrdiff_t stop,
+                                          ptrdiff_t *turns, int vector)
+{
+    if (vector && stop - start > MPF_SCAN_SHORT)
+        return mpf_first_invalid_avx512(side, price, amount, text_bad, start, stop, turns);
+    return mpf_first_invalid_scalar(side, price, amount, text_bad, start, stop, turns);
+}
 
 #endif /* MPF_ROWS_SCAN_H */
