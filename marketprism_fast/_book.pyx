@@ -1598,12 +1598,12 @@ cdef class LevelBook:
         prices = &rows.price[0]
         amounts = &rows.amount[0]
         try:
-            if rows.interleaved(start, stop):  # sides alternate row by row: see apply_interleaved
-                bids_changed = asks_changed = True
-                self.apply_interleaved(rows, start, stop, sides, prices, amounts, src, &bids_reached, &asks_reached)
-            elif src == NULL and not patching:  # without texts or patches: see apply_runs
+            if src == NULL and not patching:  # without texts or patches: see apply_runs
                 self.apply_runs(start, stop, sides, prices, amounts, &bids_changed, &asks_changed,
                                 &bids_reached, &asks_reached)
+            elif rows.interleaved(start, stop):  # sides alternate row by row: see apply_interleaved
+                bids_changed = asks_changed = True
+                self.apply_interleaved(rows, start, stop, sides, prices, amounts, src, &bids_reached, &asks_reached)
             else:  # a venue's message: its bids, then its asks (a branch on the side predicts well)
                 for i in range(start, stop):
                     sd = sides[i]
@@ -1635,8 +1635,11 @@ cdef class LevelBook:
     cdef int apply_runs(self, Py_ssize_t start, Py_ssize_t stop, const int8_t* sides, const double* prices,
                         const double* amounts, bint* bids_changed, bint* asks_changed, bint* bids_reached,
                         bint* asks_reached) except -1:
-        """``apply_valid``'s loop for a book without texts and a message it does not patch in:
-        each side's rows in runs (``side_run``), the rows a run leaves through ``side_set_rest``."""
+        """``apply_valid``'s loop for a book without texts and a message it does not patch in,
+        its sides in any order: each side's rows in runs (``side_run``), the rows a run leaves
+        through ``side_set_rest``. Rows whose sides alternate at random make runs of a row or
+        two, and still go faster so than through ``apply_interleaved`` (synthetic 20-level
+        messages: 2.9 -> 3.7 M a second)."""
         cdef Py_ssize_t i = start, slot
         cdef double key
         cdef int8_t sd
@@ -1667,7 +1670,8 @@ cdef class LevelBook:
     cdef int apply_interleaved(self, DeltaRows rows, Py_ssize_t start, Py_ssize_t stop, const int8_t* sides,
                                const double* prices, const double* amounts, SrcText* src, bint* bids_reached,
                                bint* asks_reached) except -1:
-        """``apply_valid``'s loop for rows whose sides alternate at random: the side is picked by
+        """``apply_valid``'s loop for rows whose sides alternate at random, in a book with texts
+        or a message patched in (any other goes through ``apply_runs``): the side is picked by
         index, since a branch on it would mispredict every other row. (On an exception
         ``apply_valid`` makes both sides stale.)"""
         cdef Py_ssize_t i, k
