@@ -16,7 +16,10 @@ Two stores per side, every level in exactly one of them:
   for the tick ``num / den`` (``den`` a power of ten): that division of two exact integers is
   correctly rounded, so it is the very float a price on the grid parses to. A slot therefore
   stores no key, only the amount: finding a level reads the bitmap (a few KB per side) and
-  nothing else.
+  nothing else. In a book without texts, a message's rows on the grid are applied in runs of
+  one side (``side_run``): whether a row sets, replaces or removes its slot's level is
+  computed from the bitmap, not branched on, since a depth stream mixes the three in no order
+  a branch predictor learns.
 * the **far store**: sorted arrays (binary search + ``memmove``) for everything else: levels
   outside the window, off-grid prices (a key that is not its slot's grid key), and every level
   until the book knows its tick. The arrays keep free slots at both ends, and a change moves
