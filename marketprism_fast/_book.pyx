@@ -1074,14 +1074,18 @@ cdef inline uint32_t crc_update(uint32_t crc, const char* data, Py_ssize_t n) no
     return crc_table_update(crc, data, n)
 
 
-cdef int implementation_index(str what, tuple names, int best, name) except -1:
-    """The index of implementation ``name`` among ``names`` (slowest first), which this CPU
-    runs up to ``best``; a one-line ValueError otherwise."""
-    if name not in names:
-        raise ValueError(f"{what} implementation is one of {', '.join(names)}, got {name!r}")
-    if names.index(name) > best:
-        raise ValueError(f"this CPU cannot run the {name} {what}: it has {', '.join(names[: best + 1])}")
-    return names.index(name)
+cdef str switch_implementation(str what, tuple names, int best, int* in_use, name):
+    """The implementation of ``what`` in ``in_use`` (an index into ``names``, slowest first),
+    switched to ``name`` when given: one this CPU runs (up to ``best``), else a one-line
+    ValueError. Returns the one in use before the call."""
+    before = names[in_use[0]]
+    if name is not None:
+        if name not in names:
+            raise ValueError(f"{what} implementation is one of {', '.join(names)}, got {name!r}")
+        if names.index(name) > best:
+            raise ValueError(f"this CPU cannot run the {name} {what}: it has {', '.join(names[: best + 1])}")
+        in_use[0] = names.index(name)
+    return before
 
 
 def crc32_implementation(name=None) -> str:
@@ -1089,11 +1093,7 @@ def crc32_implementation(name=None) -> str:
     bits at a time: the fastest the CPU has, chosen at import) or ``"table"`` (slicing-by-8).
     ``name`` switches to one of ``crc32_implementations()``: tests compare them. Returns the
     one in use before the call."""
-    global CRC_IMPL
-    before = CRC_NAMES[CRC_IMPL]
-    if name is not None:
-        CRC_IMPL = implementation_index("CRC32", CRC_NAMES, CRC_BEST, name)
-    return before
+    return switch_implementation("CRC32", CRC_NAMES, CRC_BEST, &CRC_IMPL, name)
 
 
 def crc32_implementations() -> list:
@@ -1212,11 +1212,7 @@ def rows_scan_implementation(name=None) -> str:
     (16 or 8 rows a step, where the CPU has it: chosen at import) or ``"scalar"``. ``name``
     switches to one of ``rows_scan_implementations()``: tests compare them. Returns the one in
     use before the call."""
-    global ROWS_SCAN_IMPL
-    before = SCAN_NAMES[ROWS_SCAN_IMPL]
-    if name is not None:
-        ROWS_SCAN_IMPL = implementation_index("row scan", SCAN_NAMES, SCAN_BEST, name)
-    return before
+    return switch_implementation("row scan", SCAN_NAMES, SCAN_BEST, &ROWS_SCAN_IMPL, name)
 
 
 def rows_scan_implementations() -> list:

@@ -64,7 +64,6 @@ static inline ptrdiff_t mpf_first_invalid_scalar(const int8_t *side, const doubl
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define MPF_HAVE_AVX512_SCAN 1
 #include <immintrin.h>
 
 __attribute__((target("avx512f,avx512bw,avx512vl")))
@@ -129,7 +128,6 @@ static int mpf_rows_scan_avx512_available(void)
 }
 
 #else
-#define MPF_HAVE_AVX512_SCAN 0
 static ptrdiff_t mpf_message_end_avx512(const uint32_t *frame, const uint32_t *code, ptrdiff_t start,
                                         ptrdiff_t n)
 {
@@ -153,12 +151,13 @@ static inline ptrdiff_t mpf_message_end(const uint32_t *frame, const uint32_t *c
 {
     const ptrdiff_t head = n - start > MPF_SCAN_SHORT + 1 ? start + 1 + MPF_SCAN_SHORT : n;
     ptrdiff_t row;
+    if (!vector)
+        return mpf_message_end_scalar(frame, code, start, n);
     for (row = start + 1; row < head; row++)
         if (frame[row] != frame[start] || code[row] != code[start])
             return row;
-    if (row == n)
-        return n;
-    return vector ? mpf_message_end_avx512(frame, code, row - 1, n) : mpf_message_end_scalar(frame, code, row - 1, n);
+    /* rows start..row-1 are the message's: the vector scan goes on from row */
+    return row == n ? n : mpf_message_end_avx512(frame, code, row - 1, n);
 }
 
 static inline ptrdiff_t mpf_first_invalid(const int8_t *side, const double *price, const double *amount,
