@@ -183,6 +183,24 @@ def test_sides_in_any_order_make_the_same_book(texts: bool, stream) -> None:
             assert mixed.level_texts(side) == blocks.level_texts(side)
 
 
+def test_a_marker_row_in_a_mixed_message_is_no_level() -> None:
+    """A marker row's level fields are not read, in a message whose sides alternate (both
+    sides' rows in one run) as in one in a venue's order: a marker that carries an ask's price
+    and an amount changes nothing."""
+    seed = [(BID, round(100 - i * 0.01, 2), 1.0) for i in range(1, 30)]
+    seed += [(ASK, round(100 + i * 0.01, 2), 1.0) for i in range(1, 30)]
+    changes = [(BID, round(100 - i * 0.01, 2), 2.0) for i in range(1, 12)]
+    changes += [(ASK, round(100 + i * 0.01, 2), 2.0) for i in range(1, 12)]
+    interleaved = [row for pair in zip(changes[:11], changes[11:]) for row in pair]
+    marker = (0, 100.05, 7.0)
+    for rows in (interleaved + [marker], changes + [marker], [marker] + interleaved):
+        book = LevelBook(tick=0.01)
+        book.apply(rows_of(seed), 0, len(seed))
+        book.apply(rows_of(rows), 0, len(rows))
+        assert book.levels(ASK) == [(round(100 + i * 0.01, 2), 2.0 if i < 12 else 1.0) for i in range(1, 30)]
+        assert book.levels(BID) == [(round(100 - i * 0.01, 2), 2.0 if i < 12 else 1.0) for i in range(1, 30)]
+
+
 @pytest.mark.parametrize("shape", ENGINE_SHAPES[:3])
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stream=streams())
