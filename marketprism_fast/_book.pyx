@@ -840,7 +840,7 @@ cdef Py_ssize_t mixed_run(Side* asks, Side* bids, const int8_t* sides, const dou
     """``side_run`` for rows of both sides in any order (a message whose sides alternate at
     random): each side's fields in a two-entry array of locals, the row's picked by index
     (asks 0, bids 1), since a run of one side would end every row or two, and a branch on the
-    side mispredict as often. Returns the first row it leaves: a marker row, or a row
+    side would mispredict as often. Returns the first row it leaves: a marker row, or a row
     ``side_run`` would leave (off its side's grid, or a new level where its side may hold no
     more), which is then ``side_set_rest``'s."""
     cdef Side* by_side[2]
