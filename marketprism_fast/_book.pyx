@@ -772,7 +772,10 @@ cdef inline bint run_row(double key, double amount, double inv_tick, double base
                          double width, uint64_t* bits, double* slot_amounts, Py_ssize_t full,
                          RunCounts* c) noexcept nogil:
     """One row of a run (``side_run``, ``mixed_run``): False, nothing done, when the row is not
-    the run's; else its slot's level set, replaced or removed, computed rather than branched on."""
+    the run's (its key is not its slot's grid key, or it is a new level where the side may hold
+    no more); else its slot's level set, replaced or removed, or nothing removed, which of
+    these computed rather than branched on (a depth stream mixes them in no order a branch
+    predictor learns)."""
     cdef double d = key * inv_tick - base + 0.5
     cdef Py_ssize_t slot, count = c.count, top = c.top
     cdef uint64_t had, has, bit
@@ -804,15 +807,12 @@ cdef inline void run_close(Ladder* lad, const RunCounts* c) noexcept nogil:
 cdef Py_ssize_t side_run(Side* s, const int8_t* sides, const double* prices, const double* amounts,
                          Py_ssize_t i, Py_ssize_t stop, int8_t sd, double sign, Py_ssize_t max_levels,
                          bint* reached) noexcept nogil:
-    """``side_set`` for rows from ``i`` on while they are side ``sd``'s (keys: price * ``sign``)
-    and each key is its ladder slot's grid key, in a book without texts: such a row sets,
-    replaces or removes the slot's level, or removes nothing, and which of these it is, is
-    computed rather than branched on (a depth stream's rows are each of them in no order a
-    predictor learns). Returns the first row it leaves: another side's, one off the ladder's
-    grid, or a new level where the side may hold no more. ``reached``: a key
-    at or above the side's watch was seen (the caller's to act on). The row it stops at is
-    never a level in the ladder (its key is off the ladder's grid, or it is a new level), so it
-    is ``side_set_rest``'s."""
+    """``side_set`` for rows from ``i`` on while they are side ``sd``'s (keys: price * ``sign``),
+    in a book without texts, each through ``run_row``. Returns the first row it leaves: another
+    side's, or one ``run_row`` does not take (off the ladder's grid, or a new level where the
+    side may hold no more). That row is never a level in the ladder, so it is
+    ``side_set_rest``'s. ``reached``: a key at or above the side's watch was seen (the
+    caller's to act on)."""
     cdef Ladder* lad = &s.lad
     # the side's fields in locals: a store to the ladder's amounts could alias a double field
     cdef double inv_tick = s.inv_tick, base = lad.base, num = s.tick_num, den = s.tick_den
@@ -874,7 +874,7 @@ cdef Py_ssize_t mixed_run(Side* asks, Side* bids, const int8_t* sides, const dou
         sd = sides[i]
         if sd == 0:
             break
-        k = (sd + 1) >> 1
+        k = (sd + 1) >> 1  # (the rows are checked: a side is -1, 0 or 1)
         key = prices[i] * sign[k]
         if not run_row(key, amounts[i], inv_tick[k], base[k], num[k], den[k], width[k], bits[k], slot_amounts[k],
                        full[k], &c[k]):
