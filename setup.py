@@ -2,6 +2,7 @@
 
 Release compiler directives live here and only here. ``MPF_DEBUG=1`` switches to a debug
 build: bounds and wraparound checks on, line tracing on, no optimisation.
+``MPF_BUILD_JOBS=n``: how many extensions are built at once (default: one per usable CPU).
 ``MPF_ONLY=_parse`` (comma separated) builds only the named extensions (``MPF_ONLY=-``: none,
 as scripts/setup.sh does for the editable install before building in place).
 """
@@ -18,6 +19,23 @@ from setuptools import Extension, setup
 HERE = Path(__file__).parent
 PKG = HERE / "marketprism_fast"
 DEBUG = os.environ.get("MPF_DEBUG", "") == "1"
+
+
+def build_jobs() -> int:
+    """Extensions are translated and compiled side by side, one job per CPU this process may
+    run on (``MPF_BUILD_JOBS=n`` overrides): on two cores a build from scratch takes about
+    half as long."""
+    wanted = os.environ.get("MPF_BUILD_JOBS", "")
+    if wanted:
+        if not wanted.isdigit() or int(wanted) < 1:
+            raise SystemExit(f"MPF_BUILD_JOBS must be a whole number of jobs >= 1, got {wanted!r}")
+        return int(wanted)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+JOBS = build_jobs()
 
 RELEASE_DIRECTIVES = {
     "language_level": 3,
@@ -87,8 +105,9 @@ def extensions():
         compiler_directives=DEBUG_DIRECTIVES if DEBUG else RELEASE_DIRECTIVES,
         include_path=[str(HERE), str(PKG)],
         force=DEBUG,
+        nthreads=JOBS if JOBS > 1 else 0,
     )
 
 
 generate_columns_pxi()
-setup(ext_modules=extensions())
+setup(ext_modules=extensions(), options={"build_ext": {"parallel": JOBS}})
