@@ -8,9 +8,6 @@
 # the count; MPF_TEST_WORKERS=0 runs everything in this process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-# The compiled core must be the one under test: a broken build may not pass as the fallback.
-export MPF_REQUIRE_COMPILED=1
 if [ -n "${MPF_TEST_WORKERS:-}" ]; then
     workers=$MPF_TEST_WORKERS
     if ! [[ $workers =~ ^[0-9]+$ ]]; then
@@ -23,4 +20,7 @@ else
     workers=$(nproc)
     [ "$workers" -le 4 ] || workers=4
 fi
+bash scripts/setup.sh
+# The compiled core must be the one under test: a broken build may not pass as the fallback.
+export MPF_REQUIRE_COMPILED=1
 exec .venv/bin/python -m pytest tests -q -p no:cacheprovider -n "$workers" "$@"
