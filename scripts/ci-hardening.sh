@@ -4,7 +4,7 @@
 #     book builder; every venue), FUZZ_SECONDS each (default 30) on the release build;
 #  2. the parser and book tests under the debug build (MPF_DEBUG=1: bounds and wraparound
 #     checks), built in a copy of the tree (build/debug-tree) so that the release build the
-#     other tests use stays in place.
+#     other tests use stays in place; in pytest workers as the suite (scripts/workers.sh).
 # An input a harness fails on is copied into fuzz/regressions/<harness>/ (commit it: the tests
 # replay it from then on) and the script fails.
 set -euo pipefail
@@ -15,6 +15,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 # A fixed seed keeps the CI run reproducible (the same inputs every run); long campaigns explore.
 FUZZ_SEED=${FUZZ_SEED:-1}
 export MPF_CORPUS=${MPF_CORPUS:-$(cd "$ROOT/.." && pwd)/shared/corpus}
+source scripts/workers.sh
 [ -x "$PY" ] || bash scripts/setup.sh
 
 echo "== short fuzz run: ${FUZZ_SECONDS}s per harness"
@@ -47,7 +48,7 @@ git ls-files -z --cached --others --exclude-standard | grep -zv '^build/' | xarg
 # The tree's own package comes first on sys.path (pytest runs from there); check it is the debug one.
 (cd "$DEBUG_TREE" && "$PY" -c "import marketprism_fast._parse as m, sys; assert m.__file__.startswith(sys.argv[1]), m.__file__" "$DEBUG_TREE")
 cd "$DEBUG_TREE"
-MPF_REQUIRE_COMPILED=1 "$PY" -m pytest -q -p no:cacheprovider \
+MPF_REQUIRE_COMPILED=1 "$PY" -m pytest -q -p no:cacheprovider -n "$workers" \
     tests/test_compiled_binance.py tests/test_compiled_binance_strict.py tests/test_compiled_okx.py \
     tests/test_compiled_deribit.py tests/test_decimal.py tests/test_hardening.py tests/test_parity_mutations.py \
     tests/test_fuzz_regressions.py tests/test_book_engine.py tests/test_book_builder.py tests/test_book_gaps.py \
