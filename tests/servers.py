@@ -93,12 +93,59 @@ class ClickHouse:
             return False
 
 
-def free_loopback_ports(count: int) -> list[int]:
-    """Ports free on 127.0.0.1 now (held open together, so they differ)."""
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+# Ports of our servers come from a slice of their own below the kernel's ephemeral range, one
+# slice per pytest worker: a server that a fault test stops keeps its ports for its restart,
+# and in the meantime no outgoing connection can be given one of them (the kernel hands those
+# out of the ephemeral range only) nor another worker pick it (its slice is another).
+PORT_SLICE_START = 10_000
+PORT_SLICE_SIZE = 2_000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def port_slice() -> range | None:
+    """This process's slice of ports (by its pytest-xdist worker, ``gwN``), or None where the
+    slices would reach the ephemeral range (or it cannot be read): then any free port."""
     try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
+        ephemeral_low = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    start = PORT_SLICE_START + index * PORT_SLICE_SIZE
+    if start + PORT_SLICE_SIZE > ephemeral_low:
+        return None
+    return range(start, start + PORT_SLICE_SIZE)
+
+
+_slice_cursor = 0  # where the next search of this process's slice starts: a port is handed out once per turn
+
+
+def free_loopback_ports(count: int) -> list[int]:
+    """Ports free on 127.0.0.1 now (held open together, so they differ), from this process's
+    slice (``port_slice``) where there is one."""
+    global _slice_cursor
+    ports = port_slice()
+    sockets: list[socket.socket] = []
+    try:
+        if ports is None:
+            for _ in range(count):
+                sockets.append(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+                sockets[-1].bind(("127.0.0.1", 0))
+        else:
+            for _ in range(len(ports)):
+                port = ports[_slice_cursor % len(ports)]
+                _slice_cursor += 1
+                candidate = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                try:
+                    candidate.bind(("127.0.0.1", port))
+                except OSError:  # in use (or still in TIME_WAIT): the next one
+                    candidate.close()
+                    continue
+                sockets.append(candidate)
+                if len(sockets) == count:
+                    break
+            if len(sockets) < count:
+                raise ServerError(f"fewer than {count} free loopback ports in {ports.start}-{ports.stop - 1}")
         return [s.getsockname()[1] for s in sockets]
     finally:
         for s in sockets:
