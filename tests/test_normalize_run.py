@@ -60,14 +60,22 @@ def wait_for(condition, what: str, proc: subprocess.Popen) -> None:
 # ---- signals -------------------------------------------------------------------------------
 
 
+def start(*args: str, sigint=signal.SIG_DFL) -> subprocess.Popen:
+    """normalize started as from a terminal: Ctrl-C at its default disposition, also where
+    this test run was started with SIGINT ignored (a background job of a non-interactive
+    shell, which normalize would rightly keep ignoring); ``sigint=signal.SIG_IGN``: as from
+    such a job."""
+    return subprocess.Popen(
+        command(*args), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
+    )
+
+
 @pytest.mark.parametrize("signum, status, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
 def test_a_signal_mid_run_ends_cleanly_and_leaves_no_output(tmp_path: Path, signum, status, word) -> None:
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        command("--venue", "binance_usdm", str(long_capture(tmp_path)), "--format", "parquet", "--out", str(out),
-                "--row-group-rows", "1000"),
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    proc = start("--venue", "binance_usdm", str(long_capture(tmp_path)), "--format", "parquet", "--out", str(out),
+                 "--row-group-rows", "1000")  # fmt: skip
     # Mid-run: a row group of book_delta is being written under its temporary name.
     wait_for(lambda: (out / ".book_delta.parquet.partial").exists(), "partial output", proc)
     proc.send_signal(signum)
@@ -81,16 +89,29 @@ def test_a_signal_mid_run_ends_cleanly_and_leaves_no_output(tmp_path: Path, sign
 
 def test_ctrl_c_on_jsonl_to_a_file_leaves_no_file(tmp_path: Path) -> None:
     target = tmp_path / "records.jsonl"
-    proc = subprocess.Popen(
-        command("--venue", "binance_usdm", str(long_capture(tmp_path)), "--out", str(target)),
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    proc = start("--venue", "binance_usdm", str(long_capture(tmp_path)), "--out", str(target))
     partial = tmp_path / ".records.jsonl.partial"
     wait_for(lambda: partial.exists() and partial.stat().st_size > 0, "records written", proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=DEADLINE)
     assert proc.returncode == 130, err.decode()
     assert "Traceback" not in err.decode()
+    assert not target.exists() and not partial.exists()
+
+
+def test_ctrl_c_that_the_parent_ignores_stays_ignored(tmp_path: Path) -> None:
+    """As under nohup or in a background job: SIGINT does not stop the run; SIGTERM still does."""
+    target = tmp_path / "records.jsonl"
+    proc = start("--venue", "binance_usdm", str(long_capture(tmp_path)), "--out", str(target), sigint=signal.SIG_IGN)
+    partial = tmp_path / ".records.jsonl.partial"
+    wait_for(lambda: partial.exists() and partial.stat().st_size > 0, "records written", proc)
+    proc.send_signal(signal.SIGINT)
+    written = partial.stat().st_size
+    wait_for(lambda: partial.stat().st_size > written, "records written after SIGINT", proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=DEADLINE)
+    assert proc.returncode == 143, err.decode()
+    assert "terminated after" in err.decode() and "Traceback" not in err.decode()
     assert not target.exists() and not partial.exists()
 
 
