@@ -27,6 +27,7 @@ from marketprism_fast.service.metrics import FAMILIES
 from marketprism_fast.service.node import Node
 
 from .helpers import REPO, until as wait_until
+from .servers import free_loopback_ports
 
 generate = pytest.importorskip("marketprism_fast.sim.generate", reason="the simulator's generator (sim/generate.py) is not in this tree")
 from marketprism_fast.sim.simulator import Simulator  # noqa: E402
@@ -44,9 +45,8 @@ async def until(predicate, what: str, timeout: float = DEADLINE):
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    (port,) = free_loopback_ports(1)
+    return port
 
 
 def http_get(url: str) -> tuple[int, str, str]:
