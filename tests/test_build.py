@@ -79,3 +79,14 @@ def test_a_build_from_the_sdist_has_the_compiled_core(tmp_path: Path) -> None:
         cwd=root, env=env, check=True, capture_output=True, text=True,
     ).stdout.strip()
     assert Path(loaded).is_relative_to(root), loaded
+
+
+@pytest.mark.parametrize("value", ["x", "0", "-2", "1.5"])
+def test_a_bad_build_job_count_stops_the_build_in_one_line(value: str) -> None:
+    """MPF_BUILD_JOBS is read before anything is generated or built: a bad value changes nothing."""
+    result = subprocess.run(
+        [sys.executable, "setup.py", "--name"], cwd=REPO,
+        env={**os.environ, "MPF_BUILD_JOBS": value}, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"MPF_BUILD_JOBS must be a whole number of jobs >= 1, got {value!r}"]
