@@ -93,3 +93,24 @@ def test_sim_command_serves_and_stops(tmp_path):
     assert result.stdout.startswith("okx: ws ws://127.0.0.1:")
     code, _, err = run(["sim", "--venue", "kraken"])
     assert code == 2
+
+
+@pytest.mark.parametrize("given", [None, "2"])
+def test_the_command_starts_no_blas_threads_unless_told(given):
+    """numpy's OpenBLAS would start a thread per core at import (and spin it) for a program
+    that does no linear algebra: the command line sets one thread, unless the environment
+    already says how many."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    probe = ("import os, marketprism_fast.cli, numpy; "
+             "print(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))")
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60, check=True)
+    setting, threads = done.stdout.split()
+    if given is None:
+        assert setting == "1" and threads == "1"  # numpy imported, no thread beside the main one
+    else:
+        assert setting == "2"  # the operator's choice is kept
