@@ -19,9 +19,9 @@ import signal
 import sys
 from typing import IO, Sequence
 
-# The program does no linear algebra, yet OpenBLAS (numpy's) starts a thread per core when numpy
-# is imported, and that thread spins ~0.1 s of CPU beside the start-up: set before numpy is
-# first imported (below), and only where the environment says nothing.
+# The program does no linear algebra, yet OpenBLAS (numpy's) starts a worker thread for every
+# further core when numpy is imported, and the workers spin ~0.1 s of CPU beside the start-up:
+# set before numpy is first imported (below), and only where the environment says nothing.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from . import __version__

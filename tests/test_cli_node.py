@@ -1,5 +1,6 @@
 """The node's commands beside normalize and ddl: usage errors are one line and exit 2;
-``sim`` and ``consume`` are wired to their modules."""
+``sim`` and ``consume`` are wired to their modules; the process the command line starts holds
+no idle BLAS threads."""
 
 from __future__ import annotations
 
