@@ -9,7 +9,9 @@ the best bid and ask are read. Workloads:
 * ``corpus``: the real depth messages of binance_usdm hbt_2024-08-08 (BTCUSDT, ~68 levels per
   message) on its REST snapshot, counted per level change as well.
 
-``test_side_by_side`` times both books on the same messages in one run and records the ratio.
+``test_side_by_side`` times both books on the same messages in one run and records the ratio;
+``test_engine_against_price_ladder`` and ``..._on_usdm_depth`` time the engine against a plain
+dense price ladder (``price_ladder.pyx``) on the synthetic and the corpus messages.
 Times are CPU time (``time.process_time``: single-threaded work, no I/O), so that slices
 taken by other processes on a shared core are not counted.
 """
@@ -129,9 +131,19 @@ def price_ladder():
     return PriceLadder
 
 
-def run_ladder(work: Workload, depth: int = 0) -> float:
-    """The same messages on a dense price ladder over the workload's grid (0.01, prices < 200)."""
-    ladder = price_ladder()(0.0, 0.01, 20_001)
+SYNTHETIC_GRID = (0.0, 0.01, 20_001)  # (lowest price, tick, slots): the synthetic workload's prices < 200
+
+
+def ladder_grid(work: Workload, tick: float) -> tuple[float, float, int]:
+    """A dense grid of ``tick`` over every price the workload (its seed included) holds."""
+    prices = np.concatenate([work.price, work.seed_arrays[1]])
+    low, high = float(prices.min()), float(prices.max())
+    return low, tick, int((high - low) / tick + 0.5) + 1
+
+
+def run_ladder(work: Workload, depth: int = 0, grid: tuple[float, float, int] = SYNTHETIC_GRID) -> float:
+    """The same messages on a dense price ladder over ``grid`` (every price of the workload on it)."""
+    ladder = price_ladder()(*grid)
     seed_rows = work.seed_arrays
     ladder.apply_messages(*seed_rows, np.array([0, len(seed_rows[0])], dtype=np.int64), np.empty((1, 4)))
     best = np.empty((work.messages, 4))
@@ -223,12 +235,12 @@ def test_side_by_side(synthetic_work: Workload, corpus_work: Workload, capsys) -
     assert synthetic_rate >= TARGET_MESSAGES_PER_SECOND, lines[0]
 
 
-def engine_against_ladder(work: Workload, pairs: int = 9) -> dict:
+def engine_against_ladder(work: Workload, pairs: int = 9, grid: tuple[float, float, int] = SYNTHETIC_GRID) -> dict:
     """Engine and price ladder on the same messages, interleaved: medians of rates and ratios."""
     out = {}
     for label, engine, ladder in (
-        ("best", run_engine, run_ladder),
-        ("top20", run_engine_top, lambda w: run_ladder(w, 20)),
+        ("best", run_engine, lambda w: run_ladder(w, 0, grid)),
+        ("top20", run_engine_top, lambda w: run_ladder(w, 20, grid)),
     ):
         rates, ladder_rates, ratios = [], [], []
         for _ in range(pairs):
@@ -241,17 +253,31 @@ def engine_against_ladder(work: Workload, pairs: int = 9) -> dict:
     return out
 
 
-def test_engine_against_price_ladder(synthetic_work: Workload, capsys) -> None:
-    """The engine against a plain dense price ladder, same messages, same run (rates in M msg/s)."""
-    result = engine_against_ladder(synthetic_work)
+def show_against_ladder(name: str, result: dict, capsys) -> None:
+    """One line per measure: both books' rates (M msg/s) and times (µs per message), the ratio."""
     lines = [
-        f"synthetic 20-level, {label}: engine {e / 1e6:.2f} M msg/s, price ladder {p / 1e6:.2f} M msg/s, "
-        f"engine/ladder {100 * r:.0f} %"
+        f"{name}, {label}: engine {e / 1e6:.2f} M msg/s ({1e6 / e:.3f} us/msg), "
+        f"price ladder {p / 1e6:.2f} M msg/s ({1e6 / p:.3f} us/msg), engine/ladder {100 * r:.0f} %"
         for label, (e, p, r) in result.items()
     ]
     with capsys.disabled():
         print("\n" + "\n".join(lines))
+
+
+def test_engine_against_price_ladder(synthetic_work: Workload, capsys) -> None:
+    """The engine against a plain dense price ladder, same messages, same run."""
+    result = engine_against_ladder(synthetic_work)
+    show_against_ladder("synthetic 20-level", result, capsys)
     assert result["best"][0] > 0
+
+
+def test_engine_against_price_ladder_on_usdm_depth(corpus_work: Workload, capsys) -> None:
+    """The same on the real USD-M depth messages (~68 levels each), the ladder spanning every
+    price of the session on BTCUSDT's 0.1 tick: what the fastest book there is needs per
+    message, to set beside the builder's budget in the parse + books target."""
+    result = engine_against_ladder(corpus_work, grid=ladder_grid(corpus_work, 0.1))
+    show_against_ladder("usdm depth", result, capsys)
+    assert result["top20"][0] > 0 and result["top20"][1] > 0
 
 
 def test_parse_and_books_against_parse_alone(capsys) -> None:
