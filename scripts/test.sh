@@ -1,10 +1,6 @@
 #!/usr/bin/env bash
 # Sets up (scripts/setup.sh) and runs the test suite. Extra arguments go to pytest.
-#
-# The suite runs in pytest workers (scripts/workers.sh: one per usable CPU, at most 4; one
-# process where the environment names a shared server; MPF_TEST_WORKERS=n picks the count).
-# Every worker starts its own ClickHouse, NATS and Redis servers on free loopback ports, so
-# workers share nothing.
+# The suite runs in pytest workers; scripts/workers.sh says how many and why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # the worker count (decided before the set-up, so that a bad MPF_TEST_WORKERS stops at once)

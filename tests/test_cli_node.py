@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -80,9 +82,6 @@ def test_run_on_a_taken_port_is_one_line_exit_2(tmp_path):
 
 
 def test_sim_command_serves_and_stops(tmp_path):
-    import subprocess
-    import sys
-
     from .helpers import REPO
 
     env = {k: v for k, v in os.environ.items() if not (k.startswith("MPF_") and "__" in k)}
@@ -101,9 +100,6 @@ def test_the_command_starts_no_blas_threads_unless_told(given):
     """numpy's OpenBLAS would start a thread per core at import (and spin it) for a program
     that does no linear algebra: the command line sets one thread, unless the environment
     already says how many."""
-    import subprocess
-    import sys
-
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     if given is not None:
         env["OPENBLAS_NUM_THREADS"] = given
