@@ -34,6 +34,7 @@ class DeltaRows:
     """Level columns of a book_delta batch (side int8, price/amount float64, optional texts)."""
 
     n: int
+    checked_turns: int  # side changes in the range the last first_invalid found valid
     def __init__(
         self,
         side: npt.ArrayLike,

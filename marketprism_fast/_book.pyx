@@ -1269,25 +1269,27 @@ cdef extern from "numpy/arrayobject.h":
 
 cdef extern from "_rows_scan.h" nogil:
     Py_ssize_t mpf_message_end(const uint32_t* frame, const uint32_t* code, Py_ssize_t start, Py_ssize_t n,
-                               bint vector)
+                               int impl)
     Py_ssize_t mpf_first_invalid(const int8_t* side, const double* price, const double* amount,
                                  const uint8_t* text_bad, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t* turns,
-                                 bint vector)
+                                 int impl)
     int mpf_rows_scan_avx512_available()
+    int mpf_rows_scan_avx2_available()
+    enum:  # the row scans (message end, validity), slowest first
+        SCAN_SCALAR "MPF_SCAN_SCALAR"
+        SCAN_AVX2 "MPF_SCAN_AVX2"
+        SCAN_AVX512 "MPF_SCAN_AVX512"
 
-
-cdef enum:  # the row scans (message end, validity), slowest first
-    SCAN_SCALAR = 0
-    SCAN_AVX512 = 1
-
-SCAN_NAMES = ("scalar", "avx512")
-cdef int SCAN_BEST = SCAN_AVX512 if mpf_rows_scan_avx512_available() else SCAN_SCALAR
+SCAN_NAMES = ("scalar", "avx2", "avx512")
+cdef int SCAN_BEST = (SCAN_AVX512 if mpf_rows_scan_avx512_available() else
+                      SCAN_AVX2 if mpf_rows_scan_avx2_available() else SCAN_SCALAR)
 cdef int ROWS_SCAN_IMPL = SCAN_BEST  # in use
 
 
 def rows_scan_implementation(name=None) -> str:
     """The row scans in use (where a message ends, whether its rows are valid): ``"avx512"``
-    (16 or 8 rows a step, where the CPU has it: chosen at import) or ``"scalar"``. ``name``
+    (16 or 8 rows a step) or ``"avx2"`` (8 or 4), the widest the CPU has, chosen at import, or
+    ``"scalar"``. ``name``
     switches to one of ``rows_scan_implementations()``: tests compare them. Returns the one in
     use before the call."""
     return switch_implementation("row scan", SCAN_NAMES, SCAN_BEST, &ROWS_SCAN_IMPL, name)
@@ -1319,8 +1321,10 @@ cdef class DeltaRows:
     cdef const uint32_t* amount_off
     cdef const uint32_t* amount_len
     cdef const uint8_t* text_bad  # a row whose text was not a str (NULL: none)
-    # the last range first_invalid found valid (checked_stop -1: none) and its side turns
-    cdef Py_ssize_t checked_start, checked_stop, checked_turns
+    # the last range first_invalid found valid (checked_stop -1: none) and its side turns (how
+    # many rows' side differs from the row before; the row before the range counts as side 0)
+    cdef Py_ssize_t checked_start, checked_stop
+    cdef readonly Py_ssize_t checked_turns
 
     def __init__(self, side, price, amount, price_texts=None, amount_texts=None):
         self.side = np.ascontiguousarray(side, dtype=np.int8)
@@ -1450,7 +1454,7 @@ cdef class DeltaRows:
         self.checked_stop = -1
         if start < stop:
             bad = mpf_first_invalid(&self.side[0], &self.price[0], &self.amount[0], self.text_bad, start, stop,
-                                    &turns, ROWS_SCAN_IMPL == SCAN_AVX512)
+                                    &turns, ROWS_SCAN_IMPL)
             if bad >= 0:
                 return bad
         self.checked_start = start

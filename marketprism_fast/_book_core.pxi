@@ -213,7 +213,7 @@ cdef class BookCore:
 
     cdef inline Py_ssize_t _message_end(self, Py_ssize_t row) noexcept nogil:
         """The first row after ``row``'s message: rows of one message share frame and instrument."""
-        return mpf_message_end(self.frame, self.codes, row, self.n, ROWS_SCAN_IMPL == SCAN_AVX512)
+        return mpf_message_end(self.frame, self.codes, row, self.n, ROWS_SCAN_IMPL)
 
     cpdef Py_ssize_t run(self, Py_ssize_t row) except -2:
         """Carry out the messages from ``row`` on until one needs the builder; returns its first

@@ -697,8 +697,9 @@ def every_rows_scan():
 
 def test_rows_scan_implementations_find_the_same_invalid_row(every_rows_scan) -> None:
     """Every row scan this CPU runs finds the model's first invalid row, or none, in ranges of
-    every length 0..40 at every offset into the batch (the vector ones take 8 rows a step and
-    mask the tail), whatever row is bad and however it is bad."""
+    every length 0..40 at every offset into the batch (the vector ones take 4 or 8 rows a step
+    and the tail apart), whatever row is bad and however it is bad; in a valid range, the
+    same count of side changes."""
     rng = np.random.default_rng(11)
     n = 64
     bad_values = [(BID, math.nan, 1.0), (ASK, math.inf, 1.0), (ASK, -math.inf, 1.0), (BID, 1.0, -1.0),
@@ -715,11 +716,16 @@ def test_rows_scan_implementations_find_the_same_invalid_row(every_rows_scan) ->
         for start in (0, 1, 5, 13):
             for stop in range(start, min(n, start + 41)):
                 want = model_first_invalid(side[start:stop], price[start:stop], amount[start:stop])
-                got = {}
+                got, turns = {}, {}
                 for name in every_rows_scan:
                     rows_scan_implementation(name)
                     got[name] = rows.first_invalid(start, stop)
+                    turns[name] = rows.checked_turns
                 assert set(got.values()) == {-1 if want < 0 else start + want}, (trial, start, stop, got)
+                if want < 0:  # a valid range: its side changes counted, the row before it as side 0
+                    sides = [0, *side[start:stop].tolist()]
+                    want_turns = sum(a != b for a, b in zip(sides, sides[1:]))
+                    assert set(turns.values()) == {want_turns}, (trial, start, stop, turns)
 
 
 def test_rows_scan_implementation_switch() -> None:
@@ -727,12 +733,12 @@ def test_rows_scan_implementation_switch() -> None:
     name) is refused with an error naming what it has."""
     available = rows_scan_implementations()
     in_use = rows_scan_implementation()
-    assert available[0] == "scalar" and in_use == available[-1] and set(available) <= {"scalar", "avx512"}
+    assert available[0] == "scalar" and in_use == available[-1] and set(available) <= {"scalar", "avx2", "avx512"}
     assert rows_scan_implementation("scalar") == in_use
     assert rows_scan_implementation(in_use) == "scalar"
-    with pytest.raises(ValueError, match="row scan implementation is one of scalar, avx512, got 'sse'"):
+    with pytest.raises(ValueError, match="row scan implementation is one of scalar, avx2, avx512, got 'sse'"):
         rows_scan_implementation("sse")
     if "avx512" not in available:
-        with pytest.raises(ValueError, match="cannot run the avx512 row scan: it has scalar"):
+        with pytest.raises(ValueError, match=f"cannot run the avx512 row scan: it has {', '.join(available)}$"):
             rows_scan_implementation("avx512")
     assert rows_scan_implementation() == in_use
