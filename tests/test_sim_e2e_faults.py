@@ -88,7 +88,6 @@ class Node:
         self.gen.pause()
         want = sum(self.sent_trades().values())
         await wait_for(lambda: len(self.trades) >= want, 20, what=f"{want} trades ingested")
-        await asyncio.sleep(0.05)
 
     async def run_for(self, trades: int) -> None:
         self.gen.resume()

@@ -68,7 +68,6 @@ def test_every_kind_over_the_real_transport(venue):
             sent = sim.sent(venue)
             data_frames = sent["deliveries"] + rest.stats()["open_interest"]  # polled bodies are parsed too
             await wait_for(lambda: parser.stats()["parsed"] >= data_frames, 20, what=f"{data_frames} data frames parsed")
-            await asyncio.sleep(0.05)
             stats = parser.stats()
             batches = parser.take()
             tstats = transport.stats()

@@ -134,7 +134,6 @@ def test_replay_through_the_transport_equals_normalize_and_books_verify(venue, s
                            what=f"{len(sent['indices'])} frames parsed")
             if binance:  # the REST snapshots are paced by the scheduler: let every book sync
                 await wait_for(lambda: builder.stats()["symbols"] > 0 and not builder.out_of_sync, 60, what="every book synced")
-                await asyncio.sleep(0.05)
             pump_once()
             for t in tasks:
                 t.cancel()
