@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import struct
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -53,15 +55,31 @@ def sent_keys(sent_log: list) -> dict[str, list]:
     return keys
 
 
+PROGRESS_KINDS = ("trade", "quote")  # the contender's --progress file: a uint64 count of each, in this order
+
+
+async def counted_at_least(progress: Path, wanted: list[int], proc, timeout: float) -> None:
+    """Wait, up to ``timeout`` seconds, until the contender's running counts reach ``wanted`` or
+    it exits; returns either way (the caller compares the final records, which says the rest)."""
+    size = 8 * len(PROGRESS_KINDS)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.returncode is None:
+        data = progress.read_bytes() if progress.exists() else b""
+        if len(data) == size and all(c >= w for c, w in zip(struct.unpack(f"<{len(PROGRESS_KINDS)}Q", data), wanted)):
+            return
+        await asyncio.sleep(0.05)
+
+
 async def run_contender(tmp_path: Path) -> tuple[int, dict, dict, dict, dict]:
     keys_file = tmp_path / "keys.json"
+    progress_file = tmp_path / "progress"
     async with Simulator([VENUE]) as sim:
         server = sim.server(VENUE)
         server.keep_sent = True
         generator = sim.generate(VENUE, rate=RATE, symbols=SYMBOLS)
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(LIVE), "--ws-url", sim.ws_url(VENUE), "--rest-url", sim.rest_url(VENUE),
-            "--symbols", ",".join(SYMBOLS), "--channels", CHANNELS, "--keys", str(keys_file),
+            "--symbols", ",".join(SYMBOLS), "--channels", CHANNELS, "--keys", str(keys_file), "--progress", str(progress_file),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=REPO)
         try:
             await until(lambda: STREAMS <= set(server.subscribed_keys()) or proc.returncode is not None,
@@ -71,7 +89,10 @@ async def run_contender(tmp_path: Path) -> tuple[int, dict, dict, dict, dict]:
             generator.pause()
             await until(lambda: all(c.transport.underlying_transport.get_write_buffer_size() == 0
                                     for c in server.connections.values()), "the simulator's writes to be flushed")
-            await asyncio.sleep(0.5)  # margin for the client to read what the kernel holds (a few frames at this rate)
+            sent_so_far = sent_keys(server.sent_log)
+            # the contender has counted as many trades and quotes as were sent (if it never does,
+            # the comparison below shows what it missed)
+            await counted_at_least(progress_file, [len(sent_so_far[k]) for k in PROGRESS_KINDS], proc, timeout=30)
             proc.send_signal(signal.SIGTERM)
             out, err = await asyncio.wait_for(proc.communicate(), 60)
         finally:

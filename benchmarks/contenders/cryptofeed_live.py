@@ -47,7 +47,9 @@ import asyncio
 import dataclasses
 import json
 import logging
+import mmap
 import os
+import struct
 import sys
 from collections import Counter
 
@@ -85,21 +87,39 @@ def simulated_feed(ws_url: str, rest_url: str) -> type[BinanceFutures]:
     return SimulatedBinanceFutures
 
 
-class Counts:
-    """The callbacks: a count per record kind, and with ``keys`` each record's key."""
+PROGRESS_KINDS = ("trade", "quote")  # --progress: these counts, little-endian uint64 each, in this order
 
-    def __init__(self, keys: bool) -> None:
+
+def progress_map(path: str) -> mmap.mmap:
+    """A shared file another process reads the running counts from while this one runs."""
+    size = 8 * len(PROGRESS_KINDS)
+    with open(path, "w+b") as f:
+        f.truncate(size)
+        return mmap.mmap(f.fileno(), size)
+
+
+class Counts:
+    """The callbacks: a count per record kind, with ``keys`` each record's key, and with
+    ``progress`` the trade and quote counts kept current in a shared file."""
+
+    def __init__(self, keys: bool, progress: mmap.mmap | None = None) -> None:
         self.records: Counter = Counter()
         self.snapshots = 0
         self.keys: dict[str, list] | None = {"trade": [], "quote": [], "book_delta": []} if keys else None
+        self.progress = progress
+
+    def counted(self, kind: str) -> None:
+        self.records[kind] += 1
+        if self.progress is not None:
+            struct.pack_into("<Q", self.progress, 8 * PROGRESS_KINDS.index(kind), self.records[kind])
 
     async def trade(self, trade, receipt_timestamp: float) -> None:
-        self.records["trade"] += 1
+        self.counted("trade")
         if self.keys is not None:
             self.keys["trade"].append((trade.raw["s"], trade.id))
 
     async def ticker(self, ticker, receipt_timestamp: float) -> None:
-        self.records["quote"] += 1
+        self.counted("quote")
         if self.keys is not None:
             self.keys["quote"].append((ticker.raw["s"], ticker.raw["u"]))
 
@@ -139,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--symbols", default="BTCUSDT,ETHUSDT", help="venue symbols, comma separated")
     ap.add_argument("--channels", default="trades,ticker", help=f"of {', '.join(CHANNELS)}, comma separated")
     ap.add_argument("--keys", help="write each record's key here as JSON at exit")
+    ap.add_argument("--progress", help="keep the running trade and quote counts in this file (uint64 LE each)")
     ap.add_argument("--log", default=os.devnull, help="cryptofeed's log file (its config's log.filename)")
     args = ap.parse_args(argv)
 
@@ -159,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = [s for s in wanted if s not in by_raw]
     if missing:
         raise SystemExit(f"the simulator's exchangeInfo does not list {missing}")
-    counts = Counts(keys=bool(args.keys))
+    counts = Counts(keys=bool(args.keys), progress=progress_map(args.progress) if args.progress else None)
     feed = feed_class(symbols=[by_raw[s] for s in wanted], channels=[CHANNELS[c] for c in channels],
                       callbacks=counts.callbacks(channels), config=config)
     handler.add_feed(feed)
