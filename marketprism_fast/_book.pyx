@@ -1289,9 +1289,8 @@ cdef int ROWS_SCAN_IMPL = SCAN_BEST  # in use
 def rows_scan_implementation(name=None) -> str:
     """The row scans in use (where a message ends, whether its rows are valid): ``"avx512"``
     (16 or 8 rows a step) or ``"avx2"`` (8 or 4), the widest the CPU has, chosen at import, or
-    ``"scalar"``. ``name``
-    switches to one of ``rows_scan_implementations()``: tests compare them. Returns the one in
-    use before the call."""
+    ``"scalar"``. ``name`` switches to one of ``rows_scan_implementations()``: tests compare
+    them. Returns the one in use before the call."""
     return switch_implementation("row scan", SCAN_NAMES, SCAN_BEST, &ROWS_SCAN_IMPL, name)
 
 
