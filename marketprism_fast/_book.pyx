@@ -221,10 +221,14 @@ cdef struct Levels:
 
 
 cdef inline Py_ssize_t lower_bound(const double* keys, Py_ssize_t n, double key) noexcept nogil:
-    """First index i with keys[i] >= key (n when none), galloping down from the top."""
+    """First index i with keys[i] >= key (n when none), galloping down from the top. A key at
+    or below the lowest answers at once: a snapshot's levels come best first, each one lower
+    than every level stored before it."""
     cdef Py_ssize_t hi, lo, step, count, half
     if n == 0 or keys[n - 1] < key:
         return n
+    if keys[0] >= key:
+        return 0
     hi = n - 1  # keys[hi] >= key
     step = 1
     lo = hi - step
