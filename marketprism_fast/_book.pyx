@@ -744,12 +744,13 @@ cdef int side_set_rest(Side* s, Py_ssize_t slot, bint on_grid, double key, doubl
         if key < side_worst(s):
             return 0
         side_remove_worst(s)
-    if slot < 0 and lad.width and (not side_best(s, &best_key, &best_amount) or key > best_key):
-        if key * s.inv_tick - lad.base + 0.5 >= <double>lad.width:
-            # a new best above the window: the market moved up; follow it
-            side_recentre(s, key, lad.width)
-            slot = slot_of(s, key)
-            on_grid = is_grid_key(s, slot, key)
+    # a new best above the window: the market moved up; follow it (the window is tested first:
+    # most keys outside it lie below, and the best costs a division)
+    if (slot < 0 and lad.width and key * s.inv_tick - lad.base + 0.5 >= <double>lad.width
+            and (not side_best(s, &best_key, &best_amount) or key > best_key)):
+        side_recentre(s, key, lad.width)
+        slot = slot_of(s, key)
+        on_grid = is_grid_key(s, slot, key)
     if on_grid and not ladder_has(lad, slot):
         # texts are written straight into their slot: written to a temporary and copied, the
         # copy's wide loads would wait on the temporary's fresh narrow stores
