@@ -13,6 +13,7 @@ import asyncio
 import json
 import signal
 import struct
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,10 @@ pytest.importorskip("cryptofeed.exchanges.binance_futures",
                     reason="cryptofeed is not installed (pip install '.[bench]'): its end-to-end contender is not tested")
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+# the contender's --progress file: a little-endian uint64 count of each of these kinds, in order
+from contenders.cryptofeed_live import PROGRESS_KINDS  # noqa: E402
+
 LIVE = REPO / "benchmarks" / "contenders" / "cryptofeed_live.py"
 VENUE = "binance_usdm"
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
@@ -53,9 +58,6 @@ def sent_keys(sent_log: list) -> dict[str, list]:
             for side, levels in ((1, event["b"]), (-1, event["a"])):
                 keys["book_delta"] += [[event["s"], event["u"], side, float(price)] for price, _ in levels]
     return keys
-
-
-PROGRESS_KINDS = ("trade", "quote")  # the contender's --progress file: a uint64 count of each, in this order
 
 
 async def counted_at_least(progress: Path, wanted: list[int], proc, timeout: float) -> None:
@@ -124,3 +126,16 @@ def test_cryptofeed_feed_gets_every_trade_and_quote_the_simulator_sent(tmp_path:
     assert counters["records"]["book_delta"] == len(got["book_delta"]) > 0
     assert {tuple(k) for k in got["book_delta"]} <= {tuple(k) for k in expected["book_delta"]}
     assert not counters["log"], counters["log"]  # no warning or error from cryptofeed itself
+
+
+def test_a_progress_file_that_cannot_be_made_is_refused_in_one_line(tmp_path: Path) -> None:
+    """--progress naming a place no file can be made: the contender stops before it connects
+    anywhere, with one line naming the option, the path and why."""
+    import subprocess
+
+    path = tmp_path / "missing" / "progress"
+    done = subprocess.run([sys.executable, str(LIVE), "--ws-url", "ws://127.0.0.1:9", "--rest-url", "http://127.0.0.1:9",
+                           "--progress", str(path)], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.endswith(f"--progress {path}: cannot make the progress file: No such file or directory"), done.stderr

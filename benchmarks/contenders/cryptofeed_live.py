@@ -108,18 +108,21 @@ class Counts:
         self.keys: dict[str, list] | None = {"trade": [], "quote": [], "book_delta": []} if keys else None
         self.progress = progress
 
-    def counted(self, kind: str) -> None:
-        self.records[kind] += 1
-        if self.progress is not None:
-            struct.pack_into("<Q", self.progress, 8 * PROGRESS_KINDS.index(kind), self.records[kind])
+    def show(self, kind: str) -> None:
+        """``kind``'s count into the progress file (only with ``progress``)."""
+        struct.pack_into("<Q", self.progress, 8 * PROGRESS_KINDS.index(kind), self.records[kind])
 
     async def trade(self, trade, receipt_timestamp: float) -> None:
-        self.counted("trade")
+        self.records["trade"] += 1
+        if self.progress is not None:
+            self.show("trade")
         if self.keys is not None:
             self.keys["trade"].append((trade.raw["s"], trade.id))
 
     async def ticker(self, ticker, receipt_timestamp: float) -> None:
-        self.counted("quote")
+        self.records["quote"] += 1
+        if self.progress is not None:
+            self.show("quote")
         if self.keys is not None:
             self.keys["quote"].append((ticker.raw["s"], ticker.raw["u"]))
 
@@ -167,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(channels) - CHANNELS.keys()
     if unknown:
         ap.error(f"unknown channels {sorted(unknown)}; expected some of {', '.join(CHANNELS)}")
+    try:
+        progress = progress_map(args.progress) if args.progress else None
+    except OSError as err:
+        ap.error(f"--progress {args.progress}: cannot make the progress file: {err.strerror}")
     # cryptofeed's default config (uvloop on, log level WARNING), its log file where we say.
     config = {"uvloop": True, "log": {"filename": args.log, "level": "WARNING"}}
     handler = FeedHandler(config=config)
@@ -180,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = [s for s in wanted if s not in by_raw]
     if missing:
         raise SystemExit(f"the simulator's exchangeInfo does not list {missing}")
-    counts = Counts(keys=bool(args.keys), progress=progress_map(args.progress) if args.progress else None)
+    counts = Counts(keys=bool(args.keys), progress=progress)
     feed = feed_class(symbols=[by_raw[s] for s in wanted], channels=[CHANNELS[c] for c in channels],
                       callbacks=counts.callbacks(channels), config=config)
     handler.add_feed(feed)
